@@ -1,0 +1,309 @@
+//! The resolved configuration types: plain data, validated, defaults filled in.
+//!
+//! Nothing here parses or reads anything; `resolve` and `builtin` build these values.
+
+use std::collections::BTreeMap;
+use std::fmt;
+use std::net::{Ipv4Addr, SocketAddr};
+use std::path::PathBuf;
+use std::time::Duration;
+
+/// Default `listen` address.
+pub const DEFAULT_LISTEN: SocketAddr =
+    SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 8080);
+/// Default `ledger` URL (a relative path is relative to the working directory).
+pub const DEFAULT_LEDGER: &str = "sqlite://sluice.db";
+/// Default `display_currency` and billing currency.
+pub const DEFAULT_CURRENCY: &str = "USD";
+/// Default `max_body`: 10 MiB.
+pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
+/// Default `shutdown_grace`.
+pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+
+/// A validated gateway configuration.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Config {
+    /// Address the gateway binds.
+    pub listen: SocketAddr,
+    /// Ledger URL: `sqlite://PATH` or `postgres://...`.
+    pub ledger: String,
+    /// Redis URL for limits shared across replicas; `None` keeps limits in memory.
+    pub redis: Option<String>,
+    /// Currency reports are shown in (ISO 4217 code, upper case).
+    pub display_currency: String,
+    /// Providers that are usable; optional providers with an unset variable are not here.
+    pub providers: BTreeMap<String, Provider>,
+    /// Routes in file order; the first route matters (it is the default for tools).
+    pub routes: Vec<Route>,
+    /// Per-stream relay settings.
+    pub stream: StreamSettings,
+    /// CORS settings.
+    pub cors: Cors,
+    /// Upstream retry policy.
+    pub retry: Retry,
+    /// Gateway API key policy.
+    pub auth: Auth,
+    /// How long `serve` waits for in-flight streams on shutdown.
+    pub shutdown_grace: Duration,
+    /// Largest accepted request body in bytes.
+    pub max_body: u64,
+    /// Where this configuration came from.
+    pub origin: Origin,
+    /// Optional providers left out because an environment variable was unset.
+    pub skipped_providers: Vec<SkippedProvider>,
+}
+
+impl Config {
+    /// The route for a requested model name, if any.
+    pub fn route(&self, model: &str) -> Option<&Route> {
+        self.routes.iter().find(|route| route.model == model)
+    }
+}
+
+/// Where a [`Config`] came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Origin {
+    /// A config file (the path as given).
+    File(PathBuf),
+    /// No config file: the built-in configuration. `holysheep` says whether
+    /// `HOLYSHEEP_API_KEY` was set, which adds the HolySheep provider.
+    Builtin { holysheep: bool },
+}
+
+impl fmt::Display for Origin {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Origin::File(path) => write!(f, "{}", path.display()),
+            Origin::Builtin { holysheep: true } => {
+                f.write_str("built-in (HolySheep from HOLYSHEEP_API_KEY, and mock)")
+            }
+            Origin::Builtin { holysheep: false } => {
+                f.write_str("built-in (simulated model mock only)")
+            }
+        }
+    }
+}
+
+/// An optional provider that was left out, and the variable that caused it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SkippedProvider {
+    pub name: String,
+    pub missing_var: String,
+}
+
+/// One upstream provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Provider {
+    /// The key under `[providers]`.
+    pub name: String,
+    pub kind: ProviderKind,
+    /// Base URL without a trailing `/`; empty for a `mock` provider given none.
+    pub base_url: String,
+    pub api_key: Option<Secret>,
+    pub billing: Billing,
+    pub timeouts: Timeouts,
+    /// List prices by the provider's model name.
+    pub prices: BTreeMap<String, Price>,
+}
+
+/// The wire protocol spoken to a provider.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ProviderKind {
+    /// OpenAI-compatible `/chat/completions` (`"openai"`).
+    OpenAi,
+    /// The built-in simulated provider (`"mock"`); needs no `base_url`.
+    Mock,
+}
+
+impl ProviderKind {
+    /// The name used in `sluice.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ProviderKind::OpenAi => "openai",
+            ProviderKind::Mock => "mock",
+        }
+    }
+}
+
+impl fmt::Display for ProviderKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// What one USD of list price costs at a provider.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Billing {
+    /// ISO 4217 code, upper case.
+    pub currency: String,
+    /// Units of `currency` charged per USD of list price; always > 0.
+    pub per_usd: f64,
+}
+
+impl Default for Billing {
+    fn default() -> Self {
+        Billing {
+            currency: DEFAULT_CURRENCY.to_owned(),
+            per_usd: 1.0,
+        }
+    }
+}
+
+/// Upstream timeouts; all non-zero.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    pub connect: Duration,
+    pub first_token: Duration,
+    pub idle: Duration,
+    pub total: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        Timeouts {
+            connect: Duration::from_secs(10),
+            first_token: Duration::from_secs(60),
+            idle: Duration::from_secs(30),
+            total: Duration::from_secs(600),
+        }
+    }
+}
+
+/// List price in USD per million tokens; both >= 0.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Price {
+    pub input: f64,
+    pub output: f64,
+}
+
+/// A requested model name and the targets tried in order.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Route {
+    pub model: String,
+    /// Never empty.
+    pub targets: Vec<Target>,
+}
+
+/// One provider to try for a route.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    /// A key of [`Config::providers`].
+    pub provider: String,
+    /// The provider's model name (the route name unless aliased).
+    pub model: String,
+}
+
+/// Per-stream relay settings (SPEC §4).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StreamSettings {
+    /// Queue length between upstream reader and client writer; >= 1.
+    pub buffer_events: usize,
+    pub slow_client: SlowClient,
+    pub slow_client_timeout: Duration,
+    /// Interval of SSE keep-alive comments; non-zero.
+    pub keepalive: Duration,
+}
+
+impl Default for StreamSettings {
+    fn default() -> Self {
+        StreamSettings {
+            buffer_events: 64,
+            slow_client: SlowClient::Coalesce,
+            slow_client_timeout: Duration::from_secs(30),
+            keepalive: Duration::from_secs(15),
+        }
+    }
+}
+
+/// What the relay does when the client reads slower than the provider writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum SlowClient {
+    /// Keep draining the provider and merge queued content deltas (`"coalesce"`).
+    #[default]
+    Coalesce,
+    /// Stop reading the provider while the queue is full (`"block"`).
+    Block,
+}
+
+impl SlowClient {
+    /// The name used in `sluice.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SlowClient::Coalesce => "coalesce",
+            SlowClient::Block => "block",
+        }
+    }
+}
+
+impl fmt::Display for SlowClient {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// CORS settings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Cors {
+    pub allow_origins: Vec<String>,
+}
+
+impl Default for Cors {
+    fn default() -> Self {
+        Cors {
+            allow_origins: vec!["*".to_owned()],
+        }
+    }
+}
+
+/// Upstream retry policy.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Retry {
+    pub attempts: u32,
+    pub backoff: Duration,
+    /// The longest upstream `Retry-After` the gateway is willing to wait.
+    pub max_retry_after: Duration,
+}
+
+impl Default for Retry {
+    fn default() -> Self {
+        Retry {
+            attempts: 2,
+            backoff: Duration::from_millis(200),
+            max_retry_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// Gateway API key policy.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Auth {
+    /// Whether requests must carry a gateway API key.
+    pub required: bool,
+}
+
+/// A secret string (API key). `Debug` and `Display` print `***`.
+#[derive(Clone, PartialEq, Eq)]
+pub struct Secret(String);
+
+impl Secret {
+    pub fn new(value: impl Into<String>) -> Self {
+        Secret(value.into())
+    }
+
+    /// The secret in clear, for the one place that sends it.
+    pub fn expose(&self) -> &str {
+        &self.0
+    }
+}
+
+impl fmt::Debug for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}
+
+impl fmt::Display for Secret {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("***")
+    }
+}

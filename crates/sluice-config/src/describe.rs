@@ -1,0 +1,157 @@
+//! `Config::describe`: the human summary `sluice check-config` prints. Never shows a secret.
+
+use std::fmt::Write;
+use std::time::Duration;
+
+use crate::config::Config;
+
+impl Config {
+    /// A multi-line summary: origin, addresses, routes, providers (without API keys),
+    /// stream, retry and limits. Passwords inside ledger and redis URLs are masked.
+    pub fn describe(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = self.write_description(&mut out);
+        out
+    }
+
+    fn write_description(&self, out: &mut String) -> std::fmt::Result {
+        writeln!(out, "config: {}", self.origin)?;
+        writeln!(out, "listen: {}", self.listen)?;
+        writeln!(out, "ledger: {}", mask_password(&self.ledger))?;
+        match &self.redis {
+            Some(url) => writeln!(out, "redis: {}", mask_password(url))?,
+            None => writeln!(out, "redis: none (limits kept in memory)")?,
+        }
+        writeln!(out, "display currency: {}", self.display_currency)?;
+
+        writeln!(out, "routes (model -> provider/model, tried in order):")?;
+        if self.routes.is_empty() {
+            writeln!(out, "  (none)")?;
+        }
+        for route in &self.routes {
+            let targets: Vec<String> = route
+                .targets
+                .iter()
+                .map(|t| format!("{}/{}", t.provider, t.model))
+                .collect();
+            writeln!(out, "  {} -> {}", route.model, targets.join(", "))?;
+        }
+
+        writeln!(out, "providers:")?;
+        for provider in self.providers.values() {
+            let url = if provider.base_url.is_empty() {
+                "(built-in)"
+            } else {
+                &provider.base_url
+            };
+            writeln!(out, "  {}: {} {}", provider.name, provider.kind, url)?;
+            let key = if provider.api_key.is_some() {
+                "set"
+            } else {
+                "none"
+            };
+            writeln!(out, "    api key: {key}")?;
+            writeln!(
+                out,
+                "    billing: {} {} per USD",
+                provider.billing.per_usd, provider.billing.currency
+            )?;
+            let t = &provider.timeouts;
+            writeln!(
+                out,
+                "    timeouts: connect {}, first_token {}, idle {}, total {}",
+                dur(t.connect),
+                dur(t.first_token),
+                dur(t.idle),
+                dur(t.total)
+            )?;
+            if provider.prices.is_empty() {
+                writeln!(out, "    prices: none configured")?;
+            } else {
+                writeln!(out, "    prices (USD per 1M tokens, input / output):")?;
+                for (model, price) in &provider.prices {
+                    writeln!(
+                        out,
+                        "      {model}: {:.2} / {:.2}",
+                        price.input, price.output
+                    )?;
+                }
+            }
+        }
+        for skipped in &self.skipped_providers {
+            writeln!(
+                out,
+                "  {}: skipped (optional; {} is not set)",
+                skipped.name, skipped.missing_var
+            )?;
+        }
+
+        let s = &self.stream;
+        writeln!(
+            out,
+            "stream: buffer_events {}, slow_client {}, slow_client_timeout {}, keepalive {}",
+            s.buffer_events,
+            s.slow_client,
+            dur(s.slow_client_timeout),
+            dur(s.keepalive)
+        )?;
+        let r = &self.retry;
+        writeln!(
+            out,
+            "retry: attempts {}, backoff {}, max_retry_after {}",
+            r.attempts,
+            dur(r.backoff),
+            dur(r.max_retry_after)
+        )?;
+        writeln!(
+            out,
+            "cors: allow_origins {}",
+            self.cors.allow_origins.join(", ")
+        )?;
+        writeln!(out, "auth: required {}", self.auth.required)?;
+        writeln!(out, "shutdown_grace: {}", dur(self.shutdown_grace))?;
+        writeln!(out, "max_body: {} bytes", self.max_body)
+    }
+}
+
+fn dur(d: Duration) -> humantime::FormattedDuration {
+    humantime::format_duration(d)
+}
+
+/// `scheme://user:secret@host` -> `scheme://user:***@host`.
+fn mask_password(url: &str) -> String {
+    let Some(scheme_end) = url.find("://") else {
+        return url.to_owned();
+    };
+    let rest = &url[scheme_end + 3..];
+    let authority_end = rest.find('/').unwrap_or(rest.len());
+    let Some(at) = rest[..authority_end].rfind('@') else {
+        return url.to_owned();
+    };
+    let Some(colon) = rest[..at].find(':') else {
+        return url.to_owned();
+    };
+    format!(
+        "{}{}:***{}",
+        &url[..scheme_end + 3],
+        &rest[..colon],
+        &rest[at..]
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::mask_password;
+
+    #[test]
+    fn masks_url_passwords() {
+        assert_eq!(
+            mask_password("postgres://u:hunter2@db/x"),
+            "postgres://u:***@db/x"
+        );
+        assert_eq!(mask_password("postgres://u@db/x"), "postgres://u@db/x");
+        assert_eq!(mask_password("sqlite://sluice.db"), "sqlite://sluice.db");
+        assert_eq!(mask_password("redis://:pw@h:6379"), "redis://:***@h:6379");
+    }
+}

@@ -1,0 +1,397 @@
+//! `RawConfig` -> `Config`: fills defaults, checks every value, drops skipped providers and
+//! the route targets that name them. Problems are collected; the first one is reported.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::Duration;
+
+use crate::config::{
+    Auth, Billing, Config, Cors, Origin, Price, Provider, ProviderKind, Retry, Route, Secret,
+    SkippedProvider, SlowClient, StreamSettings, Target, Timeouts, DEFAULT_CURRENCY,
+    DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
+};
+use crate::error::{ConfigError, Problem, Problems};
+use crate::path::{join, push_index, push_key};
+use crate::raw::{RawConfig, RawProvider, RawStream, RawTarget};
+use crate::units::{parse_duration, parse_size};
+
+/// Validates `raw`. `skipped` are the optional providers `interpolate` left out.
+pub(crate) fn resolve(
+    raw: RawConfig,
+    skipped: Vec<SkippedProvider>,
+    origin: Origin,
+    origin_name: &str,
+) -> Result<Config, ConfigError> {
+    let mut cx = Cx::default();
+
+    let listen = match raw.listen {
+        None => DEFAULT_LISTEN,
+        Some(value) => value.trim().parse().unwrap_or_else(|_| {
+            cx.push("listen".into(), Problem::Listen { value });
+            DEFAULT_LISTEN
+        }),
+    };
+    let ledger = match raw.ledger {
+        None => DEFAULT_LEDGER.to_owned(),
+        Some(value) => {
+            let ok = ["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|scheme| value.len() > scheme.len() && value.starts_with(scheme));
+            if !ok {
+                cx.push(
+                    "ledger".into(),
+                    Problem::Ledger {
+                        value: value.clone(),
+                    },
+                );
+            }
+            value
+        }
+    };
+    let redis = raw.redis.filter(|value| !value.is_empty());
+    if let Some(value) = &redis {
+        let ok = ["redis://", "rediss://"]
+            .iter()
+            .any(|scheme| value.len() > scheme.len() && value.starts_with(scheme));
+        if !ok {
+            cx.push(
+                "redis".into(),
+                Problem::Redis {
+                    value: value.clone(),
+                },
+            );
+        }
+    }
+    let display_currency = cx.currency("display_currency".into(), raw.display_currency);
+    let shutdown_grace = cx.duration(
+        "shutdown_grace".into(),
+        raw.shutdown_grace,
+        DEFAULT_SHUTDOWN_GRACE,
+        false,
+    );
+    let max_body = cx.max_body(raw.max_body);
+
+    let skipped_names: BTreeSet<&str> = skipped.iter().map(|s| s.name.as_str()).collect();
+    let declared: BTreeSet<String> = raw.providers.0.iter().map(|(n, _)| n.clone()).collect();
+    let mut providers = BTreeMap::new();
+    for (name, provider) in raw.providers.0 {
+        if skipped_names.contains(name.as_str()) {
+            continue;
+        }
+        if let Some(provider) = cx.provider(name, provider) {
+            providers.insert(provider.name.clone(), provider);
+        }
+    }
+
+    let mut routes = Vec::new();
+    for (model, targets) in raw.routes.0 {
+        let route_path = join("routes", &[&model]);
+        if model.trim().is_empty() {
+            cx.push(route_path.clone(), Problem::Empty);
+        }
+        if targets.is_empty() {
+            cx.push(route_path.clone(), Problem::EmptyRoute);
+            continue;
+        }
+        let mut resolved = Vec::new();
+        for (idx, target) in targets.into_iter().enumerate() {
+            let mut target_path = route_path.clone();
+            push_index(&mut target_path, idx);
+            let (provider, provider_path, target_model) = match target {
+                RawTarget::Name(provider) => (provider, target_path, model.clone()),
+                RawTarget::Aliased(alias) => {
+                    let alias_model = alias.model.unwrap_or_else(|| model.clone());
+                    if alias_model.trim().is_empty() {
+                        cx.push(join(&target_path, &["model"]), Problem::Empty);
+                    }
+                    (
+                        alias.provider,
+                        join(&target_path, &["provider"]),
+                        alias_model,
+                    )
+                }
+            };
+            if skipped_names.contains(provider.as_str()) {
+                continue;
+            }
+            if !declared.contains(&provider) {
+                cx.push(provider_path, Problem::UnknownProvider { name: provider });
+                continue;
+            }
+            resolved.push(Target {
+                provider,
+                model: target_model,
+            });
+        }
+        if !resolved.is_empty() {
+            routes.push(Route {
+                model,
+                targets: resolved,
+            });
+        }
+    }
+
+    let stream = cx.stream(raw.stream);
+    let cors = Cors {
+        allow_origins: raw
+            .cors
+            .allow_origins
+            .unwrap_or_else(|| Cors::default().allow_origins),
+    };
+    let retry_default = Retry::default();
+    let retry = Retry {
+        attempts: raw.retry.attempts.unwrap_or(retry_default.attempts),
+        backoff: cx.duration(
+            "retry.backoff".into(),
+            raw.retry.backoff,
+            retry_default.backoff,
+            false,
+        ),
+        max_retry_after: cx.duration(
+            "retry.max_retry_after".into(),
+            raw.retry.max_retry_after,
+            retry_default.max_retry_after,
+            false,
+        ),
+    };
+    let auth = Auth {
+        required: raw.auth.required.unwrap_or(false),
+    };
+
+    cx.problems.finish(origin_name)?;
+    Ok(Config {
+        listen,
+        ledger,
+        redis,
+        display_currency,
+        providers,
+        routes,
+        stream,
+        cors,
+        retry,
+        auth,
+        shutdown_grace,
+        max_body,
+        origin,
+        skipped_providers: skipped,
+    })
+}
+
+#[derive(Default)]
+struct Cx {
+    problems: Problems,
+}
+
+impl Cx {
+    fn push(&mut self, field: String, problem: Problem) {
+        self.problems.push(field, problem);
+    }
+
+    fn duration(
+        &mut self,
+        field: String,
+        value: Option<String>,
+        default: Duration,
+        non_zero: bool,
+    ) -> Duration {
+        let Some(value) = value else {
+            return default;
+        };
+        match parse_duration(&value) {
+            None => {
+                self.push(field, Problem::Duration { value });
+                default
+            }
+            Some(d) if non_zero && d.is_zero() => {
+                self.push(field, Problem::ZeroDuration { value });
+                default
+            }
+            Some(d) => d,
+        }
+    }
+
+    fn currency(&mut self, field: String, value: Option<String>) -> String {
+        let Some(value) = value else {
+            return DEFAULT_CURRENCY.to_owned();
+        };
+        let code = value.trim().to_ascii_uppercase();
+        if code.len() == 3 && code.bytes().all(|b| b.is_ascii_uppercase()) {
+            code
+        } else {
+            self.push(field, Problem::Currency { value });
+            DEFAULT_CURRENCY.to_owned()
+        }
+    }
+
+    fn max_body(&mut self, value: Option<toml::Value>) -> u64 {
+        let parsed = match &value {
+            None => return DEFAULT_MAX_BODY,
+            Some(toml::Value::Integer(n)) => u64::try_from(*n).ok(),
+            Some(toml::Value::String(s)) => parse_size(s),
+            Some(_) => None,
+        };
+        match parsed {
+            Some(n) if n > 0 => n,
+            _ => {
+                let shown = match value {
+                    Some(toml::Value::String(s)) => format!("{s:?}"),
+                    Some(other) => other.to_string(),
+                    None => String::new(),
+                };
+                self.push("max_body".into(), Problem::Size { value: shown });
+                DEFAULT_MAX_BODY
+            }
+        }
+    }
+
+    fn provider(&mut self, name: String, raw: RawProvider) -> Option<Provider> {
+        let base = join("providers", &[&name]);
+        let valid_name = !name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
+        if !valid_name {
+            self.push(
+                base.clone(),
+                Problem::ProviderName {
+                    value: name.clone(),
+                },
+            );
+        }
+        let kind = match raw.kind.as_str() {
+            "openai" => Some(ProviderKind::OpenAi),
+            "mock" => Some(ProviderKind::Mock),
+            _ => {
+                self.push(join(&base, &["kind"]), Problem::Kind { value: raw.kind });
+                None
+            }
+        };
+        let base_url = match raw.base_url {
+            Some(url) => {
+                let trimmed = url.trim().trim_end_matches('/');
+                let ok = ["http://", "https://"]
+                    .iter()
+                    .any(|scheme| trimmed.len() > scheme.len() && trimmed.starts_with(scheme));
+                if !ok {
+                    self.push(
+                        join(&base, &["base_url"]),
+                        Problem::BaseUrl { value: url.clone() },
+                    );
+                }
+                trimmed.to_owned()
+            }
+            None => {
+                if kind == Some(ProviderKind::OpenAi) {
+                    self.push(
+                        join(&base, &["base_url"]),
+                        Problem::MissingBaseUrl { kind: "openai" },
+                    );
+                }
+                String::new()
+            }
+        };
+        let api_key = raw.api_key.filter(|k| !k.is_empty()).map(Secret::new);
+
+        let billing_default = Billing::default();
+        let per_usd = raw.billing.per_usd.unwrap_or(billing_default.per_usd);
+        if !(per_usd.is_finite() && per_usd > 0.0) {
+            self.push(
+                join(&base, &["billing", "per_usd"]),
+                Problem::NotPositive { value: per_usd },
+            );
+        }
+        let billing = Billing {
+            currency: self.currency(join(&base, &["billing", "currency"]), raw.billing.currency),
+            per_usd,
+        };
+
+        let t = Timeouts::default();
+        let rt = raw.timeouts;
+        let timeouts = Timeouts {
+            connect: self.duration(
+                join(&base, &["timeouts", "connect"]),
+                rt.connect,
+                t.connect,
+                true,
+            ),
+            first_token: self.duration(
+                join(&base, &["timeouts", "first_token"]),
+                rt.first_token,
+                t.first_token,
+                true,
+            ),
+            idle: self.duration(join(&base, &["timeouts", "idle"]), rt.idle, t.idle, true),
+            total: self.duration(join(&base, &["timeouts", "total"]), rt.total, t.total, true),
+        };
+
+        let mut prices = BTreeMap::new();
+        for (model, price) in raw.prices.0 {
+            let price_path = join(&base, &["prices", &model]);
+            if model.trim().is_empty() {
+                self.push(price_path.clone(), Problem::Empty);
+            }
+            for (key, value) in [("input", price.input), ("output", price.output)] {
+                if !(value.is_finite() && value >= 0.0) {
+                    let mut field = price_path.clone();
+                    push_key(&mut field, key);
+                    self.push(field, Problem::Negative { value });
+                }
+            }
+            prices.insert(
+                model,
+                Price {
+                    input: price.input,
+                    output: price.output,
+                },
+            );
+        }
+
+        Some(Provider {
+            name,
+            kind: kind?,
+            base_url,
+            api_key,
+            billing,
+            timeouts,
+            prices,
+        })
+    }
+
+    fn stream(&mut self, raw: RawStream) -> StreamSettings {
+        let d = StreamSettings::default();
+        let buffer_events = match raw.buffer_events {
+            None => d.buffer_events,
+            Some(0) => {
+                self.push(
+                    "stream.buffer_events".into(),
+                    Problem::TooSmall { value: 0 },
+                );
+                d.buffer_events
+            }
+            Some(n) => n,
+        };
+        let slow_client = match raw.slow_client.as_deref() {
+            None | Some("coalesce") => SlowClient::Coalesce,
+            Some("block") => SlowClient::Block,
+            Some(other) => {
+                self.push(
+                    "stream.slow_client".into(),
+                    Problem::SlowClient {
+                        value: other.to_owned(),
+                    },
+                );
+                d.slow_client
+            }
+        };
+        StreamSettings {
+            buffer_events,
+            slow_client,
+            slow_client_timeout: self.duration(
+                "stream.slow_client_timeout".into(),
+                raw.slow_client_timeout,
+                d.slow_client_timeout,
+                true,
+            ),
+            keepalive: self.duration("stream.keepalive".into(), raw.keepalive, d.keepalive, true),
+        }
+    }
+}

@@ -1,0 +1,318 @@
+//! Happy paths: the SPEC §2 example, defaults, aliases, optional providers, builtin, load.
+
+use std::time::Duration;
+
+use sluice_config::{
+    builtin, load, parse, Origin, ProviderKind, SkippedProvider, SlowClient, Target,
+};
+
+const SPEC_EXAMPLE: &str = r#"
+listen = "127.0.0.1:8080"
+ledger = "sqlite://sluice.db"          # or "postgres://user@host/db"
+redis  = "redis://127.0.0.1:6379"      # optional: shared limits across replicas
+display_currency = "JPY"
+
+[providers.holysheep]
+kind = "openai"                        # OpenAI-compatible /chat/completions
+base_url = "https://api.holysheep.ai/v1"
+api_key = "${HOLYSHEEP_API_KEY}"
+optional = true
+billing = { currency = "JPY", per_usd = 1.0 }   # what one USD of list price costs here
+timeouts = { connect = "10s", first_token = "60s", idle = "30s", total = "10m" }
+[providers.holysheep.prices]           # USD per million tokens
+"gpt-4.1"       = { input = 2.00, output = 8.00 }
+"deepseek-v3.2" = { input = 0.27, output = 0.42 }
+
+[providers.local]
+kind = "openai"
+base_url = "http://127.0.0.1:9000/v1"
+api_key = "unused"
+
+[routes]                               # model asked for -> providers tried in order
+"gpt-4.1" = ["holysheep", "local"]
+"fast"    = [{ provider = "local", model = "mock-1" }]   # alias with the provider's model name
+
+[stream]
+buffer_events = 64                     # per-stream queue between upstream reader and client writer
+slow_client = "coalesce"               # or "block"
+slow_client_timeout = "30s"
+keepalive = "15s"                      # SSE comment while nothing else is sent
+
+[cors]
+allow_origins = ["*"]
+
+[retry]
+attempts = 2
+backoff = "200ms"
+max_retry_after = "10s"
+"#;
+
+fn with_key(name: &str) -> Option<String> {
+    (name == "HOLYSHEEP_API_KEY").then(|| "sk-test-123".to_owned())
+}
+
+fn no_env(_: &str) -> Option<String> {
+    None
+}
+
+fn target(provider: &str, model: &str) -> Target {
+    Target {
+        provider: provider.to_owned(),
+        model: model.to_owned(),
+    }
+}
+
+#[test]
+fn spec_example_with_key() {
+    let cfg = parse(SPEC_EXAMPLE, "sluice.toml", &with_key).unwrap();
+    assert_eq!(cfg.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(cfg.redis.as_deref(), Some("redis://127.0.0.1:6379"));
+    assert_eq!(cfg.display_currency, "JPY");
+    assert_eq!(cfg.origin, Origin::File("sluice.toml".into()));
+    assert!(cfg.skipped_providers.is_empty());
+
+    let hs = &cfg.providers["holysheep"];
+    assert_eq!(hs.kind, ProviderKind::OpenAi);
+    assert_eq!(hs.base_url, "https://api.holysheep.ai/v1");
+    assert_eq!(hs.api_key.as_ref().unwrap().expose(), "sk-test-123");
+    assert_eq!(hs.billing.currency, "JPY");
+    assert_eq!(hs.billing.per_usd, 1.0);
+    assert_eq!(hs.timeouts.total, Duration::from_secs(600));
+    assert_eq!(hs.prices["deepseek-v3.2"].output, 0.42);
+    assert_eq!(hs.prices["gpt-4.1"].input, 2.0);
+
+    let models: Vec<&str> = cfg.routes.iter().map(|r| r.model.as_str()).collect();
+    assert_eq!(models, ["gpt-4.1", "fast"]);
+    assert_eq!(
+        cfg.route("gpt-4.1").unwrap().targets,
+        [target("holysheep", "gpt-4.1"), target("local", "gpt-4.1")]
+    );
+    assert_eq!(
+        cfg.route("fast").unwrap().targets,
+        [target("local", "mock-1")]
+    );
+    assert!(cfg.route("nope").is_none());
+}
+
+#[test]
+fn spec_example_without_key_skips_optional_provider() {
+    let cfg = parse(SPEC_EXAMPLE, "sluice.toml", &no_env).unwrap();
+    assert!(!cfg.providers.contains_key("holysheep"));
+    assert!(cfg.providers.contains_key("local"));
+    assert_eq!(
+        cfg.skipped_providers,
+        [SkippedProvider {
+            name: "holysheep".into(),
+            missing_var: "HOLYSHEEP_API_KEY".into(),
+        }]
+    );
+    assert_eq!(
+        cfg.route("gpt-4.1").unwrap().targets,
+        [target("local", "gpt-4.1")]
+    );
+}
+
+#[test]
+fn route_left_with_no_targets_is_removed() {
+    let text = r#"
+        [providers.hs]
+        kind = "openai"
+        base_url = "https://example.com/v1/"
+        api_key = "${KEY}"
+        optional = true
+        [providers.m]
+        kind = "mock"
+        [routes]
+        only-hs = ["hs"]
+        mock = ["m"]
+    "#;
+    let cfg = parse(text, "x.toml", &no_env).unwrap();
+    let models: Vec<&str> = cfg.routes.iter().map(|r| r.model.as_str()).collect();
+    assert_eq!(models, ["mock"]);
+
+    let cfg = parse(text, "x.toml", &|_: &str| Some("k".into())).unwrap();
+    assert_eq!(cfg.providers["hs"].base_url, "https://example.com/v1");
+    assert_eq!(cfg.routes.len(), 2);
+}
+
+#[test]
+fn defaults_fill_an_empty_file() {
+    let cfg = parse("", "empty.toml", &no_env).unwrap();
+    assert_eq!(cfg.listen.to_string(), "127.0.0.1:8080");
+    assert_eq!(cfg.ledger, "sqlite://sluice.db");
+    assert_eq!(cfg.redis, None);
+    assert_eq!(cfg.display_currency, "USD");
+    assert!(cfg.providers.is_empty() && cfg.routes.is_empty());
+    assert_eq!(cfg.stream.buffer_events, 64);
+    assert_eq!(cfg.stream.slow_client, SlowClient::Coalesce);
+    assert_eq!(cfg.stream.slow_client_timeout, Duration::from_secs(30));
+    assert_eq!(cfg.stream.keepalive, Duration::from_secs(15));
+    assert_eq!(cfg.cors.allow_origins, ["*"]);
+    assert_eq!(cfg.retry.attempts, 2);
+    assert_eq!(cfg.retry.backoff, Duration::from_millis(200));
+    assert_eq!(cfg.retry.max_retry_after, Duration::from_secs(10));
+    assert!(!cfg.auth.required);
+    assert_eq!(cfg.shutdown_grace, Duration::from_secs(30));
+    assert_eq!(cfg.max_body, 10 * 1024 * 1024);
+}
+
+#[test]
+fn provider_defaults() {
+    let cfg = parse(
+        "[providers.p]\nkind = \"openai\"\nbase_url = \"http://h\"\n",
+        "p.toml",
+        &no_env,
+    )
+    .unwrap();
+    let p = &cfg.providers["p"];
+    assert_eq!(p.name, "p");
+    assert!(p.api_key.is_none());
+    assert_eq!(p.billing.currency, "USD");
+    assert_eq!(p.billing.per_usd, 1.0);
+    assert_eq!(p.timeouts.connect, Duration::from_secs(10));
+    assert_eq!(p.timeouts.first_token, Duration::from_secs(60));
+    assert_eq!(p.timeouts.idle, Duration::from_secs(30));
+    assert_eq!(p.timeouts.total, Duration::from_secs(600));
+}
+
+#[test]
+fn alias_and_plain_targets_mix() {
+    let text = r#"
+        [providers.a]
+        kind = "mock"
+        [providers.b]
+        kind = "openai"
+        base_url = "https://b.example/v1"
+        [routes]
+        "big" = ["a", { provider = "b", model = "b-large" }, { provider = "a" }]
+    "#;
+    let cfg = parse(text, "r.toml", &no_env).unwrap();
+    assert_eq!(
+        cfg.route("big").unwrap().targets,
+        [
+            target("a", "big"),
+            target("b", "b-large"),
+            target("a", "big")
+        ]
+    );
+    assert_eq!(cfg.providers["a"].base_url, "");
+}
+
+#[test]
+fn values_and_units() {
+    let text = r#"
+        listen = "[::1]:9999"
+        ledger = "postgres://u@h/db"
+        redis = "${REDIS_URL}"
+        display_currency = "jpy"
+        shutdown_grace = "1m"
+        max_body = "512KiB"
+        [stream]
+        buffer_events = 1
+        slow_client = "block"
+        [auth]
+        required = true
+        [cors]
+        allow_origins = ["https://${HOST}"]
+    "#;
+    let env = |name: &str| match name {
+        "REDIS_URL" => Some("redis://r:6379".to_owned()),
+        "HOST" => Some("app.example".to_owned()),
+        _ => None,
+    };
+    let cfg = parse(text, "u.toml", &env).unwrap();
+    assert_eq!(cfg.listen.to_string(), "[::1]:9999");
+    assert_eq!(cfg.redis.as_deref(), Some("redis://r:6379"));
+    assert_eq!(cfg.display_currency, "JPY");
+    assert_eq!(cfg.shutdown_grace, Duration::from_secs(60));
+    assert_eq!(cfg.max_body, 512 * 1024);
+    assert_eq!(cfg.stream.buffer_events, 1);
+    assert_eq!(cfg.stream.slow_client, SlowClient::Block);
+    assert!(cfg.auth.required);
+    assert_eq!(cfg.cors.allow_origins, ["https://app.example"]);
+
+    for (value, bytes) in [("2048", 2048), ("\"1MB\"", 1_000_000), ("\"2048\"", 2048)] {
+        let cfg = parse(&format!("max_body = {value}"), "m.toml", &no_env).unwrap();
+        assert_eq!(cfg.max_body, bytes, "{value}");
+    }
+}
+
+#[test]
+fn builtin_without_key_is_mock_only() {
+    let cfg = builtin(&no_env);
+    assert_eq!(cfg.origin, Origin::Builtin { holysheep: false });
+    assert_eq!(cfg.providers.len(), 1);
+    assert_eq!(cfg.providers["mock"].kind, ProviderKind::Mock);
+    assert_eq!(cfg.routes.len(), 1);
+    assert_eq!(cfg.route("mock").unwrap().targets, [target("mock", "mock")]);
+    assert_eq!(cfg.max_body, 10 * 1024 * 1024);
+}
+
+#[test]
+fn builtin_with_key_adds_holysheep_before_mock() {
+    let cfg = builtin(&with_key);
+    assert_eq!(cfg.origin, Origin::Builtin { holysheep: true });
+    let hs = &cfg.providers["holysheep"];
+    assert_eq!(hs.base_url, "https://api.holysheep.ai/v1");
+    assert_eq!(hs.api_key.as_ref().unwrap().expose(), "sk-test-123");
+    assert_eq!(hs.billing.currency, "JPY");
+    assert_eq!(hs.prices["claude-sonnet-4.5"].output, 15.0);
+    assert_eq!(hs.prices["gemini-2.5-flash"].input, 0.30);
+    let models: Vec<&str> = cfg.routes.iter().map(|r| r.model.as_str()).collect();
+    assert_eq!(
+        models,
+        [
+            "gpt-4.1",
+            "claude-sonnet-4.5",
+            "gemini-2.5-flash",
+            "deepseek-v3.2",
+            "mock"
+        ]
+    );
+    assert_eq!(
+        cfg.route("deepseek-v3.2").unwrap().targets,
+        [target("holysheep", "deepseek-v3.2")]
+    );
+}
+
+#[test]
+fn load_reads_files_and_falls_back_to_builtin() {
+    let cfg = load(None, &no_env).unwrap();
+    assert_eq!(cfg.origin, Origin::Builtin { holysheep: false });
+
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("sluice.toml");
+    std::fs::write(&path, SPEC_EXAMPLE).unwrap();
+    let cfg = load(Some(&path), &with_key).unwrap();
+    assert_eq!(cfg.origin, Origin::File(path.clone()));
+    assert_eq!(cfg.routes.len(), 2);
+}
+
+#[test]
+fn secret_is_masked_and_describe_has_routes_but_no_key() {
+    let cfg = parse(SPEC_EXAMPLE, "sluice.toml", &with_key).unwrap();
+    let debug = format!("{cfg:?}");
+    assert!(!debug.contains("sk-test-123"), "{debug}");
+    assert!(debug.contains("***"));
+    let key = cfg.providers["holysheep"].api_key.clone().unwrap();
+    assert_eq!(format!("{key}"), "***");
+    assert_eq!(format!("{key:?}"), "***");
+
+    let text = cfg.describe();
+    assert!(!text.contains("sk-test-123"), "{text}");
+    assert!(!text.contains("unused"), "{text}");
+    assert!(text.contains("sluice.toml"), "{text}");
+    assert!(
+        text.contains("gpt-4.1 -> holysheep/gpt-4.1, local/gpt-4.1"),
+        "{text}"
+    );
+    assert!(text.contains("fast -> local/mock-1"), "{text}");
+    assert!(text.contains("https://api.holysheep.ai/v1"), "{text}");
+    assert!(text.contains("max_body: 10485760"), "{text}");
+
+    let skipped = parse(SPEC_EXAMPLE, "sluice.toml", &no_env)
+        .unwrap()
+        .describe();
+    assert!(skipped.contains("holysheep: skipped"), "{skipped}");
+    assert!(skipped.contains("HOLYSHEEP_API_KEY"), "{skipped}");
+}

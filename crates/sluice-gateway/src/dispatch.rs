@@ -1,0 +1,211 @@
+//! A chat request's way from a route to a provider and back: choosing the target, shaping the
+//! provider body, and either starting a relay (streams) or passing the whole answer through.
+
+use axum::body::Body;
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use sluice_config::Target;
+use sluice_relay::{End, Framing, Outcome, RelayConfig, Usage};
+use tokio::time::Instant;
+
+use crate::error::ApiError;
+use crate::headers::{RequestId, ACCEL_BUFFERING, ATTEMPTS, PROVIDER};
+use crate::request::ChatRequest;
+use crate::state::AppState;
+use crate::upstream::{forwarded_headers, ProviderClient};
+
+/// What is known of a request before it reaches a provider.
+pub struct RequestCtx {
+    pub id: RequestId,
+    pub started: Instant,
+    pub client_headers: HeaderMap,
+}
+
+/// Serves a chat request on its route.
+pub async fn chat(
+    app: &AppState,
+    ctx: RequestCtx,
+    chat: ChatRequest,
+    framing: Framing,
+) -> Response {
+    let Some(route) = app.config().route(&chat.model) else {
+        return ApiError::unknown_model(&chat.model).into_response();
+    };
+    // Retries and fallback across the route's targets come with the resilience work; for now
+    // the first target serves.
+    let target = &route.targets[0];
+    let Some(provider) = app.provider(&target.provider) else {
+        return ApiError::internal(format!("provider {} is not set up", target.provider))
+            .into_response();
+    };
+    let body = match chat.body_for(&target.model) {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let headers = forwarded_headers(&ctx.client_headers);
+    if chat.stream {
+        stream(app, ctx, &chat, target, provider, body, headers, framing).await
+    } else {
+        complete(ctx, &chat, target, provider, body, headers).await
+    }
+}
+
+#[allow(clippy::too_many_arguments)]
+async fn stream(
+    app: &AppState,
+    ctx: RequestCtx,
+    chat: &ChatRequest,
+    target: &Target,
+    provider: &ProviderClient,
+    body: bytes::Bytes,
+    headers: HeaderMap,
+    framing: Framing,
+) -> Response {
+    let stream_cfg = &app.config().stream;
+    let timeouts = &provider.timeouts;
+    let cfg = RelayConfig {
+        buffer_events: stream_cfg.buffer_events,
+        keepalive: stream_cfg.keepalive,
+        first_token: timeouts.first_token,
+        idle: timeouts.idle,
+        total: timeouts.total,
+        slow_client_timeout: stream_cfg.slow_client_timeout,
+        started: ctx.started,
+        framing,
+    };
+    let log = RequestLog {
+        id: ctx.id.as_str().to_owned(),
+        model: chat.model.clone(),
+        provider: provider.name.clone(),
+        provider_model: target.model.clone(),
+        started: ctx.started,
+    };
+    let (commit, client_body) = sluice_relay::start(
+        provider.stream(body, headers),
+        cfg,
+        Box::new(move |outcome| log.stream_finished(&outcome)),
+    );
+    match commit.await {
+        Ok(()) => Response::builder()
+            .status(StatusCode::OK)
+            .header(header::CONTENT_TYPE, "text/event-stream")
+            .header(header::CACHE_CONTROL, "no-cache")
+            .header(ACCEL_BUFFERING, "no")
+            .header(PROVIDER, provider_header(&provider.name))
+            .header(ATTEMPTS, HeaderValue::from(1u32))
+            .body(Body::from_stream(client_body))
+            .unwrap_or_else(|e| ApiError::internal(e.to_string()).into_response()),
+        Err(err) => with_attempts(ApiError::from_stream(&err, &provider.name).into_response()),
+    }
+}
+
+async fn complete(
+    ctx: RequestCtx,
+    chat: &ChatRequest,
+    target: &Target,
+    provider: &ProviderClient,
+    body: bytes::Bytes,
+    headers: HeaderMap,
+) -> Response {
+    let log = RequestLog {
+        id: ctx.id.as_str().to_owned(),
+        model: chat.model.clone(),
+        provider: provider.name.clone(),
+        provider_model: target.model.clone(),
+        started: ctx.started,
+    };
+    match provider.complete(body, headers).await {
+        Ok(done) => {
+            let usage = serde_json::from_slice::<serde_json::Value>(&done.body)
+                .ok()
+                .and_then(|v| serde_json::from_value::<Usage>(v.get("usage")?.clone()).ok());
+            log.completion_finished(Ok(usage));
+            let content_type = HeaderValue::from_str(&done.content_type)
+                .unwrap_or(HeaderValue::from_static("application/json"));
+            Response::builder()
+                .status(StatusCode::OK)
+                .header(header::CONTENT_TYPE, content_type)
+                .header(PROVIDER, provider_header(&provider.name))
+                .header(ATTEMPTS, HeaderValue::from(1u32))
+                .body(Body::from(done.body))
+                .unwrap_or_else(|e| ApiError::internal(e.to_string()).into_response())
+        }
+        Err(err) => {
+            log.completion_finished(Err(&err));
+            with_attempts(ApiError::from_stream(&err, &provider.name).into_response())
+        }
+    }
+}
+
+fn provider_header(name: &str) -> HeaderValue {
+    HeaderValue::from_str(name).unwrap_or(HeaderValue::from_static("invalid"))
+}
+
+fn with_attempts(mut res: Response) -> Response {
+    res.headers_mut().insert(ATTEMPTS, HeaderValue::from(1u32));
+    res
+}
+
+/// The request's one log line, written when it ends, whatever the ending. It never holds the
+/// prompt, the answer or any key.
+struct RequestLog {
+    id: String,
+    model: String,
+    provider: String,
+    provider_model: String,
+    started: Instant,
+}
+
+impl RequestLog {
+    fn stream_finished(&self, outcome: &Outcome) {
+        let (status, error) = match &outcome.end {
+            End::Completed => ("ok", None),
+            End::ClientClosed => ("client_closed", None),
+            End::Failed(e) => (e.kind(), Some(e.to_string())),
+        };
+        let usage = outcome.usage.unwrap_or_default();
+        let ttft_ms = outcome
+            .first_content_at
+            .map(|t| (t - self.started).as_secs_f64() * 1000.0);
+        tracing::info!(
+            target: "sluice::request",
+            request_id = %self.id,
+            model = %self.model,
+            provider = %self.provider,
+            provider_model = %self.provider_model,
+            stream = true,
+            status,
+            prompt_tokens = usage.prompt_tokens,
+            completion_tokens = usage.completion_tokens,
+            ttft_ms,
+            duration_ms = (outcome.ended_at - self.started).as_secs_f64() * 1000.0,
+            events = outcome.events,
+            queue_high_water = outcome.queue.high_water,
+            attempts = 1,
+            error,
+            "request finished"
+        );
+    }
+
+    fn completion_finished(&self, result: Result<Option<Usage>, &sluice_relay::StreamError>) {
+        let (status, usage, error) = match result {
+            Ok(u) => ("ok", u.unwrap_or_default(), None),
+            Err(e) => (e.kind(), Usage::default(), Some(e.to_string())),
+        };
+        tracing::info!(
+            target: "sluice::request",
+            request_id = %self.id,
+            model = %self.model,
+            provider = %self.provider,
+            provider_model = %self.provider_model,
+            stream = false,
+            status,
+            prompt_tokens = usage.prompt_tokens,
+            completion_tokens = usage.completion_tokens,
+            duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            attempts = 1,
+            error,
+            "request finished"
+        );
+    }
+}

@@ -1,0 +1,124 @@
+//! `ApiError`: the one place where a failure becomes an HTTP response, always in OpenAI's error
+//! shape `{"error":{"message","type","code"}}`.
+
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use serde_json::{json, Value};
+use sluice_relay::StreamError;
+
+/// A request-level failure, rendered before any stream starts.
+#[derive(Debug, Clone, thiserror::Error)]
+#[error("{}", self.message())]
+pub struct ApiError {
+    pub status: StatusCode,
+    /// The whole error document, `{"error":{"message","type","code"}}`; a provider's own error
+    /// keeps its message, type and code as given.
+    body: Box<Value>,
+    /// Seconds the client should wait before retrying (a provider's `Retry-After`).
+    retry_after: Option<u64>,
+    /// The provider the failure came from, for `x-sluice-provider`.
+    provider: Option<String>,
+}
+
+impl ApiError {
+    fn new(status: StatusCode, error_type: &str, code: &str, message: String) -> Self {
+        ApiError {
+            status,
+            body: Box::new(json!({"error": {
+                "message": message,
+                "type": error_type,
+                "code": code,
+            }})),
+            retry_after: None,
+            provider: None,
+        }
+    }
+
+    pub fn message(&self) -> &str {
+        self.body["error"]["message"].as_str().unwrap_or("")
+    }
+
+    pub fn bad_request(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "invalid_request",
+            message.into(),
+        )
+    }
+
+    pub fn unknown_model(model: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "model_not_found",
+            format!("The model `{model}` does not exist or is not routed by this gateway."),
+        )
+    }
+
+    pub fn body_too_large(limit: u64) -> Self {
+        Self::new(
+            StatusCode::PAYLOAD_TOO_LARGE,
+            "invalid_request_error",
+            "request_too_large",
+            format!("The request body exceeds the limit of {limit} bytes."),
+        )
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "not_found",
+            "No such route.".to_owned(),
+        )
+    }
+
+    pub fn internal(message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal_error",
+            "internal_error",
+            message.into(),
+        )
+    }
+
+    /// A stream that failed before anything was sent: the status its kind calls for.
+    pub fn from_stream(err: &StreamError, provider: &str) -> Self {
+        let status = StatusCode::from_u16(err.http_status()).unwrap_or(StatusCode::BAD_GATEWAY);
+        let retry_after = match err {
+            StreamError::ProviderStatus { retry_after, .. } => {
+                retry_after.map(|d| d.as_secs().max(1))
+            }
+            _ => None,
+        };
+        ApiError {
+            status,
+            body: Box::new(err.to_json()),
+            retry_after,
+            provider: Some(provider.to_owned()),
+        }
+    }
+
+    pub fn to_json(&self) -> &Value {
+        &self.body
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut res = (self.status, axum::Json(*self.body)).into_response();
+        let headers = res.headers_mut();
+        if let Some(secs) = self.retry_after {
+            headers.insert(header::RETRY_AFTER, HeaderValue::from(secs));
+        }
+        if let Some(p) = self
+            .provider
+            .as_deref()
+            .and_then(|p| HeaderValue::from_str(p).ok())
+        {
+            headers.insert(crate::headers::PROVIDER, p);
+        }
+        res
+    }
+}

@@ -1,0 +1,23 @@
+//! The Sluice gateway: its HTTP API (axum), the routing of a model name to providers, the
+//! provider clients, and the wiring of one relay per streamed request.
+//!
+//! A request's path: [`server`] (layers: request id, CORS) → a handler in [`routes`] (thin:
+//! reads the request) → [`dispatch`] (route, provider body, relay or whole response) →
+//! [`upstream`] (the provider client) and `sluice_relay` (the stream itself).
+//!
+//! **Invariant:** this crate is the only one that knows axum's server side; the relay knows no
+//! HTTP server and the provider clients know no handler.
+
+mod dispatch;
+mod error;
+pub mod headers;
+mod request;
+mod routes;
+mod server;
+mod state;
+mod upstream;
+
+pub use error::ApiError;
+pub use server::{app, serve};
+pub use state::{AppState, InitError};
+pub use upstream::MockHandle;

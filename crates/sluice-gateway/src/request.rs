@@ -1,0 +1,182 @@
+//! The client's chat request: the few fields the gateway routes on are read, everything else
+//! is kept byte for byte and passed to the provider untouched.
+
+use bytes::Bytes;
+use serde::Deserialize;
+use serde_json::value::RawValue;
+use serde_json::{Map, Value};
+use sluice_relay::rewrite::set_top_level;
+
+use crate::error::ApiError;
+
+/// A validated chat-completions request.
+#[derive(Debug)]
+pub struct ChatRequest {
+    /// The body as the client sent it.
+    raw: Bytes,
+    pub model: String,
+    pub stream: bool,
+    /// The client asked for the usage chunk (`stream_options.include_usage`).
+    pub include_usage: bool,
+    /// The client's `stream_options`, kept to merge `include_usage` into.
+    stream_options: Option<Map<String, Value>>,
+}
+
+#[derive(Deserialize)]
+struct View<'a> {
+    #[serde(borrow, default)]
+    model: Option<&'a RawValue>,
+    #[serde(borrow, default)]
+    messages: Option<&'a RawValue>,
+    #[serde(default)]
+    stream: Option<Value>,
+    #[serde(default)]
+    stream_options: Option<Value>,
+}
+
+impl ChatRequest {
+    pub fn parse(raw: Bytes) -> Result<Self, ApiError> {
+        let view: View<'_> = serde_json::from_slice(&raw).map_err(|e| {
+            ApiError::bad_request(format!("The request body is not a valid JSON object: {e}"))
+        })?;
+        let model = match view.model.map(|m| serde_json::from_str::<Value>(m.get())) {
+            None => return Err(ApiError::bad_request("The `model` field is required.")),
+            Some(Ok(Value::String(s))) if !s.is_empty() => s,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "The `model` field must be a non-empty string.",
+                ))
+            }
+        };
+        match view.messages.map(|m| m.get().trim_start().starts_with('[')) {
+            None => return Err(ApiError::bad_request("The `messages` field is required.")),
+            Some(false) => {
+                return Err(ApiError::bad_request(
+                    "The `messages` field must be an array.",
+                ))
+            }
+            Some(true) => {}
+        }
+        let stream = match view.stream {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => b,
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "The `stream` field must be a boolean.",
+                ))
+            }
+        };
+        let stream_options = match view.stream_options {
+            None | Some(Value::Null) => None,
+            Some(Value::Object(map)) => Some(map),
+            Some(_) => {
+                return Err(ApiError::bad_request(
+                    "The `stream_options` field must be an object.",
+                ))
+            }
+        };
+        let include_usage = stream_options
+            .as_ref()
+            .and_then(|o| o.get("include_usage"))
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+        Ok(ChatRequest {
+            raw,
+            model,
+            stream,
+            include_usage,
+            stream_options,
+        })
+    }
+
+    /// A request built by the gateway itself (the seed's `/stream/chat`).
+    pub fn from_message(model: &str, message: &str) -> Self {
+        let body = serde_json::json!({
+            "model": model,
+            "messages": [{"role": "user", "content": message}],
+            "stream": true,
+        });
+        ChatRequest {
+            raw: Bytes::from(body.to_string()),
+            model: model.to_owned(),
+            stream: true,
+            include_usage: false,
+            stream_options: None,
+        }
+    }
+
+    /// The body for a provider: the provider's model name, and for streams
+    /// `stream_options.include_usage = true`, so every request can be billed. Nothing else
+    /// changes.
+    pub fn body_for(&self, provider_model: &str) -> Result<Bytes, ApiError> {
+        let to_err =
+            |e: serde_json::Error| ApiError::internal(format!("rewriting the request: {e}"));
+        let mut body = self.raw.to_vec();
+        if provider_model != self.model {
+            let model = Value::String(provider_model.to_owned()).to_string();
+            body = set_top_level(&body, "model", Some(&model)).map_err(to_err)?;
+        }
+        if self.stream && !self.include_usage {
+            let mut options = self.stream_options.clone().unwrap_or_default();
+            options.insert("include_usage".into(), Value::Bool(true));
+            let options = Value::Object(options).to_string();
+            body = set_top_level(&body, "stream_options", Some(&options)).map_err(to_err)?;
+        }
+        Ok(Bytes::from(body))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(s: &str) -> Result<ChatRequest, ApiError> {
+        ChatRequest::parse(Bytes::from(s.to_owned()))
+    }
+
+    #[test]
+    fn reads_routing_fields() {
+        let r = parse(
+            r#"{"model":"m","messages":[],"stream":true,"stream_options":{"include_usage":true}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (r.model.as_str(), r.stream, r.include_usage),
+            ("m", true, true)
+        );
+    }
+
+    #[test]
+    fn rejects_bad_requests_with_clear_messages() {
+        for (body, needle) in [
+            ("not json", "not a valid JSON"),
+            ("[1]", "not a valid JSON"),
+            (r#"{"messages":[]}"#, "`model` field is required"),
+            (r#"{"model":3,"messages":[]}"#, "non-empty string"),
+            (r#"{"model":"m"}"#, "`messages` field is required"),
+            (r#"{"model":"m","messages":"hi"}"#, "must be an array"),
+            (r#"{"model":"m","messages":[],"stream":"yes"}"#, "boolean"),
+        ] {
+            let err = parse(body).unwrap_err();
+            assert_eq!(err.status, 400, "{body}");
+            assert!(err.message().contains(needle), "{body}: {}", err.message());
+        }
+    }
+
+    #[test]
+    fn provider_body_keeps_unknown_fields_verbatim() {
+        let r = parse(r#"{"model":"fast","messages":[{"role":"user","content":"hi"}],"temperature":0.70,"x_custom":{"a":[1,2]},"stream":true,"stream_options":{"foo":1}}"#).unwrap();
+        let body = String::from_utf8(r.body_for("mock-1").unwrap().to_vec()).unwrap();
+        assert_eq!(
+            body,
+            r#"{"model":"mock-1","messages":[{"role":"user","content":"hi"}],"temperature":0.70,"x_custom":{"a":[1,2]},"stream":true,"stream_options":{"foo":1,"include_usage":true}}"#
+        );
+    }
+
+    #[test]
+    fn non_streaming_body_is_untouched_without_alias() {
+        let raw = r#"{"model":"m","messages":[],"n":2}"#;
+        let r = parse(raw).unwrap();
+        assert_eq!(r.body_for("m").unwrap(), raw.as_bytes());
+    }
+}

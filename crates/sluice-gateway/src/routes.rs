@@ -1,0 +1,6 @@
+//! HTTP handlers, one module per route family. Handlers only read the request and hand it on.
+
+pub mod chat;
+pub mod health;
+pub mod models;
+pub mod stream_chat;

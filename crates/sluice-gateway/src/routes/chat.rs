@@ -1,0 +1,60 @@
+//! `POST /v1/chat/completions`.
+
+use axum::body::Body;
+use axum::extract::{Request, State};
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use sluice_relay::Framing;
+use tokio::time::Instant;
+
+use crate::dispatch::{self, RequestCtx};
+use crate::error::ApiError;
+use crate::headers::RequestId;
+use crate::request::ChatRequest;
+use crate::state::AppState;
+
+pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Response {
+    let started = Instant::now();
+    let (parts, body) = req.into_parts();
+    let id = parts
+        .extensions
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or_else(|| RequestId(axum::http::HeaderValue::from_static("-")));
+    let bytes = match read_body(body, app.config().max_body).await {
+        Ok(b) => b,
+        Err(e) => return e.into_response(),
+    };
+    let chat = match ChatRequest::parse(bytes) {
+        Ok(c) => c,
+        Err(e) => return e.into_response(),
+    };
+    let framing = Framing::ChatCompletions {
+        include_usage: chat.include_usage,
+    };
+    let ctx = RequestCtx {
+        id,
+        started,
+        client_headers: parts.headers,
+    };
+    dispatch::chat(&app, ctx, chat, framing).await
+}
+
+/// Reads the whole body, refusing more than `limit` bytes with 413.
+async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
+    let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
+    match axum::body::to_bytes(body, limit_usize).await {
+        Ok(b) => Ok(b),
+        Err(err) => {
+            let too_large = std::error::Error::source(&err)
+                .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
+            if too_large {
+                Err(ApiError::body_too_large(limit))
+            } else {
+                Err(ApiError::bad_request(format!(
+                    "could not read the request body: {err}"
+                )))
+            }
+        }
+    }
+}

@@ -1,0 +1,39 @@
+//! `GET /healthz` (the process answers) and `GET /readyz` (it can serve: config loaded, every
+//! route has a provider client).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use serde_json::{json, Value};
+
+use crate::state::AppState;
+
+pub async fn healthz() -> Json<Value> {
+    Json(json!({"status": "ok"}))
+}
+
+pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
+    let config = app.config();
+    let missing: Vec<&str> = config
+        .routes
+        .iter()
+        .flat_map(|r| &r.targets)
+        .filter(|t| app.provider(&t.provider).is_none())
+        .map(|t| t.provider.as_str())
+        .collect();
+    let ready = !config.routes.is_empty() && missing.is_empty();
+    let status = if ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
+    (
+        status,
+        Json(json!({
+            "status": if ready { "ready" } else { "not_ready" },
+            "routes": config.routes.len(),
+            "providers": config.providers.keys().collect::<Vec<_>>(),
+            "missing_providers": missing,
+        })),
+    )
+}

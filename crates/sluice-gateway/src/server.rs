@@ -1,0 +1,85 @@
+//! The HTTP server: the router with its layers, and serving with graceful shutdown.
+//!
+//! Layer order, outermost first: CORS (answers preflights, tags every response) → request id
+//! → the route's handler. Nothing here compresses: SSE must leave as soon as it is written.
+
+use std::future::{Future, IntoFuture};
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue, Method};
+use axum::middleware;
+use axum::routing::{get, post};
+use axum::serve::ListenerExt;
+use axum::Router;
+use tokio::net::TcpListener;
+use tower_http::cors::{AllowOrigin, CorsLayer};
+
+use crate::error::ApiError;
+use crate::headers::{self, ATTEMPTS, PROVIDER, REQUEST_ID};
+use crate::routes::{chat, health, models, stream_chat};
+use crate::state::AppState;
+
+/// The gateway's router; tests can serve it on any listener.
+pub fn app(state: AppState) -> Router {
+    let cors = cors_layer(&state.config().cors.allow_origins);
+    Router::new()
+        .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/v1/models", get(models::list))
+        .route("/stream/chat", get(stream_chat::stream_chat))
+        .route("/healthz", get(health::healthz))
+        .route("/readyz", get(health::readyz))
+        .fallback(|| async { ApiError::not_found() })
+        .layer(middleware::from_fn(headers::request_id))
+        .layer(cors)
+        .with_state(state)
+}
+
+fn cors_layer(origins: &[String]) -> CorsLayer {
+    let allow_origin = if origins.iter().any(|o| o == "*") {
+        AllowOrigin::any()
+    } else {
+        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+    };
+    CorsLayer::new()
+        .allow_origin(allow_origin)
+        .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
+        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
+        .expose_headers([REQUEST_ID, PROVIDER, ATTEMPTS])
+        .max_age(Duration::from_secs(600))
+}
+
+/// Serves until `shutdown` resolves, then stops accepting and lets open requests finish for
+/// up to the configured grace period.
+pub async fn serve(
+    listener: TcpListener,
+    state: AppState,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let grace = state.config().shutdown_grace;
+    let router = app(state);
+    // Every accepted socket gets TCP_NODELAY: small SSE writes must not wait for ACKs.
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
+    let server = axum::serve(listener, router)
+        .with_graceful_shutdown(async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, open streams may finish");
+            let _ = stopping_tx.send(true);
+        })
+        .into_future();
+    let grace_over = async move {
+        if stopping_rx.wait_for(|s| *s).await.is_err() {
+            std::future::pending::<()>().await;
+        }
+        tokio::time::sleep(grace).await;
+    };
+    tokio::select! {
+        res = server => res,
+        () = grace_over => {
+            tracing::warn!(grace = ?grace, "grace period over; closing the streams still open");
+            Ok(())
+        }
+    }
+}

@@ -1,0 +1,52 @@
+//! What every handler shares: the resolved config and a client per provider, built once at
+//! start-up.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use sluice_config::Config;
+
+use crate::upstream::{MockHandle, ProviderClient};
+
+/// The gateway could not be set up from its config.
+#[derive(Debug, thiserror::Error)]
+pub enum InitError {
+    #[error("provider {provider}: cannot build its HTTP client: {source}")]
+    Client {
+        provider: String,
+        source: reqwest::Error,
+    },
+}
+
+/// Cheap to clone: one `Arc`.
+#[derive(Debug, Clone)]
+pub struct AppState(Arc<Inner>);
+
+#[derive(Debug)]
+struct Inner {
+    config: Config,
+    providers: BTreeMap<String, ProviderClient>,
+}
+
+impl AppState {
+    pub fn new(config: Config, mock: MockHandle) -> Result<Self, InitError> {
+        let mut providers = BTreeMap::new();
+        for (name, provider) in &config.providers {
+            let client =
+                ProviderClient::new(provider, &mock).map_err(|source| InitError::Client {
+                    provider: name.clone(),
+                    source,
+                })?;
+            providers.insert(name.clone(), client);
+        }
+        Ok(AppState(Arc::new(Inner { config, providers })))
+    }
+
+    pub fn config(&self) -> &Config {
+        &self.0.config
+    }
+
+    pub(crate) fn provider(&self, name: &str) -> Option<&ProviderClient> {
+        self.0.providers.get(name)
+    }
+}

@@ -1,0 +1,124 @@
+//! Provider clients: how a request reaches a provider and how its answer comes back, as a
+//! [`Connect`] future for streams or a whole body for non-streaming requests.
+//!
+//! Two kinds: an OpenAI-compatible HTTP provider ([`openai`]) and the built-in simulated one
+//! ([`simulated`]), which produces the very bytes `sluice mock-upstream` would send, so
+//! everything downstream of this module treats both alike.
+
+mod openai;
+mod simulated;
+
+use std::time::Duration;
+
+use axum::http::HeaderMap;
+use bytes::Bytes;
+use sluice_config::{Provider, ProviderKind, Timeouts};
+use sluice_relay::{Connect, ProviderErrorBody, StreamError};
+
+/// A provider's whole answer to a non-streaming request.
+#[derive(Debug)]
+pub struct Completion {
+    pub content_type: String,
+    pub body: Bytes,
+}
+
+/// One configured provider, ready to take requests.
+#[derive(Debug)]
+pub struct ProviderClient {
+    pub name: String,
+    pub timeouts: Timeouts,
+    transport: Transport,
+}
+
+#[derive(Debug)]
+enum Transport {
+    OpenAi(openai::OpenAiClient),
+    Simulated(simulated::Simulated),
+}
+
+/// Request headers a client may send that are passed to providers: only the simulated
+/// provider's controls. Nothing else of the client's headers ever leaves the gateway.
+pub fn forwarded_headers(client: &HeaderMap) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    for (name, value) in client {
+        if name.as_str().starts_with("x-mock-") {
+            out.insert(name.clone(), value.clone());
+        }
+    }
+    out
+}
+
+impl ProviderClient {
+    pub fn new(provider: &Provider, mock: &simulated::MockHandle) -> Result<Self, reqwest::Error> {
+        let transport = match provider.kind {
+            ProviderKind::OpenAi => Transport::OpenAi(openai::OpenAiClient::new(provider)?),
+            ProviderKind::Mock => Transport::Simulated(simulated::Simulated::new(mock.clone())),
+        };
+        Ok(ProviderClient {
+            name: provider.name.clone(),
+            timeouts: provider.timeouts.clone(),
+            transport,
+        })
+    }
+
+    /// Starts a streaming request; the future resolves once the provider answered.
+    pub fn stream(&self, body: Bytes, headers: HeaderMap) -> Connect {
+        match &self.transport {
+            Transport::OpenAi(c) => c.stream(body, headers),
+            Transport::Simulated(s) => s.stream(body, headers),
+        }
+    }
+
+    /// A non-streaming request, within the provider's total time limit.
+    pub async fn complete(
+        &self,
+        body: Bytes,
+        headers: HeaderMap,
+    ) -> Result<Completion, StreamError> {
+        let total = self.timeouts.total;
+        let fut = async {
+            match &self.transport {
+                Transport::OpenAi(c) => c.complete(body, headers).await,
+                Transport::Simulated(s) => s.complete(body, headers).await,
+            }
+        };
+        tokio::time::timeout(total, fut)
+            .await
+            .unwrap_or(Err(StreamError::TotalTimeout(total)))
+    }
+}
+
+pub use simulated::MockHandle;
+
+/// Builds the error for a non-success provider answer from its status, headers and body.
+fn status_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> StreamError {
+    let parsed = serde_json::from_slice::<serde_json::Value>(body)
+        .ok()
+        .filter(|v| v.get("error").is_some() || v.get("message").is_some());
+    let body = match parsed {
+        Some(v) => ProviderErrorBody::from_json(&v),
+        None => {
+            let text = String::from_utf8_lossy(body);
+            let text: String = text.trim().chars().take(300).collect();
+            if text.is_empty() {
+                ProviderErrorBody::from_message(format!("the provider answered HTTP {status}"))
+            } else {
+                ProviderErrorBody::from_message(text)
+            }
+        }
+    };
+    StreamError::ProviderStatus {
+        status,
+        body: Box::new(body),
+        retry_after,
+    }
+}
+
+/// `Retry-After` as seconds (an HTTP date is read as "now", i.e. retry at once).
+fn retry_after(headers: &HeaderMap) -> Option<Duration> {
+    let value = headers
+        .get(axum::http::header::RETRY_AFTER)?
+        .to_str()
+        .ok()?;
+    value.trim().parse::<u64>().ok().map(Duration::from_secs)
+}

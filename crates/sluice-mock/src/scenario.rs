@@ -1,0 +1,190 @@
+//! Turns a chat-completions request (body + headers) into a [`Scenario`]: what to answer and
+//! how fast, independent of any HTTP server.
+
+use crate::generator::{prompt_tokens, seed_for};
+use crate::MockSettings;
+use http::HeaderMap;
+use serde_json::Value;
+use std::time::Duration;
+
+/// The deliberate failure selected by the request's model name.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// A normal answer.
+    None,
+    /// `mock-500`: HTTP 500.
+    ServerError,
+    /// `mock-429`: HTTP 429 with `retry-after: 1`.
+    RateLimited,
+    /// `mock-stall`: a few tokens, then silence forever.
+    Stall,
+    /// `mock-drop`: a few tokens, then the body errors (connection aborted).
+    Drop,
+}
+
+/// How many content tokens `mock-stall` and `mock-drop` send before misbehaving.
+pub const FAULT_AFTER_TOKENS: usize = 3;
+
+impl Fault {
+    pub fn for_model(model: &str) -> Self {
+        match model {
+            "mock-500" => Fault::ServerError,
+            "mock-429" => Fault::RateLimited,
+            "mock-stall" => Fault::Stall,
+            "mock-drop" => Fault::Drop,
+            _ => Fault::None,
+        }
+    }
+}
+
+/// Why a completion ended.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Finish {
+    Stop,
+    Length,
+}
+
+impl Finish {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Finish::Stop => "stop",
+            Finish::Length => "length",
+        }
+    }
+}
+
+/// Everything needed to produce one response.
+#[derive(Debug, Clone)]
+pub struct Scenario {
+    pub model: String,
+    pub fault: Fault,
+    pub stream: bool,
+    pub include_usage: bool,
+    pub seed: u64,
+    /// Completion tokens to send (after the `max_tokens` cap).
+    pub tokens: usize,
+    pub finish: Finish,
+    pub prompt_tokens: u64,
+    pub ttft: Duration,
+    pub itl: Duration,
+}
+
+impl Scenario {
+    /// Parses a request. `Err` carries the message of a 400 `invalid_request_error`.
+    pub fn parse(
+        settings: &MockSettings,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<Self, String> {
+        let json: Value = serde_json::from_slice(body)
+            .map_err(|e| format!("request body is not valid JSON: {e}"))?;
+        if !json.get("messages").is_some_and(Value::is_array) {
+            return Err("'messages' is a required array".to_owned());
+        }
+        let model = match json.get("model") {
+            None | Some(Value::Null) => "mock".to_owned(),
+            Some(Value::String(s)) => s.clone(),
+            Some(_) => return Err("'model' must be a string".to_owned()),
+        };
+        let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false);
+        let include_usage = json
+            .pointer("/stream_options/include_usage")
+            .and_then(Value::as_bool)
+            .unwrap_or(false);
+
+        let wanted = header_number(headers, "x-mock-tokens")?.map_or(settings.tokens, |n| {
+            usize::try_from(n).unwrap_or(usize::MAX)
+        });
+        let cap = ["max_completion_tokens", "max_tokens"]
+            .iter()
+            .filter_map(|k| json.get(*k).and_then(Value::as_u64))
+            .min()
+            .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
+        let (tokens, finish) = match cap {
+            Some(cap) if cap < wanted => (cap, Finish::Length),
+            _ => (wanted, Finish::Stop),
+        };
+
+        let ttft =
+            header_number(headers, "x-mock-ttft-ms")?.map_or(settings.ttft, Duration::from_millis);
+        let itl =
+            header_number(headers, "x-mock-itl-ms")?.map_or(settings.itl, Duration::from_millis);
+
+        Ok(Scenario {
+            fault: Fault::for_model(&model),
+            model,
+            stream,
+            include_usage,
+            seed: seed_for(&json),
+            tokens,
+            finish,
+            prompt_tokens: prompt_tokens(&json),
+            ttft,
+            itl,
+        })
+    }
+
+    /// The completion id, `chatcmpl-mock-<16 hex digits of the seed>`.
+    pub fn id(&self) -> String {
+        format!("chatcmpl-mock-{:016x}", self.seed)
+    }
+}
+
+fn header_number(headers: &HeaderMap, name: &str) -> Result<Option<u64>, String> {
+    let Some(value) = headers.get(name) else {
+        return Ok(None);
+    };
+    value
+        .to_str()
+        .ok()
+        .and_then(|s| s.trim().parse::<u64>().ok())
+        .map(Some)
+        .ok_or_else(|| format!("header '{name}' must be a non-negative integer"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(headers: &[(&'static str, &str)], body: &str) -> Result<Scenario, String> {
+        let mut map = HeaderMap::new();
+        for (k, v) in headers {
+            map.insert(*k, v.parse().unwrap());
+        }
+        Scenario::parse(&MockSettings::default(), &map, body.as_bytes())
+    }
+
+    #[test]
+    fn defaults_and_overrides() {
+        let s = parse(&[], r#"{"model":"mock","messages":[]}"#).unwrap();
+        assert_eq!((s.tokens, s.finish, s.stream), (16, Finish::Stop, false));
+        assert_eq!(s.ttft, Duration::from_millis(150));
+        assert_eq!(s.itl, Duration::from_millis(15));
+        assert_eq!(s.fault, Fault::None);
+
+        let s = parse(
+            &[("x-mock-tokens", "7"), ("x-mock-ttft-ms", "0"), ("x-mock-itl-ms", "3")],
+            r#"{"model":"mock-stall","stream":true,"stream_options":{"include_usage":true},"messages":[]}"#,
+        )
+        .unwrap();
+        assert_eq!((s.tokens, s.stream, s.include_usage), (7, true, true));
+        assert_eq!((s.ttft, s.itl), (Duration::ZERO, Duration::from_millis(3)));
+        assert_eq!(s.fault, Fault::Stall);
+    }
+
+    #[test]
+    fn max_tokens_caps_with_length() {
+        let s = parse(&[], r#"{"max_tokens":5,"messages":[]}"#).unwrap();
+        assert_eq!((s.tokens, s.finish), (5, Finish::Length));
+        let s = parse(&[], r#"{"max_completion_tokens":16,"messages":[]}"#).unwrap();
+        assert_eq!((s.tokens, s.finish), (16, Finish::Stop));
+    }
+
+    #[test]
+    fn rejects_bad_requests() {
+        assert!(parse(&[], "not json").is_err());
+        assert!(parse(&[], r#"{"model":"mock"}"#).is_err());
+        assert!(parse(&[], r#"{"model":1,"messages":[]}"#).is_err());
+        assert!(parse(&[("x-mock-tokens", "lots")], r#"{"messages":[]}"#).is_err());
+    }
+}

@@ -1,0 +1,551 @@
+//! Loopback HTTP tests of the mock provider: real sockets, axum::serve, reqwest.
+
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use sluice_mock::{respond, router, MockSettings, Stats, StatsSnapshot};
+use std::time::{Duration, Instant};
+
+struct Server {
+    base: String,
+    stats: Stats,
+    client: reqwest::Client,
+}
+
+async fn spawn(settings: MockSettings) -> Server {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stats = Stats::new();
+    let app = router(settings, stats.clone());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    Server {
+        base: format!("http://{addr}"),
+        stats,
+        client: reqwest::Client::builder().no_proxy().build().unwrap(),
+    }
+}
+
+fn fast() -> MockSettings {
+    MockSettings {
+        tokens: 16,
+        ttft: Duration::ZERO,
+        itl: Duration::ZERO,
+    }
+}
+
+fn chat(model: &str, stream: bool, text: &str) -> Value {
+    json!({
+        "model": model,
+        "stream": stream,
+        "messages": [
+            {"role": "system", "content": "You are terse."},
+            {"role": "user", "content": text}
+        ]
+    })
+}
+
+impl Server {
+    async fn post(&self, body: &Value, headers: &[(&str, &str)]) -> reqwest::Response {
+        self.post_raw(body.to_string(), headers).await
+    }
+
+    async fn post_raw(&self, body: String, headers: &[(&str, &str)]) -> reqwest::Response {
+        let mut req = self
+            .client
+            .post(format!("{}/v1/chat/completions", self.base))
+            .header("content-type", "application/json")
+            .body(body);
+        for (k, v) in headers {
+            req = req.header(*k, *v);
+        }
+        req.send().await.unwrap()
+    }
+
+    async fn stats(&self) -> StatsSnapshot {
+        self.client
+            .get(format!("{}/stats", self.base))
+            .send()
+            .await
+            .unwrap()
+            .bytes()
+            .await
+            .map(|b| serde_json::from_slice(&b).unwrap())
+            .unwrap()
+    }
+}
+
+trait JsonBody {
+    async fn json_body<T: serde::de::DeserializeOwned>(self) -> T;
+}
+
+impl JsonBody for reqwest::Response {
+    async fn json_body<T: serde::de::DeserializeOwned>(self) -> T {
+        serde_json::from_slice(&self.bytes().await.unwrap()).unwrap()
+    }
+}
+
+/// Splits an SSE body into its `data:` payloads (JSON objects, or `None` for `[DONE]`).
+fn events(body: &str) -> Vec<Option<Value>> {
+    assert!(body.ends_with("\n\n"), "unterminated body: {body:?}");
+    body.split_terminator("\n\n")
+        .map(|event| {
+            let data = event.strip_prefix("data: ").expect("data line");
+            assert!(!data.contains('\n'));
+            if data == "[DONE]" {
+                None
+            } else {
+                Some(serde_json::from_str(data).unwrap())
+            }
+        })
+        .collect()
+}
+
+fn content_of(events: &[Option<Value>]) -> String {
+    events
+        .iter()
+        .flatten()
+        .filter_map(|e| e["choices"][0]["delta"]["content"].as_str())
+        .collect()
+}
+
+fn content_events(events: &[Option<Value>]) -> usize {
+    events
+        .iter()
+        .flatten()
+        .filter(|e| {
+            e["choices"][0]["delta"]["content"]
+                .as_str()
+                .is_some_and(|c| !c.is_empty())
+        })
+        .count()
+}
+
+async fn stream_text(server: &Server, body: &Value, headers: &[(&str, &str)]) -> String {
+    let resp = server.post(body, headers).await;
+    assert_eq!(resp.status(), 200);
+    resp.text().await.unwrap()
+}
+
+#[tokio::test]
+async fn deterministic_content() {
+    let s = spawn(fast()).await;
+    let a = stream_text(&s, &chat("mock", true, "hello"), &[]).await;
+    let b = stream_text(&s, &chat("mock-1", true, "hello"), &[]).await;
+    let c = stream_text(&s, &chat("mock", true, "goodbye"), &[]).await;
+    let (a, b, c) = (
+        content_of(&events(&a)),
+        content_of(&events(&b)),
+        content_of(&events(&c)),
+    );
+    assert_eq!(a, b);
+    assert_ne!(a, c);
+    assert_eq!(a.split(' ').count(), 16);
+    assert_eq!(
+        a,
+        sluice_mock::completion_text(sluice_mock::seed_for(&chat("x", true, "hello")), 16)
+    );
+}
+
+#[tokio::test]
+async fn stream_shape_token_count_and_usage() {
+    let s = spawn(fast()).await;
+    let mut body = chat("gpt-4.1", true, "one two three");
+    body["stream_options"] = json!({"include_usage": true});
+    let resp = s.post(&body, &[("x-mock-tokens", "37")]).await;
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "text/event-stream");
+    assert_eq!(resp.headers()["cache-control"], "no-cache");
+    let evs = events(&resp.text().await.unwrap());
+
+    // role, 37 content, finish, usage, [DONE]
+    assert_eq!(evs.len(), 1 + 37 + 1 + 1 + 1);
+    assert_eq!(content_events(&evs), 37);
+    let first = evs[0].as_ref().unwrap();
+    assert_eq!(
+        first["choices"][0]["delta"],
+        json!({"role":"assistant","content":""})
+    );
+    assert_eq!(first["object"], "chat.completion.chunk");
+    assert_eq!(first["model"], "gpt-4.1");
+    assert_eq!(first["system_fingerprint"], "fp_sluice_mock");
+    let id = first["id"].as_str().unwrap();
+    assert!(id.starts_with("chatcmpl-mock-") && id.len() == "chatcmpl-mock-".len() + 16);
+    for e in evs.iter().flatten() {
+        assert_eq!(e["id"], id);
+    }
+    let finish = evs[38].as_ref().unwrap();
+    assert_eq!(finish["choices"][0]["delta"], json!({}));
+    assert_eq!(finish["choices"][0]["finish_reason"], "stop");
+    let usage = evs[39].as_ref().unwrap();
+    assert_eq!(usage["choices"], json!([]));
+    // (3 words + 4) + (3 words + 4)
+    assert_eq!(
+        usage["usage"],
+        json!({"prompt_tokens": 14, "completion_tokens": 37, "total_tokens": 51})
+    );
+    assert!(evs[40].is_none());
+
+    let stats = s.stats().await;
+    assert_eq!(
+        (stats.requests, stats.streams_started, stats.completed),
+        (1, 1, 1)
+    );
+    assert_eq!((stats.cancelled, stats.errors, stats.active), (0, 0, 0));
+}
+
+#[tokio::test]
+async fn no_usage_without_include_usage() {
+    let s = spawn(fast()).await;
+    let text = stream_text(&s, &chat("mock", true, "hi"), &[]).await;
+    assert!(!text.contains("usage"));
+    let evs = events(&text);
+    assert_eq!(evs.len(), 1 + 16 + 1 + 1);
+    assert!(evs.last().unwrap().is_none());
+    let mut body = chat("mock", true, "hi");
+    body["stream_options"] = json!({"include_usage": false});
+    assert!(!stream_text(&s, &body, &[]).await.contains("usage"));
+}
+
+#[tokio::test]
+async fn max_tokens_cuts_with_length() {
+    let s = spawn(fast()).await;
+    let mut body = chat("mock", true, "hi");
+    body["max_tokens"] = json!(5);
+    body["stream_options"] = json!({"include_usage": true});
+    let evs = events(&stream_text(&s, &body, &[]).await);
+    assert_eq!(content_events(&evs), 5);
+    let finish = evs[evs.len() - 3].as_ref().unwrap();
+    assert_eq!(finish["choices"][0]["finish_reason"], "length");
+    assert_eq!(
+        evs[evs.len() - 2].as_ref().unwrap()["usage"]["completion_tokens"],
+        5
+    );
+
+    let mut body = chat("mock", false, "hi");
+    body["max_completion_tokens"] = json!(3);
+    let v: Value = s.post(&body, &[]).await.json_body().await;
+    assert_eq!(v["choices"][0]["finish_reason"], "length");
+    assert_eq!(v["usage"]["completion_tokens"], 3);
+}
+
+#[tokio::test]
+async fn ttft_and_itl_headers_are_honoured() {
+    let s = spawn(fast()).await;
+    let started = Instant::now();
+    let mut resp = s
+        .post(
+            &chat("mock", true, "hi"),
+            &[("x-mock-ttft-ms", "250"), ("x-mock-tokens", "3")],
+        )
+        .await;
+    let first = resp.chunk().await.unwrap().unwrap();
+    assert!(!first.is_empty());
+    assert!(
+        started.elapsed() >= Duration::from_millis(250),
+        "first byte after {:?}",
+        started.elapsed()
+    );
+    while resp.chunk().await.unwrap().is_some() {}
+
+    let started = Instant::now();
+    let text = stream_text(
+        &s,
+        &chat("mock", true, "hi"),
+        &[("x-mock-itl-ms", "40"), ("x-mock-tokens", "6")],
+    )
+    .await;
+    assert_eq!(content_events(&events(&text)), 6);
+    assert!(started.elapsed() >= Duration::from_millis(5 * 40));
+}
+
+#[tokio::test]
+async fn settings_defaults_apply() {
+    let s = spawn(MockSettings {
+        tokens: 4,
+        ttft: Duration::from_millis(120),
+        itl: Duration::from_millis(10),
+    })
+    .await;
+    let started = Instant::now();
+    let text = stream_text(&s, &chat("mock", true, "hi"), &[]).await;
+    assert!(started.elapsed() >= Duration::from_millis(120 + 3 * 10));
+    assert_eq!(content_events(&events(&text)), 4);
+}
+
+#[tokio::test]
+async fn non_streaming_matches_streaming() {
+    let s = spawn(fast()).await;
+    let streamed = content_of(&events(
+        &stream_text(
+            &s,
+            &chat("mock", true, "same prompt"),
+            &[("x-mock-tokens", "25")],
+        )
+        .await,
+    ));
+    let started = Instant::now();
+    let resp = s
+        .post(
+            &chat("mock", false, "same prompt"),
+            &[("x-mock-tokens", "25"), ("x-mock-ttft-ms", "100")],
+        )
+        .await;
+    assert!(started.elapsed() >= Duration::from_millis(100));
+    assert_eq!(resp.status(), 200);
+    assert_eq!(resp.headers()["content-type"], "application/json");
+    let v: Value = resp.json_body().await;
+    assert_eq!(v["object"], "chat.completion");
+    assert_eq!(v["model"], "mock");
+    assert_eq!(v["system_fingerprint"], "fp_sluice_mock");
+    assert!(v["id"].as_str().unwrap().starts_with("chatcmpl-mock-"));
+    assert_eq!(v["choices"][0]["index"], 0);
+    assert_eq!(v["choices"][0]["message"]["role"], "assistant");
+    assert_eq!(v["choices"][0]["message"]["content"], streamed.as_str());
+    assert_eq!(v["choices"][0]["finish_reason"], "stop");
+    assert!(v["choices"][0]["logprobs"].is_null());
+    assert_eq!(
+        v["usage"],
+        json!({"prompt_tokens": 13, "completion_tokens": 25, "total_tokens": 38})
+    );
+    let stats = s.stats().await;
+    assert_eq!(
+        (stats.requests, stats.streams_started, stats.completed),
+        (2, 1, 2)
+    );
+}
+
+#[tokio::test]
+async fn bad_requests_get_400() {
+    let s = spawn(fast()).await;
+    for body in [
+        "{not json",
+        r#"{"model":"mock"}"#,
+        r#"{"model":"mock","messages":"hi"}"#,
+    ] {
+        let resp = s.post_raw(body.to_owned(), &[]).await;
+        assert_eq!(resp.status(), 400, "{body}");
+        let v: Value = resp.json_body().await;
+        assert_eq!(v["error"]["type"], "invalid_request_error");
+        assert!(v["error"]["message"]
+            .as_str()
+            .is_some_and(|m| !m.is_empty()));
+        assert!(v["error"]["code"].is_null());
+    }
+    let stats = s.stats().await;
+    assert_eq!((stats.requests, stats.errors, stats.active), (3, 3, 0));
+}
+
+#[tokio::test]
+async fn fault_500_and_429() {
+    let s = spawn(fast()).await;
+    for stream in [true, false] {
+        let resp = s.post(&chat("mock-500", stream, "hi"), &[]).await;
+        assert_eq!(resp.status(), 500);
+        let v: Value = resp.json_body().await;
+        assert_eq!(
+            v,
+            json!({"error":{"message":"simulated provider failure","type":"server_error","code":"mock_500"}})
+        );
+
+        let resp = s.post(&chat("mock-429", stream, "hi"), &[]).await;
+        assert_eq!(resp.status(), 429);
+        assert_eq!(resp.headers()["retry-after"], "1");
+        let v: Value = resp.json_body().await;
+        assert_eq!(
+            v,
+            json!({"error":{"message":"simulated rate limit","type":"rate_limit_error","code":"rate_limit_exceeded"}})
+        );
+    }
+    let stats = s.stats().await;
+    assert_eq!(
+        (stats.requests, stats.errors, stats.streams_started),
+        (4, 4, 0)
+    );
+}
+
+#[tokio::test]
+async fn fault_stall_sends_three_tokens_then_nothing() {
+    let s = spawn(fast()).await;
+    let mut resp = s
+        .post(&chat("mock-stall", true, "hi"), &[("x-mock-itl-ms", "5")])
+        .await;
+    assert_eq!(resp.status(), 200);
+    let mut text = String::new();
+    while content_events(&events_prefix(&text)) < 3 {
+        let chunk = resp.chunk().await.unwrap().expect("stream ended early");
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    let more = tokio::time::timeout(Duration::from_millis(400), resp.chunk()).await;
+    assert!(more.is_err(), "stalled stream sent more: {more:?}");
+    assert_eq!(content_events(&events(&text)), 3);
+    assert!(!text.contains("finish_reason\":\"") && !text.contains("[DONE]"));
+    assert_eq!(s.stats().await.active, 1);
+    drop(resp);
+    wait_for(&s, |st| st.cancelled == 1 && st.active == 0).await;
+}
+
+/// The complete events at the start of a partial SSE body.
+fn events_prefix(text: &str) -> Vec<Option<Value>> {
+    match text.rfind("\n\n") {
+        Some(end) => events(&text[..end + 2]),
+        None => Vec::new(),
+    }
+}
+
+#[tokio::test]
+async fn fault_drop_aborts_the_body() {
+    let s = spawn(fast()).await;
+    let mut resp = s.post(&chat("mock-drop", true, "hi"), &[]).await;
+    assert_eq!(resp.status(), 200);
+    let mut text = String::new();
+    let err = loop {
+        match resp.chunk().await {
+            Ok(Some(chunk)) => text.push_str(std::str::from_utf8(&chunk).unwrap()),
+            Ok(None) => panic!("body ended cleanly: {text}"),
+            Err(e) => break e,
+        }
+    };
+    assert!(
+        err.is_body() || err.is_decode() || err.is_request(),
+        "{err:?}"
+    );
+    assert_eq!(content_events(&events(&text)), 3);
+    assert!(!text.contains("[DONE]"));
+
+    let resp = s.post(&chat("mock-drop", false, "hi"), &[]).await;
+    assert_eq!(resp.status(), 200);
+    assert!(resp.bytes().await.is_err());
+
+    let stats = s.stats().await;
+    assert_eq!(
+        (
+            stats.requests,
+            stats.errors,
+            stats.cancelled,
+            stats.completed
+        ),
+        (2, 2, 0, 0)
+    );
+    assert_eq!(stats.active, 0);
+}
+
+async fn wait_for(s: &Server, cond: impl Fn(&StatsSnapshot) -> bool) -> StatsSnapshot {
+    let deadline = Instant::now() + Duration::from_secs(5);
+    loop {
+        let stats = s.stats().await;
+        if cond(&stats) {
+            return stats;
+        }
+        assert!(Instant::now() < deadline, "stats never matched: {stats:?}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+}
+
+#[tokio::test]
+async fn client_disconnect_counts_cancelled() {
+    let s = spawn(fast()).await;
+    let mut resp = s
+        .post(
+            &chat("mock", true, "hi"),
+            &[("x-mock-itl-ms", "20"), ("x-mock-tokens", "200")],
+        )
+        .await;
+    resp.chunk().await.unwrap().unwrap();
+    resp.chunk().await.unwrap().unwrap();
+    assert_eq!(s.stats().await.active, 1);
+    drop(resp);
+    let stats = wait_for(&s, |st| st.cancelled == 1).await;
+    assert_eq!((stats.completed, stats.active, stats.errors), (0, 0, 0));
+    assert_eq!(stats.streams_started, 1);
+}
+
+#[tokio::test]
+async fn models_stats_and_health() {
+    let s = spawn(fast()).await;
+    let v: Value = s
+        .client
+        .get(format!("{}/v1/models", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json_body()
+        .await;
+    assert_eq!(v["object"], "list");
+    let ids: Vec<_> = v["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| {
+            assert_eq!(m["object"], "model");
+            assert_eq!(m["owned_by"], "sluice");
+            m["id"].as_str().unwrap().to_owned()
+        })
+        .collect();
+    assert_eq!(
+        ids,
+        ["mock", "mock-500", "mock-429", "mock-stall", "mock-drop"]
+    );
+
+    let health = s
+        .client
+        .get(format!("{}/healthz", s.base))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(health.status(), 200);
+
+    let raw: Value = s
+        .client
+        .get(format!("{}/stats", s.base))
+        .send()
+        .await
+        .unwrap()
+        .json_body()
+        .await;
+    assert_eq!(
+        raw,
+        json!({"requests":0,"streams_started":0,"completed":0,"cancelled":0,"errors":0,"active":0})
+    );
+    assert_eq!(raw, serde_json::to_value(s.stats.snapshot()).unwrap());
+}
+
+/// The in-process path reads the same bytes as the HTTP server sends (up to `created`).
+#[tokio::test]
+async fn in_process_matches_http() {
+    let s = spawn(fast()).await;
+    let mut body = chat("mock", true, "compare me");
+    body["stream_options"] = json!({"include_usage": true});
+    let over_http = stream_text(&s, &body, &[("x-mock-tokens", "9")]).await;
+
+    let stats = Stats::new();
+    let mut headers = http_headers();
+    headers.insert("x-mock-tokens", "9".parse().unwrap());
+    let mock = respond(&fast(), &stats, &headers, body.to_string().as_bytes());
+    assert_eq!(mock.status, 200);
+    assert!(mock
+        .headers
+        .iter()
+        .any(|(k, v)| *k == "content-type" && v == "text/event-stream"));
+    let chunks: Vec<_> = mock.body.collect().await;
+    let bytes: Vec<u8> = chunks.into_iter().flat_map(|c| c.unwrap()).collect();
+    let in_process = String::from_utf8(bytes).unwrap();
+
+    let strip = |text: &str| -> Vec<Option<Value>> {
+        events(text)
+            .into_iter()
+            .map(|e| {
+                e.map(|mut v| {
+                    v.as_object_mut().unwrap().remove("created");
+                    v
+                })
+            })
+            .collect()
+    };
+    assert_eq!(strip(&over_http), strip(&in_process));
+    assert_eq!(over_http.len(), in_process.len());
+    let snap = stats.snapshot();
+    assert_eq!((snap.requests, snap.completed, snap.active), (1, 1, 0));
+}
+
+fn http_headers() -> axum::http::HeaderMap {
+    axum::http::HeaderMap::new()
+}

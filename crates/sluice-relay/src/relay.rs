@@ -1,0 +1,447 @@
+//! The relay task: one per stream, from the provider's first byte to the client's last.
+//!
+//! ```text
+//!  provider body ──► decoder ──► inspect ──► framing ──► bounded queue ──► client body
+//!                     (sse)      (chunk)                 (queue)          (HTTP server)
+//!  timers: first token, idle gap, total, keep-alive          commit ──► handler sends 200
+//! ```
+//!
+//! The commit point: the handler sends the 200 and headers only once the relay has queued
+//! something, i.e. the provider's first event or, if that takes longer than `keepalive`, a
+//! keep-alive comment. A failure before then reaches the handler through [`Commit`] and becomes
+//! a proper HTTP error (or, later, a retry); after it, the failure is the stream's last event.
+
+use std::future::Future;
+use std::pin::Pin;
+use std::time::Duration;
+
+use bytes::{Bytes, BytesMut};
+use futures_util::{Stream, StreamExt};
+use sluice_sse::{Decoder, Event, Frame, KEEPALIVE};
+use tokio::sync::oneshot;
+use tokio::time::{sleep_until, Instant};
+
+use crate::chunk::{self, Usage};
+use crate::error::{ProviderErrorBody, StreamError};
+use crate::framing::Framing;
+use crate::queue::{self, ClientStream, PushError, QueueStats, Sender};
+
+/// The provider's response body, as a stream of byte chunks.
+pub type UpstreamBody = Pin<Box<dyn Stream<Item = Result<Bytes, StreamError>> + Send>>;
+
+/// Sends the provider request and resolves to its body once the provider answered with
+/// success headers (a non-success answer resolves to the error it describes).
+pub type Connect = Pin<Box<dyn Future<Output = Result<UpstreamBody, StreamError>> + Send>>;
+
+/// Receives the stream's [`Outcome`], exactly once, when the relay task ends.
+pub type OutcomeSink = Box<dyn FnOnce(Outcome) + Send>;
+
+/// Settings of one stream.
+#[derive(Debug, Clone)]
+pub struct RelayConfig {
+    /// Bound of the per-stream queue, in frames.
+    pub buffer_events: usize,
+    /// A comment is sent after this long with nothing else sent.
+    pub keepalive: Duration,
+    /// Limit on the wait for the provider's first event, from `started`.
+    pub first_token: Duration,
+    /// Limit on the gap between any two provider bytes after the first event.
+    pub idle: Duration,
+    /// Limit on the whole request, from `started`.
+    pub total: Duration,
+    /// A client that accepts nothing for this long is cut off.
+    pub slow_client_timeout: Duration,
+    /// When the gateway received the request.
+    pub started: Instant,
+    pub framing: Framing,
+}
+
+/// How a stream ended.
+#[derive(Debug, Clone, PartialEq)]
+pub enum End {
+    /// The provider finished (`[DONE]`, or end of body after a finish reason).
+    Completed,
+    /// The provider, the network or a timer failed the stream.
+    Failed(StreamError),
+    /// The client went away first.
+    ClientClosed,
+}
+
+/// Everything the gateway learns from one stream, reported once when it ends.
+#[derive(Debug, Clone)]
+pub struct Outcome {
+    pub end: End,
+    /// Whether the client got a response head (something was queued before the end).
+    pub committed: bool,
+    /// The last usage the provider reported (top level, or a vendor extension).
+    pub usage: Option<Usage>,
+    /// When the provider's first event arrived.
+    pub first_event_at: Option<Instant>,
+    /// When the first and last chunk with content (text, reasoning, refusal, tool call) were
+    /// queued for the client.
+    pub first_content_at: Option<Instant>,
+    pub last_content_at: Option<Instant>,
+    /// Provider events relayed, and those with content.
+    pub events: u64,
+    pub content_events: u64,
+    /// Time the reader spent waiting for queue room (block policy).
+    pub blocked: Duration,
+    pub queue: QueueStats,
+    pub ended_at: Instant,
+}
+
+/// Resolves when the handler may send the response head: `Ok` once something is queued for the
+/// client, or the error that ended the stream before anything was.
+pub struct Commit(oneshot::Receiver<Result<(), StreamError>>);
+
+impl Future for Commit {
+    type Output = Result<(), StreamError>;
+    fn poll(
+        mut self: Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Self::Output> {
+        Pin::new(&mut self.0).poll(cx).map(|r| {
+            r.unwrap_or_else(|_| Err(StreamError::Protocol("the relay task ended early".into())))
+        })
+    }
+}
+
+/// Starts a relay task on the current runtime. The returned stream is the client's response
+/// body; dropping it cancels the provider request.
+pub fn start(connect: Connect, cfg: RelayConfig, sink: OutcomeSink) -> (Commit, ClientStream) {
+    let (tx, body) = queue::channel(cfg.buffer_events);
+    let (commit_tx, commit_rx) = oneshot::channel();
+    let relay = Relay {
+        cfg,
+        tx,
+        commit: Some(commit_tx),
+        out: BytesMut::new(),
+        decoder: Decoder::new(),
+        usage: None,
+        finished_choice: false,
+        last_sent: Instant::now(),
+        first_event_at: None,
+        first_content_at: None,
+        last_content_at: None,
+        events: 0,
+        content_events: 0,
+        blocked: Duration::ZERO,
+    };
+    tokio::spawn(relay.run(connect, sink));
+    (Commit(commit_rx), body)
+}
+
+struct Relay {
+    cfg: RelayConfig,
+    tx: Sender,
+    /// Present until the handler has been told to commit (or why it cannot).
+    commit: Option<oneshot::Sender<Result<(), StreamError>>>,
+    /// Reused for every frame written, so steady-state relaying does not allocate per chunk.
+    out: BytesMut,
+    decoder: Decoder,
+    usage: Option<Usage>,
+    finished_choice: bool,
+    last_sent: Instant,
+    first_event_at: Option<Instant>,
+    first_content_at: Option<Instant>,
+    last_content_at: Option<Instant>,
+    events: u64,
+    content_events: u64,
+    blocked: Duration,
+}
+
+/// What the reader does after an event.
+enum Flow {
+    Continue,
+    Stop(End),
+}
+
+impl Relay {
+    async fn run(mut self, connect: Connect, sink: OutcomeSink) {
+        let end = self.drive(connect).await;
+        let committed = self.commit.is_none();
+        match &end {
+            End::Completed => {
+                self.cfg
+                    .framing
+                    .write_end(self.usage.as_ref(), &mut self.out);
+                self.flush_final().await;
+            }
+            End::Failed(err) => match self.commit.take() {
+                Some(commit) => {
+                    let _ = commit.send(Err(err.clone()));
+                }
+                // A client that stopped reading would not take an error event either.
+                None if matches!(err, StreamError::SlowClient(_)) => {}
+                None => {
+                    self.cfg.framing.write_error(err, &mut self.out);
+                    self.flush_final().await;
+                }
+            },
+            End::ClientClosed => {}
+        }
+        // The provider body was dropped when `drive` returned: its connection is closed.
+        let outcome = Outcome {
+            end,
+            committed,
+            usage: self.usage,
+            first_event_at: self.first_event_at,
+            first_content_at: self.first_content_at,
+            last_content_at: self.last_content_at,
+            events: self.events,
+            content_events: self.content_events,
+            blocked: self.blocked,
+            queue: self.tx.stats(),
+            ended_at: Instant::now(),
+        };
+        drop(self.tx); // ends the client's body after what is queued
+        sink(outcome);
+    }
+
+    /// Connects and reads the provider until the stream ends one way or another.
+    async fn drive(&mut self, connect: Connect) -> End {
+        let total_deadline = self.cfg.started + self.cfg.total;
+        // One timer for every deadline, re-armed lazily when it fires, so the per-chunk cost
+        // of timing is reading the clock, not re-registering a timer.
+        let timer = sleep_until(self.next_wake(total_deadline, None));
+        tokio::pin!(timer);
+        let mut connect = connect;
+        let mut last_byte: Option<Instant> = None;
+
+        let mut body = loop {
+            tokio::select! {
+                biased;
+                () = self.tx.closed() => return End::ClientClosed,
+                res = &mut connect => match res {
+                    Ok(body) => break body,
+                    Err(err) => return End::Failed(err),
+                },
+                () = &mut timer => {
+                    if let Err(err) = self.on_timer(total_deadline, last_byte).await {
+                        return err;
+                    }
+                    timer.as_mut().reset(self.next_wake(total_deadline, last_byte));
+                }
+            }
+        };
+
+        loop {
+            tokio::select! {
+                biased;
+                () = self.tx.closed() => return End::ClientClosed,
+                item = body.next() => match item {
+                    Some(Ok(bytes)) => {
+                        let received = Instant::now();
+                        self.decoder.push(&bytes);
+                        if let Flow::Stop(end) = self.drain_decoder().await {
+                            return end;
+                        }
+                        // Any byte after the first event, comments included, resets the idle
+                        // limit; before it, the first-token limit applies.
+                        if self.first_event_at.is_some() {
+                            let first = last_byte.is_none();
+                            last_byte = Some(received);
+                            // Deadlines only move later, which the lazy timer handles, except
+                            // here: the idle limit may fall before the first-token one.
+                            if first {
+                                timer.as_mut().reset(self.next_wake(total_deadline, last_byte));
+                            }
+                        }
+                    }
+                    Some(Err(err)) => return self.end_of_body(Some(err)).await,
+                    None => return self.end_of_body(None).await,
+                },
+                () = &mut timer => {
+                    if let Err(end) = self.on_timer(total_deadline, last_byte).await {
+                        return end;
+                    }
+                    timer.as_mut().reset(self.next_wake(total_deadline, last_byte));
+                }
+            }
+        }
+    }
+
+    /// The earliest instant something time-driven may be due.
+    fn next_wake(&self, total_deadline: Instant, last_byte: Option<Instant>) -> Instant {
+        self.read_deadline(total_deadline, last_byte)
+            .0
+            .min(self.last_sent + self.cfg.keepalive)
+    }
+
+    /// The current limit on waiting for the provider, and the error if it passes.
+    fn read_deadline(
+        &self,
+        total_deadline: Instant,
+        last_byte: Option<Instant>,
+    ) -> (Instant, StreamError) {
+        let (at, err) = match last_byte {
+            None => (
+                self.cfg.started + self.cfg.first_token,
+                StreamError::FirstTokenTimeout(self.cfg.first_token),
+            ),
+            Some(t) => (t + self.cfg.idle, StreamError::IdleTimeout(self.cfg.idle)),
+        };
+        if total_deadline <= at {
+            (total_deadline, StreamError::TotalTimeout(self.cfg.total))
+        } else {
+            (at, err)
+        }
+    }
+
+    async fn on_timer(
+        &mut self,
+        total_deadline: Instant,
+        last_byte: Option<Instant>,
+    ) -> Result<(), End> {
+        let now = Instant::now();
+        let (deadline, err) = self.read_deadline(total_deadline, last_byte);
+        if now >= deadline {
+            return Err(End::Failed(err));
+        }
+        if now >= self.last_sent + self.cfg.keepalive {
+            // A client that is behind already has bytes waiting; it needs no keep-alive.
+            if self.tx.is_empty() {
+                self.send(Bytes::from_static(KEEPALIVE)).await?;
+            } else {
+                self.last_sent = now;
+            }
+        }
+        Ok(())
+    }
+
+    /// Handles every complete event the decoder holds.
+    async fn drain_decoder(&mut self) -> Flow {
+        loop {
+            let frame = match self.decoder.next_frame() {
+                Ok(Some(frame)) => frame,
+                Ok(None) => return Flow::Continue,
+                Err(err) => return fail(StreamError::Protocol(err.to_string())),
+            };
+            let Frame::Event(event) = frame else {
+                continue; // Provider comments only keep the connection alive.
+            };
+            if let stop @ Flow::Stop(_) = self.on_event(event).await {
+                return stop;
+            }
+        }
+    }
+
+    async fn on_event(&mut self, event: Event) -> Flow {
+        let now = Instant::now();
+        self.first_event_at.get_or_insert(now);
+        if event.event_type() == b"error" {
+            return fail(error_from_event_data(&event.data));
+        }
+        if &event.data[..] == b"[DONE]" {
+            return Flow::Stop(End::Completed);
+        }
+        let summary = match chunk::inspect(&event.data) {
+            Ok(s) => s,
+            Err(err) => {
+                return fail(StreamError::Protocol(format!(
+                    "an event is not a JSON object ({err})"
+                )))
+            }
+        };
+        // The last usage seen wins, never a sum: some providers repeat it cumulatively.
+        if let Some(usage) = summary.usage.or(summary.vendor_usage) {
+            self.usage = Some(usage);
+        }
+        if summary.error {
+            return fail(error_from_event_data(&event.data));
+        }
+        self.events += 1;
+        self.finished_choice |= summary.finish;
+        if let Err(err) = self
+            .cfg
+            .framing
+            .write_chunk(&event.data, &summary, &mut self.out)
+        {
+            return fail(err);
+        }
+        if summary.content {
+            self.content_events += 1;
+            self.first_content_at.get_or_insert(now);
+            self.last_content_at = Some(now);
+        }
+        if self.out.is_empty() {
+            return Flow::Continue;
+        }
+        let frame = self.out.split().freeze();
+        match self.send(frame).await {
+            Ok(()) => Flow::Continue,
+            Err(end) => Flow::Stop(end),
+        }
+    }
+
+    /// Queues a frame, waiting (up to the slow-client limit) when the queue is full.
+    async fn send(&mut self, frame: Bytes) -> Result<(), End> {
+        let res = match self.tx.try_push(frame) {
+            Err(PushError::Full(frame)) => {
+                let waited = Instant::now();
+                let res = tokio::time::timeout(self.cfg.slow_client_timeout, self.tx.push(frame))
+                    .await
+                    .map_err(|_| {
+                        End::Failed(StreamError::SlowClient(self.cfg.slow_client_timeout))
+                    });
+                self.blocked += waited.elapsed();
+                res?
+            }
+            other => other,
+        };
+        match res {
+            Ok(()) => {
+                self.last_sent = Instant::now();
+                if let Some(commit) = self.commit.take() {
+                    let _ = commit.send(Ok(()));
+                }
+                Ok(())
+            }
+            Err(_) => Err(End::ClientClosed),
+        }
+    }
+
+    /// The provider's body ended (cleanly, or with a transport error).
+    async fn end_of_body(&mut self, transport_err: Option<StreamError>) -> End {
+        if transport_err.is_none() {
+            // A last event without its blank line (e.g. `data: [DONE]` at EOF) still counts.
+            if let Some(event) = self.decoder.finish() {
+                if let Flow::Stop(end) = self.on_event(event).await {
+                    return end;
+                }
+            }
+        }
+        match transport_err {
+            Some(err) => End::Failed(err),
+            None if self.finished_choice => End::Completed,
+            None => End::Failed(StreamError::PrematureEnd),
+        }
+    }
+
+    /// Queues the last frame (the end marker or the error event) without giving up early: the
+    /// client gets the slow-client limit to take it.
+    async fn flush_final(&mut self) {
+        if self.out.is_empty() {
+            return;
+        }
+        let frame = self.out.split().freeze();
+        let _ = self.send(frame).await;
+    }
+}
+
+fn fail(err: StreamError) -> Flow {
+    Flow::Stop(End::Failed(err))
+}
+
+/// An upstream `event: error`, or a chunk whose top-level `error` is set.
+fn error_from_event_data(data: &[u8]) -> StreamError {
+    match serde_json::from_slice::<serde_json::Value>(data) {
+        Ok(value) => StreamError::ProviderEvent(Box::new(ProviderErrorBody::from_json(&value))),
+        Err(_) => StreamError::ProviderEvent(Box::new(ProviderErrorBody::from_message(
+            String::from_utf8_lossy(data).into_owned(),
+        ))),
+    }
+}
+
+#[cfg(test)]
+mod tests;

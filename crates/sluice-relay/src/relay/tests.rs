@@ -1,0 +1,313 @@
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+
+use futures_util::stream;
+
+use super::*;
+
+/// A scripted provider body: each piece is sent after its delay; `Err` pieces break the body.
+fn provider(
+    script: Vec<(u64, Result<&'static str, StreamError>)>,
+    dropped: Arc<AtomicBool>,
+) -> Connect {
+    struct DropFlag(Arc<AtomicBool>);
+    impl Drop for DropFlag {
+        fn drop(&mut self) {
+            self.0.store(true, Ordering::SeqCst);
+        }
+    }
+    let flag = DropFlag(dropped);
+    let body = stream::unfold((script.into_iter(), flag), |(mut it, flag)| async move {
+        let (delay, piece) = it.next()?;
+        tokio::time::sleep(Duration::from_millis(delay)).await;
+        Some((piece.map(|s| Bytes::from_static(s.as_bytes())), (it, flag)))
+    });
+    Box::pin(async move { Ok(Box::pin(body) as UpstreamBody) })
+}
+
+fn config(framing: Framing) -> RelayConfig {
+    RelayConfig {
+        buffer_events: 8,
+        keepalive: Duration::from_secs(15),
+        first_token: Duration::from_secs(60),
+        idle: Duration::from_secs(30),
+        total: Duration::from_secs(600),
+        slow_client_timeout: Duration::from_secs(30),
+        started: Instant::now(),
+        framing,
+    }
+}
+
+const CHAT: Framing = Framing::ChatCompletions {
+    include_usage: false,
+};
+
+struct Run {
+    commit: Result<(), StreamError>,
+    body: String,
+    outcome: Outcome,
+    provider_dropped: bool,
+}
+
+async fn run_with(script: Vec<(u64, Result<&'static str, StreamError>)>, cfg: RelayConfig) -> Run {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let got: Arc<Mutex<Option<Outcome>>> = Arc::default();
+    let sink_slot = got.clone();
+    let (commit, body) = start(
+        provider(script, dropped.clone()),
+        cfg,
+        Box::new(move |o| *sink_slot.lock().unwrap() = Some(o)),
+    );
+    let commit = commit.await;
+    let chunks: Vec<_> = body.collect().await;
+    let body: Vec<u8> = chunks
+        .into_iter()
+        .flat_map(|c| c.unwrap().to_vec())
+        .collect();
+    // The sink runs right after the body ends; give the task its last turn.
+    for _ in 0..10 {
+        tokio::task::yield_now().await;
+    }
+    let outcome = got.lock().unwrap().take().expect("outcome reported");
+    Run {
+        commit,
+        body: String::from_utf8(body).unwrap(),
+        outcome,
+        provider_dropped: dropped.load(Ordering::SeqCst),
+    }
+}
+
+const ROLE: &str =
+    "data: {\"choices\":[{\"index\":0,\"delta\":{\"role\":\"assistant\",\"content\":\"\"}}]}\n\n";
+const HI: &str = "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"hi\"}}]}\n\n";
+const STOP: &str =
+    "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n";
+const USAGE: &str = "data: {\"choices\":[],\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4}}\n\n";
+const DONE: &str = "data: [DONE]\n\n";
+
+#[tokio::test(start_paused = true)]
+async fn relays_chunks_and_ends_with_done() {
+    let run = run_with(
+        vec![
+            (10, Ok(ROLE)),
+            (10, Ok(HI)),
+            (10, Ok(STOP)),
+            (0, Ok(USAGE)),
+            (0, Ok(DONE)),
+        ],
+        config(CHAT),
+    )
+    .await;
+    assert_eq!(run.commit, Ok(()));
+    assert_eq!(run.body, format!("{ROLE}{HI}{STOP}{DONE}"));
+    assert_eq!(run.outcome.end, End::Completed);
+    assert_eq!(run.outcome.usage.unwrap().total_tokens, 4);
+    assert_eq!(run.outcome.content_events, 1);
+    assert!(run.provider_dropped);
+}
+
+#[tokio::test(start_paused = true)]
+async fn usage_is_relayed_when_asked() {
+    let run = run_with(
+        vec![(0, Ok(HI)), (0, Ok(STOP)), (0, Ok(USAGE)), (0, Ok(DONE))],
+        config(Framing::ChatCompletions {
+            include_usage: true,
+        }),
+    )
+    .await;
+    assert_eq!(run.body, format!("{HI}{STOP}{USAGE}{DONE}"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn events_split_anywhere_and_fields_reframed() {
+    let run = run_with(
+        vec![
+            (0, Ok(": hello\r\nid: 1\r\nevent: message\r\ndata: {\"choices\":[{\"index\":0,")),
+            (5, Ok("\"delta\":{\"content\":\"hi\"}}]}\r\n\r\ndata: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n")),
+            (5, Ok("\ndata: [DONE]")),
+        ],
+        config(CHAT),
+    )
+    .await;
+    assert_eq!(run.body, format!("{HI}{STOP}{DONE}"));
+    assert_eq!(run.outcome.end, End::Completed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn eof_after_finish_reason_is_a_normal_end() {
+    let run = run_with(vec![(0, Ok(HI)), (0, Ok(STOP))], config(CHAT)).await;
+    assert_eq!(run.body, format!("{HI}{STOP}{DONE}"));
+    assert_eq!(run.outcome.end, End::Completed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn eof_before_finish_is_an_error_event_without_done() {
+    let run = run_with(vec![(0, Ok(HI))], config(CHAT)).await;
+    assert_eq!(run.outcome.end, End::Failed(StreamError::PrematureEnd));
+    assert!(run.body.starts_with(HI));
+    assert!(
+        run.body.contains("\"code\":\"premature_end\""),
+        "{}",
+        run.body
+    );
+    assert!(!run.body.contains("[DONE]"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn failure_before_the_first_event_reaches_the_handler_not_the_body() {
+    let run = run_with(
+        vec![(0, Err(StreamError::Transport("reset".into())))],
+        config(CHAT),
+    )
+    .await;
+    assert_eq!(run.commit, Err(StreamError::Transport("reset".into())));
+    assert_eq!(run.body, "");
+    assert!(!run.outcome.committed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn provider_error_event_is_the_last_event() {
+    let run = run_with(
+        vec![
+            (0, Ok(HI)),
+            (0, Ok("event: error\ndata: {\"error\":{\"message\":\"tool failed\",\"type\":\"invalid_request_error\",\"code\":\"tool_use_failed\"}}\n\n")),
+            (0, Ok(STOP)),
+        ],
+        config(CHAT),
+    )
+    .await;
+    assert_eq!(
+        run.body,
+        format!("{HI}data: {{\"error\":{{\"message\":\"tool failed\",\"type\":\"invalid_request_error\",\"code\":\"tool_use_failed\"}}}}\n\n")
+    );
+    assert!(matches!(
+        run.outcome.end,
+        End::Failed(StreamError::ProviderEvent(_))
+    ));
+}
+
+#[tokio::test(start_paused = true)]
+async fn usage_on_an_error_chunk_is_kept() {
+    let run = run_with(
+        vec![(0, Ok(HI)), (0, Ok("data: {\"error\":{\"message\":\"x\"},\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}\n\n"))],
+        config(CHAT),
+    )
+    .await;
+    assert_eq!(run.outcome.usage.unwrap().total_tokens, 2);
+}
+
+#[tokio::test(start_paused = true)]
+async fn invalid_json_is_a_protocol_error() {
+    let run = run_with(
+        vec![(0, Ok(HI)), (0, Ok("data: {not json\n\n"))],
+        config(CHAT),
+    )
+    .await;
+    assert!(matches!(
+        run.outcome.end,
+        End::Failed(StreamError::Protocol(_))
+    ));
+    assert!(
+        run.body.contains("provider_protocol") || run.body.contains("\"code\":\"protocol\""),
+        "{}",
+        run.body
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn slow_first_token_commits_with_a_keepalive() {
+    let mut cfg = config(CHAT);
+    cfg.keepalive = Duration::from_millis(100);
+    let run = run_with(vec![(250, Ok(HI)), (0, Ok(STOP))], cfg).await;
+    assert_eq!(run.commit, Ok(()));
+    assert_eq!(
+        run.body,
+        format!(": keep-alive\n\n: keep-alive\n\n{HI}{STOP}{DONE}")
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn first_token_timeout_before_commit() {
+    let mut cfg = config(CHAT);
+    cfg.first_token = Duration::from_millis(50);
+    let run = run_with(vec![(100, Ok(HI))], cfg).await;
+    assert_eq!(
+        run.commit,
+        Err(StreamError::FirstTokenTimeout(Duration::from_millis(50)))
+    );
+    assert!(run.provider_dropped);
+}
+
+#[tokio::test(start_paused = true)]
+async fn idle_timeout_after_commit_ends_with_error_event() {
+    let mut cfg = config(CHAT);
+    cfg.idle = Duration::from_millis(50);
+    let run = run_with(
+        vec![
+            (0, Ok(HI)),
+            (40, Ok(": ping\n\n")),
+            (40, Ok(HI)),
+            (200, Ok(STOP)),
+        ],
+        cfg,
+    )
+    .await;
+    assert_eq!(
+        run.outcome.end,
+        End::Failed(StreamError::IdleTimeout(Duration::from_millis(50)))
+    );
+    // The comment at 40 ms reset the idle limit, so the second chunk at 80 ms still arrived.
+    assert!(run.body.starts_with(&format!("{HI}{HI}")), "{}", run.body);
+    assert!(run.body.contains("idle_timeout"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn total_timeout() {
+    let mut cfg = config(CHAT);
+    cfg.total = Duration::from_millis(100);
+    let run = run_with(vec![(0, Ok(HI)), (60, Ok(HI)), (60, Ok(HI))], cfg).await;
+    assert_eq!(
+        run.outcome.end,
+        End::Failed(StreamError::TotalTimeout(Duration::from_millis(100)))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn client_leaving_drops_the_provider_at_once() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let got: Arc<Mutex<Option<Outcome>>> = Arc::default();
+    let sink_slot = got.clone();
+    let (commit, mut body) = start(
+        provider(vec![(0, Ok(HI)), (10_000, Ok(STOP))], dropped.clone()),
+        config(CHAT),
+        Box::new(move |o| *sink_slot.lock().unwrap() = Some(o)),
+    );
+    commit.await.unwrap();
+    assert_eq!(body.next().await.unwrap().unwrap(), HI);
+    drop(body);
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    assert!(dropped.load(Ordering::SeqCst), "provider body still held");
+    assert_eq!(got.lock().unwrap().as_ref().unwrap().end, End::ClientClosed);
+}
+
+#[tokio::test(start_paused = true)]
+async fn simple_chat_framing() {
+    let run = run_with(
+        vec![
+            (0, Ok(ROLE)),
+            (0, Ok(HI)),
+            (0, Ok(STOP)),
+            (0, Ok(USAGE)),
+            (0, Ok(DONE)),
+        ],
+        config(Framing::SimpleChat),
+    )
+    .await;
+    assert_eq!(
+        run.body,
+        "data: {\"id\":null,\"content\":\"hi\",\"finish_reason\":null}\n\n\
+         data: {\"id\":null,\"content\":\"\",\"finish_reason\":\"stop\"}\n\n\
+         event: usage\ndata: {\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4,\"cost\":null,\"cost_local\":null}\n\n\
+         data: [DONE]\n\n"
+    );
+}

@@ -1,0 +1,241 @@
+use super::*;
+use crate::{write_comment, write_event};
+use proptest::prelude::*;
+
+fn decode_all(pieces: &[&[u8]]) -> Vec<Frame> {
+    let mut dec = Decoder::new();
+    let mut out = Vec::new();
+    for piece in pieces {
+        dec.push(piece);
+        while let Some(frame) = dec.next_frame().unwrap() {
+            out.push(frame);
+        }
+    }
+    if let Some(ev) = dec.finish() {
+        out.push(Frame::Event(ev));
+    }
+    out
+}
+
+fn data(s: &str) -> Frame {
+    Frame::Event(Event {
+        data: Bytes::copy_from_slice(s.as_bytes()),
+        ..Event::default()
+    })
+}
+
+fn check(input: &str, expect: &[Frame]) {
+    assert_eq!(decode_all(&[input.as_bytes()]), expect, "input {input:?}");
+}
+
+#[test]
+fn single_event() {
+    check("data: hello\n\n", &[data("hello")]);
+}
+
+#[test]
+fn several_events_in_one_read() {
+    check("data: a\n\ndata: b\n\n", &[data("a"), data("b")]);
+}
+
+#[test]
+fn line_endings_crlf_and_cr() {
+    check(
+        "data: a\r\n\r\ndata: b\r\rdata: c\n\n",
+        &[data("a"), data("b"), data("c")],
+    );
+}
+
+#[test]
+fn crlf_split_between_reads_is_one_line_end() {
+    let got = decode_all(&[b"data: a\r", b"\n", b"\r", b"\ndata: b\n\n"]);
+    assert_eq!(got, vec![data("a"), data("b")]);
+}
+
+#[test]
+fn multi_line_data_is_joined_with_lf() {
+    check("data: a\ndata:b\ndata\n\n", &[data("a\nb\n")]);
+}
+
+#[test]
+fn only_one_leading_space_is_dropped() {
+    check("data:  two\n\n", &[data(" two")]);
+}
+
+#[test]
+fn comments_are_frames_and_do_not_dispatch() {
+    check(
+        ": keep-alive\ndata: x\n: inside\n\n",
+        &[
+            Frame::Comment(Bytes::from_static(b" keep-alive")),
+            Frame::Comment(Bytes::from_static(b" inside")),
+            data("x"),
+        ],
+    );
+}
+
+#[test]
+fn event_id_retry_fields() {
+    check(
+        "event: error\nid: 7\nretry: 1500\nfoo: ignored\ndata: {}\n\n",
+        &[Frame::Event(Event {
+            event: Some(Bytes::from_static(b"error")),
+            data: Bytes::from_static(b"{}"),
+            id: Some(Bytes::from_static(b"7")),
+            retry: Some(1500),
+        })],
+    );
+}
+
+#[test]
+fn invalid_retry_and_nul_id_are_ignored() {
+    check(
+        "retry: 1x\nid: a\0b\ndata: d\n\n",
+        &[Frame::Event(Event {
+            data: Bytes::from_static(b"d"),
+            ..Event::default()
+        })],
+    );
+}
+
+#[test]
+fn event_without_data_is_not_dispatched() {
+    check("event: ping\n\ndata: x\n\n", &[data("x")]);
+}
+
+#[test]
+fn empty_data_line_dispatches_empty_data() {
+    check("data:\n\n", &[data("")]);
+}
+
+#[test]
+fn last_event_without_blank_line_is_returned_by_finish() {
+    check("data: a\n\ndata: [DONE]\n", &[data("a"), data("[DONE]")]);
+    check("data: a\n\ndata: [DONE]", &[data("a"), data("[DONE]")]);
+}
+
+#[test]
+fn byte_order_mark_is_skipped_even_when_split() {
+    let got = decode_all(&[b"\xEF", b"\xBB", b"\xBFdata: x\n\n"]);
+    assert_eq!(got, vec![data("x")]);
+}
+
+#[test]
+fn oversized_event_is_refused() {
+    let mut dec = Decoder::with_max_event_bytes(16);
+    dec.push(b"data: 0123456789\ndata: 0123456789\n");
+    assert_eq!(dec.next_frame(), Err(SseError::EventTooLarge { limit: 16 }));
+    let mut dec = Decoder::with_max_event_bytes(16);
+    dec.push(b"data: 0123456789012345678901234567890");
+    assert!(dec.next_frame().is_err());
+}
+
+#[test]
+fn long_line_in_many_pieces() {
+    let payload = "x".repeat(100_000);
+    let input = format!("data: {payload}\n\n");
+    let pieces: Vec<&[u8]> = input.as_bytes().chunks(7).collect();
+    assert_eq!(decode_all(&pieces), vec![data(&payload)]);
+}
+
+#[test]
+fn encoder_round_trips_multiline_payloads() {
+    let mut out = BytesMut::new();
+    write_event(&mut out, Some("usage"), b"line1\nline2\r\nline3");
+    write_comment(&mut out, b"hi");
+    let frames = decode_all(&[&out]);
+    assert_eq!(
+        frames,
+        vec![
+            Frame::Event(Event {
+                event: Some(Bytes::from_static(b"usage")),
+                data: Bytes::from_static(b"line1\nline2\nline3"),
+                ..Event::default()
+            }),
+            Frame::Comment(Bytes::from_static(b" hi")),
+        ]
+    );
+}
+
+/// Every fixture captured from a real provider decodes the same whatever the split points.
+#[test]
+fn fixtures_decode_identically_at_every_split_point() {
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../fixtures/sse");
+    let mut n_files = 0;
+    for entry in std::fs::read_dir(&dir).unwrap_or_else(|e| panic!("{}: {e}", dir.display())) {
+        let path = entry.unwrap().path();
+        if path.extension().and_then(|e| e.to_str()) != Some("sse") {
+            continue;
+        }
+        n_files += 1;
+        let bytes = std::fs::read(&path).unwrap();
+        let whole = decode_all(&[&bytes]);
+        assert!(!whole.is_empty(), "{} decoded to nothing", path.display());
+        // Every two-way split of every small file, and a sample of splits for large ones.
+        let step = (bytes.len() / 400).max(1);
+        for at in (0..=bytes.len()).step_by(step) {
+            let (a, b) = bytes.split_at(at);
+            assert_eq!(
+                decode_all(&[a, b]),
+                whole,
+                "{} split at {at}",
+                path.display()
+            );
+        }
+        // And byte by byte.
+        let singles: Vec<&[u8]> = bytes.chunks(1).collect();
+        assert_eq!(
+            decode_all(&singles),
+            whole,
+            "{} byte by byte",
+            path.display()
+        );
+    }
+    assert!(
+        n_files >= 20,
+        "expected the shared fixtures, found {n_files}"
+    );
+}
+
+/// Builds a valid SSE byte stream out of arbitrary pieces.
+fn arb_stream() -> impl Strategy<Value = Vec<u8>> {
+    let line_end = prop_oneof![Just("\n"), Just("\r\n"), Just("\r")];
+    let field = prop_oneof![
+        "[ -~]{0,20}".prop_map(|v| format!("data: {v}")),
+        "[ -~]{0,20}".prop_map(|v| format!("data:{v}")),
+        "[a-z]{0,8}".prop_map(|v| format!("event: {v}")),
+        "[0-9]{0,3}".prop_map(|v| format!("id: {v}")),
+        "[0-9]{1,4}".prop_map(|v| format!("retry: {v}")),
+        "[ -~]{0,12}".prop_map(|v| format!(":{v}")),
+        Just(String::new()),
+    ];
+    proptest::collection::vec((field, line_end), 0..40).prop_map(|lines| {
+        let mut s = String::new();
+        for (f, e) in lines {
+            // A line's content must not itself hold a line end; the generators guarantee that.
+            s.push_str(&f);
+            s.push_str(e);
+        }
+        s.into_bytes()
+    })
+}
+
+proptest! {
+    #[test]
+    fn any_split_parses_like_the_unsplit_stream(
+        input in arb_stream(),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..12),
+    ) {
+        let whole = decode_all(&[&input]);
+        let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+        points.sort_unstable();
+        let mut pieces = Vec::new();
+        let mut last = 0;
+        for p in points {
+            pieces.push(&input[last..p]);
+            last = p;
+        }
+        pieces.push(&input[last..]);
+        prop_assert_eq!(decode_all(&pieces), whole);
+    }
+}

@@ -1,0 +1,37 @@
+//! `sluice mock-upstream`: the simulated provider as a standalone HTTP server.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+use anyhow::Context;
+use axum::serve::ListenerExt;
+use sluice_mock::{MockSettings, Stats};
+
+use crate::Failure;
+
+pub async fn run(
+    listen: SocketAddr,
+    tokens: usize,
+    ttft: Duration,
+    itl: Duration,
+) -> Result<(), Failure> {
+    let settings = MockSettings { tokens, ttft, itl };
+    let router = sluice_mock::router(settings, Stats::new());
+    let listener = tokio::net::TcpListener::bind(listen)
+        .await
+        .with_context(|| format!("cannot listen on {listen}"))
+        .map_err(Failure::Runtime)?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| Failure::Runtime(e.into()))?;
+    tracing::info!(tokens, ttft = ?ttft, itl = ?itl, "simulated provider listening on http://{local}");
+    let listener = listener.tap_io(|tcp| {
+        let _ = tcp.set_nodelay(true);
+    });
+    axum::serve(listener, router)
+        .with_graceful_shutdown(super::shutdown_signal())
+        .await
+        .context("mock upstream failed")
+        .map_err(Failure::Runtime)?;
+    Ok(())
+}
