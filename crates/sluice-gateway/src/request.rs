@@ -36,6 +36,12 @@ struct View<'a> {
 
 impl ChatRequest {
     pub fn parse(raw: Bytes) -> Result<Self, ApiError> {
+        // serde would also read a struct from a JSON array; only an object is a request.
+        if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+            return Err(ApiError::bad_request(
+                "The request body is not a valid JSON object.",
+            ));
+        }
         let view: View<'_> = serde_json::from_slice(&raw).map_err(|e| {
             ApiError::bad_request(format!("The request body is not a valid JSON object: {e}"))
         })?;

@@ -184,7 +184,9 @@ impl StreamError {
             _ => ("upstream_error".to_owned(), Value::from(self.kind()), None),
         };
         let message = match self {
-            StreamError::ProviderEvent(body) => body.message.clone(),
+            StreamError::ProviderEvent(body) | StreamError::ProviderStatus { body, .. } => {
+                body.message.clone()
+            }
             other => other.to_string(),
         };
         let mut obj = Map::new();
