@@ -30,6 +30,9 @@ pub struct ChunkSummary {
     pub finish: bool,
     /// The top-level `usage`, when present and not null.
     pub usage: Option<Usage>,
+    /// A top-level `usage` key is present, even as `null` (it must be removed for a client
+    /// that did not ask for usage).
+    pub usage_key: bool,
     /// Usage reported only in a provider extension (`x_groq.usage`).
     pub vendor_usage: Option<Usage>,
     /// A top-level `error` key that is not null.
@@ -44,7 +47,8 @@ pub fn inspect(payload: &[u8]) -> Result<ChunkSummary, serde_json::Error> {
         choices: choices.n,
         content: choices.content,
         finish: choices.finish,
-        usage: view.usage,
+        usage: view.usage.flatten(),
+        usage_key: view.usage.is_some(),
         vendor_usage: view.x_groq.and_then(|x| x.usage),
         error: view.error.is_some(),
     })
@@ -54,12 +58,17 @@ pub fn inspect(payload: &[u8]) -> Result<ChunkSummary, serde_json::Error> {
 struct ChunkView {
     #[serde(default)]
     choices: Option<ChoicesFold>,
-    #[serde(default)]
-    usage: Option<Usage>,
+    /// `None` when absent, `Some(None)` when `null`.
+    #[serde(default, deserialize_with = "present")]
+    usage: Option<Option<Usage>>,
     #[serde(default)]
     error: Option<IgnoredAny>,
     #[serde(default)]
     x_groq: Option<VendorExtension>,
+}
+
+fn present<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Option<Usage>>, D::Error> {
+    Option::<Usage>::deserialize(de).map(Some)
 }
 
 #[derive(Deserialize)]
@@ -272,6 +281,7 @@ mod tests {
                     completion_tokens: 400,
                     total_tokens: 413,
                 }),
+                usage_key: true,
                 ..Default::default()
             },
         );
@@ -280,6 +290,7 @@ mod tests {
             ChunkSummary {
                 choices: 1,
                 content: true,
+                usage_key: true,
                 ..Default::default()
             },
         );
@@ -295,6 +306,7 @@ mod tests {
                     completion_tokens: 2,
                     total_tokens: 3,
                 }),
+                usage_key: true,
                 ..Default::default()
             },
         );

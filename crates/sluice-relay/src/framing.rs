@@ -34,14 +34,16 @@ impl Framing {
     ) -> Result<(), StreamError> {
         match *self {
             Framing::ChatCompletions { include_usage } => {
-                if summary.usage.is_none() || include_usage {
+                if include_usage || !summary.usage_key {
                     write_data(out, payload);
-                } else if summary.choices > 0 {
+                } else if summary.usage.is_some() && summary.choices == 0 {
+                    // A usage-only chunk the client did not ask for is dropped.
+                } else {
+                    // `usage` riding on another chunk (even as `null`) is removed from it.
                     let stripped = rewrite::set_top_level(payload, "usage", None)
                         .map_err(|e| StreamError::Protocol(e.to_string()))?;
                     write_data(out, &stripped);
                 }
-                // A usage-only chunk the client did not ask for is dropped.
                 Ok(())
             }
             Framing::SimpleChat => {
@@ -129,6 +131,16 @@ mod tests {
             frame(WITHOUT, p),
             "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
         );
+    }
+
+    #[test]
+    fn usage_null_is_removed_unless_asked() {
+        let p = r#"{"choices":[{"index":0,"delta":{"content":"a"}}],"usage":null}"#;
+        assert_eq!(
+            frame(WITHOUT, p),
+            "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n"
+        );
+        assert_eq!(frame(WITH, p), format!("data: {p}\n\n"));
     }
 
     #[test]

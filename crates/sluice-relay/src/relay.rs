@@ -126,6 +126,7 @@ pub fn start(connect: Connect, cfg: RelayConfig, sink: OutcomeSink) -> (Commit, 
         events: 0,
         content_events: 0,
         blocked: Duration::ZERO,
+        finished_body: None,
     };
     tokio::spawn(relay.run(connect, sink));
     (Commit(commit_rx), body)
@@ -148,6 +149,9 @@ struct Relay {
     events: u64,
     content_events: u64,
     blocked: Duration,
+    /// The provider body after `[DONE]`, kept to read its last bytes so the connection can be
+    /// reused.
+    finished_body: Option<UpstreamBody>,
 }
 
 /// What the reader does after an event.
@@ -180,7 +184,13 @@ impl Relay {
             },
             End::ClientClosed => {}
         }
-        // The provider body was dropped when `drive` returned: its connection is closed.
+        let queue = self.tx.stats();
+        drop(self.tx); // ends the client's body after what is queued
+        if let Some(body) = self.finished_body.take() {
+            drain_for_reuse(body).await;
+        }
+        // Any other provider body was dropped when `drive` returned: its connection is closed,
+        // which is how a provider request is cancelled.
         let outcome = Outcome {
             end,
             committed,
@@ -191,10 +201,9 @@ impl Relay {
             events: self.events,
             content_events: self.content_events,
             blocked: self.blocked,
-            queue: self.tx.stats(),
+            queue,
             ended_at: Instant::now(),
         };
-        drop(self.tx); // ends the client's body after what is queued
         sink(outcome);
     }
 
@@ -234,6 +243,9 @@ impl Relay {
                         let received = Instant::now();
                         self.decoder.push(&bytes);
                         if let Flow::Stop(end) = self.drain_decoder().await {
+                            if end == End::Completed {
+                                self.finished_body = Some(body);
+                            }
                             return end;
                         }
                         // Any byte after the first event, comments included, resets the idle
@@ -427,6 +439,23 @@ impl Relay {
         let frame = self.out.split().freeze();
         let _ = self.send(frame).await;
     }
+}
+
+/// After `[DONE]`, reads what little is left of the provider body (normally only the end of
+/// its chunked encoding) so its keep-alive connection goes back to the pool instead of being
+/// closed and reopened by the next request. Bounded in time and bytes.
+async fn drain_for_reuse(mut body: UpstreamBody) {
+    const LIMIT: usize = 64 * 1024;
+    let _ = tokio::time::timeout(Duration::from_millis(250), async {
+        let mut n = 0;
+        while let Some(Ok(chunk)) = body.next().await {
+            n += chunk.len();
+            if n > LIMIT {
+                break;
+            }
+        }
+    })
+    .await;
 }
 
 fn fail(err: StreamError) -> Flow {

@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::time::Duration;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Args, Parser, Subcommand, ValueEnum};
 
 #[derive(Debug, Parser)]
 #[command(name = "sluice", version, about = "A streaming gateway for LLM APIs")]
@@ -52,4 +52,59 @@ pub enum Command {
         #[arg(long, env = "SLUICE_CONFIG")]
         config: Option<PathBuf>,
     },
+    /// Load-test an OpenAI-compatible endpoint: TTFT, TPOT, gaps, totals, tokens/s, errors.
+    Bench(BenchArgs),
+}
+
+#[derive(Debug, Args)]
+pub struct BenchArgs {
+    /// The API base, e.g. http://127.0.0.1:8080/v1 (requests go to {URL}/chat/completions).
+    #[arg(long, value_name = "URL")]
+    pub base_url: String,
+    /// The model to ask for.
+    #[arg(long)]
+    pub model: String,
+    /// Sent as `Authorization: Bearer <key>` (to both targets with --compare).
+    #[arg(long, env = "SLUICE_API_KEY", hide_env_values = true)]
+    pub api_key: Option<String>,
+    /// Requests in flight at once (per target with --compare).
+    #[arg(long, default_value_t = 1, value_parser = clap::builder::RangedU64ValueParser::<usize>::new().range(1..))]
+    pub concurrency: usize,
+    /// Requests to make (default 10, or no limit when --duration is given).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..))]
+    pub requests: Option<u64>,
+    /// Stop starting new requests after this long, e.g. 30s.
+    #[arg(long, value_parser = humantime::parse_duration)]
+    pub duration: Option<Duration>,
+    /// The user message to send.
+    #[arg(long, conflicts_with = "prompt_file")]
+    pub prompt: Option<String>,
+    /// Read the user message from this file.
+    #[arg(long, value_name = "FILE")]
+    pub prompt_file: Option<PathBuf>,
+    /// Ask for at most this many completion tokens.
+    #[arg(long)]
+    pub max_tokens: Option<u32>,
+    /// An extra request header, 'name: value' (repeatable), e.g. 'x-mock-ttft-ms: 200'.
+    #[arg(long = "header", value_name = "NAME: VALUE", value_parser = parse_header)]
+    pub headers: Vec<(String, String)>,
+    /// The limit for one request, from sending to the end of its stream.
+    #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
+    pub timeout: Duration,
+    /// Print one JSON document instead of tables.
+    #[arg(long)]
+    pub json: bool,
+    /// Run the same load against this second base URL too, interleaved, and print the
+    /// difference (B − A).
+    #[arg(long, value_name = "URL2")]
+    pub compare: Option<String>,
+}
+
+fn parse_header(s: &str) -> Result<(String, String), String> {
+    match s.split_once(':') {
+        Some((name, value)) if !name.trim().is_empty() => {
+            Ok((name.trim().to_owned(), value.trim().to_owned()))
+        }
+        _ => Err(format!("expected 'name: value', got {s:?}")),
+    }
 }

@@ -1,5 +1,6 @@
 //! One module per command.
 
+pub mod bench;
 pub mod check_config;
 pub mod mock_upstream;
 pub mod serve;

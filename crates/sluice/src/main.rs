@@ -57,6 +57,7 @@ async fn run(command: Command) -> Result<(), Failure> {
             itl,
         } => commands::mock_upstream::run(listen, tokens, ttft, itl).await,
         Command::CheckConfig { config } => commands::check_config::run(config),
+        Command::Bench(args) => commands::bench::run(args).await,
     }
 }
 

@@ -13,7 +13,12 @@ use tokio::io::{AsyncReadExt, AsyncWriteExt};
 #[tokio::test]
 async fn builtin_mock_serves_streams_and_completions_with_no_config() {
     let gw = Proc::gateway_builtin();
-    assert!(gw.logs().contains("serving the built-in simulated model `mock`"), "{}", gw.logs());
+    assert!(
+        gw.logs()
+            .contains("serving the built-in simulated model `mock`"),
+        "{}",
+        gw.logs()
+    );
 
     let models = get(&gw.url("/v1/models")).await;
     assert_eq!(models.status, 200);
@@ -33,7 +38,10 @@ async fn builtin_mock_serves_streams_and_completions_with_no_config() {
 
     let whole = post(&gw.url("/v1/chat/completions"), &chat("mock", false), &[]).await;
     assert_eq!(whole.status, 200);
-    assert_eq!(whole.json()["choices"][0]["message"]["content"], text.as_str());
+    assert_eq!(
+        whole.json()["choices"][0]["message"]["content"],
+        text.as_str()
+    );
 }
 
 #[tokio::test]
@@ -61,7 +69,10 @@ async fn streams_exactly_what_the_provider_sent() {
     let whole = post(&gw.url("/v1/chat/completions"), &chat("mock", false), &[]).await;
     assert_eq!(whole.status, 200, "{}", whole.body);
     assert_eq!(whole.header("x-sluice-provider"), Some("up"));
-    assert_eq!(whole.json()["choices"][0]["message"]["content"], direct.content().as_str());
+    assert_eq!(
+        whole.json()["choices"][0]["message"]["content"],
+        direct.content().as_str()
+    );
     assert_eq!(whole.json()["usage"]["completion_tokens"], 40);
 }
 
@@ -71,7 +82,11 @@ async fn usage_chunk_reaches_the_client_only_when_asked() {
     let gw = Proc::gateway(&config_for(&up, ""));
 
     let without = post(&gw.url("/v1/chat/completions"), &chat("mock", true), &[]).await;
-    assert!(without.payloads().iter().all(|p| p.get("usage").is_none()), "{}", without.body);
+    assert!(
+        without.payloads().iter().all(|p| p.get("usage").is_none()),
+        "{}",
+        without.body
+    );
     assert!(without.ends_with_done());
 
     let mut asked = chat("mock", true);
@@ -94,7 +109,11 @@ async fn aliases_rewrite_the_model_for_the_provider() {
     let reply = post(&gw.url("/v1/chat/completions"), &chat("fast", true), &[]).await;
     assert_eq!(reply.status, 200);
     // The mock echoes the model it was asked for: the provider's name, not the alias.
-    assert!(reply.payloads().iter().all(|p| p["model"] == "mock"), "{}", reply.body);
+    assert!(
+        reply.payloads().iter().all(|p| p["model"] == "mock"),
+        "{}",
+        reply.body
+    );
 }
 
 /// A provider that records the request it gets and answers with a fixed SSE body.
@@ -112,7 +131,11 @@ async fn capture_provider(answer: &'static str) -> (String, tokio::task::JoinHan
             if let Some(head_end) = text.find("\r\n\r\n") {
                 let len: usize = text[..head_end]
                     .lines()
-                    .find_map(|l| l.to_ascii_lowercase().strip_prefix("content-length:").map(|v| v.trim().parse().unwrap()))
+                    .find_map(|l| {
+                        l.to_ascii_lowercase()
+                            .strip_prefix("content-length:")
+                            .map(|v| v.trim().parse().unwrap())
+                    })
                     .unwrap_or(0);
                 if buf.len() >= head_end + 4 + len {
                     break;
@@ -122,7 +145,8 @@ async fn capture_provider(answer: &'static str) -> (String, tokio::task::JoinHan
                 break;
             }
         }
-        let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+        let head =
+            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
         sock.write_all(head.as_bytes()).await.unwrap();
         sock.write_all(answer.as_bytes()).await.unwrap();
         sock.shutdown().await.unwrap();
@@ -149,12 +173,19 @@ async fn unknown_fields_pass_through_both_ways_and_client_headers_stay_home() {
     let reply = post(
         &gw.url("/v1/chat/completions"),
         &body,
-        &[("authorization", "Bearer client-secret"), ("x-custom-header", "nope")],
+        &[
+            ("authorization", "Bearer client-secret"),
+            ("x-custom-header", "nope"),
+        ],
     )
     .await;
     assert_eq!(reply.status, 200, "{}", reply.body);
     // Response fields intact, byte for byte.
-    assert!(reply.body.contains("\"x_vendor\":{\"k\":1.50}"), "{}", reply.body);
+    assert!(
+        reply.body.contains("\"x_vendor\":{\"k\":1.50}"),
+        "{}",
+        reply.body
+    );
     assert!(reply.body.contains("\"x_top\":[1,2]"));
     assert!(reply.ends_with_done());
 
@@ -167,9 +198,15 @@ async fn unknown_fields_pass_through_both_ways_and_client_headers_stay_home() {
     assert_eq!(sent["tools"], body["tools"]);
     assert_eq!(sent["stream_options"]["include_usage"], true);
     let head = head.to_ascii_lowercase();
-    assert!(head.contains("authorization: bearer sk-provider-secret"), "{head}");
+    assert!(
+        head.contains("authorization: bearer sk-provider-secret"),
+        "{head}"
+    );
     assert!(head.contains("accept-encoding: identity"), "{head}");
-    assert!(!head.contains("client-secret") && !head.contains("x-custom-header"), "{head}");
+    assert!(
+        !head.contains("client-secret") && !head.contains("x-custom-header"),
+        "{head}"
+    );
     assert!(!gw.logs().contains("sk-provider-secret"));
 }
 
@@ -178,18 +215,36 @@ async fn provider_errors_before_the_stream_become_http_errors() {
     let up = Proc::mock_upstream(&[]);
     let gw = Proc::gateway(&config_for(&up, ""));
 
-    let r500 = post(&gw.url("/v1/chat/completions"), &chat("mock-500", true), &[]).await;
+    let r500 = post(
+        &gw.url("/v1/chat/completions"),
+        &chat("mock-500", true),
+        &[],
+    )
+    .await;
     assert_eq!(r500.status, 502, "{}", r500.body);
     assert_eq!(r500.header("x-sluice-provider"), Some("up"));
-    assert_eq!(r500.json()["error"]["message"], "simulated provider failure");
+    assert_eq!(
+        r500.json()["error"]["message"],
+        "simulated provider failure"
+    );
     assert_eq!(r500.json()["error"]["type"], "server_error");
 
-    let r429 = post(&gw.url("/v1/chat/completions"), &chat("mock-429", true), &[]).await;
+    let r429 = post(
+        &gw.url("/v1/chat/completions"),
+        &chat("mock-429", true),
+        &[],
+    )
+    .await;
     assert_eq!(r429.status, 429, "{}", r429.body);
     assert_eq!(r429.header("retry-after"), Some("1"));
     assert_eq!(r429.json()["error"]["code"], "rate_limit_exceeded");
 
-    let whole = post(&gw.url("/v1/chat/completions"), &chat("mock-500", false), &[]).await;
+    let whole = post(
+        &gw.url("/v1/chat/completions"),
+        &chat("mock-500", false),
+        &[],
+    )
+    .await;
     assert_eq!(whole.status, 502);
     assert!(whole.json()["error"]["message"].is_string());
 }
@@ -199,7 +254,12 @@ async fn failures_after_the_stream_started_end_with_an_error_event_and_no_done()
     let up = Proc::mock_upstream(&["--itl", "5ms"]);
     let gw = Proc::gateway(&config_for(&up, "").replace("idle = \"5s\"", "idle = \"300ms\""));
 
-    let stall = post(&gw.url("/v1/chat/completions"), &chat("mock-stall", true), &[]).await;
+    let stall = post(
+        &gw.url("/v1/chat/completions"),
+        &chat("mock-stall", true),
+        &[],
+    )
+    .await;
     assert_eq!(stall.status, 200);
     assert_eq!(stall.content().split(' ').count(), 3, "{}", stall.body);
     let last = stall.payloads().pop().unwrap();
@@ -207,7 +267,12 @@ async fn failures_after_the_stream_started_end_with_an_error_event_and_no_done()
     assert_eq!(last["error"]["type"], "timeout");
     assert!(!stall.ends_with_done());
 
-    let drop = post(&gw.url("/v1/chat/completions"), &chat("mock-drop", true), &[]).await;
+    let drop = post(
+        &gw.url("/v1/chat/completions"),
+        &chat("mock-drop", true),
+        &[],
+    )
+    .await;
     assert_eq!(drop.status, 200);
     let last = drop.payloads().pop().unwrap();
     assert_eq!(last["error"]["code"], "transport", "{}", drop.body);
@@ -239,14 +304,23 @@ async fn first_token_and_total_timeouts() {
     )
     .await;
     assert_eq!(long.status, 200);
-    assert_eq!(long.payloads().pop().unwrap()["error"]["code"], "total_timeout", "{}", long.body);
+    assert_eq!(
+        long.payloads().pop().unwrap()["error"]["code"],
+        "total_timeout",
+        "{}",
+        long.body
+    );
     assert!(!long.ends_with_done());
 }
 
 #[tokio::test]
 async fn unreachable_provider_is_a_502() {
     // Bind then drop a listener: nothing listens on that port any more.
-    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
     let gw = Proc::gateway(&format!(
         "[providers.dead]\nkind = \"openai\"\nbase_url = \"http://127.0.0.1:{port}/v1\"\n[routes]\n\"m\" = [\"dead\"]\n"
     ));
@@ -282,7 +356,9 @@ async fn a_slow_first_token_commits_with_keepalive_comments() {
 
 #[tokio::test]
 async fn bad_requests_get_openai_shaped_errors_and_the_server_keeps_serving() {
-    let gw = Proc::gateway("max_body = \"1KiB\"\n[providers.mock]\nkind = \"mock\"\n[routes]\n\"mock\" = [\"mock\"]\n");
+    let gw = Proc::gateway(
+        "max_body = \"1KiB\"\n[providers.mock]\nkind = \"mock\"\n[routes]\n\"mock\" = [\"mock\"]\n",
+    );
     let url = gw.url("/v1/chat/completions");
     let cases: Vec<(reqwest::RequestBuilder, u16, &str)> = vec![
         (common::client().post(&url).body("{not json"), 400, "invalid_request_error"),
@@ -304,7 +380,12 @@ async fn bad_requests_get_openai_shaped_errors_and_the_server_keeps_serving() {
         assert!(err.get("code").is_some());
     }
     assert_eq!(get(&gw.url("/no/such/route")).await.status, 404);
-    let ok = post(&url, &chat("mock", true), &[("x-mock-ttft-ms", "0"), ("x-mock-itl-ms", "0")]).await;
+    let ok = post(
+        &url,
+        &chat("mock", true),
+        &[("x-mock-ttft-ms", "0"), ("x-mock-itl-ms", "0")],
+    )
+    .await;
     assert_eq!(ok.status, 200);
     assert!(ok.ends_with_done());
 }
@@ -367,7 +448,10 @@ async fn sigterm_lets_open_streams_finish_then_exits_zero() {
     .unwrap();
     let (status, gw) = status;
     assert_eq!(status.and_then(|s| s.code()), Some(0), "{}", gw.logs());
-    assert!(std::net::TcpStream::connect(gw.addr).is_err(), "still accepting after exit");
+    assert!(
+        std::net::TcpStream::connect(gw.addr).is_err(),
+        "still accepting after exit"
+    );
 }
 
 #[tokio::test]
@@ -377,7 +461,10 @@ async fn stream_chat_is_the_seed_endpoint() {
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("content-type"), Some("text/event-stream"));
     let events = reply.events();
-    let usage = events.iter().find(|e| e.event_type() == b"usage").expect("usage event");
+    let usage = events
+        .iter()
+        .find(|e| e.event_type() == b"usage")
+        .expect("usage event");
     let usage: serde_json::Value = serde_json::from_slice(&usage.data).unwrap();
     assert_eq!(usage["completion_tokens"], 16);
     for key in ["prompt_tokens", "total_tokens", "cost", "cost_local"] {
@@ -388,9 +475,14 @@ async fn stream_chat_is_the_seed_endpoint() {
         .filter(|e| e.event.is_none() && &e.data[..] != b"[DONE]")
         .map(|e| serde_json::from_slice(&e.data).unwrap())
         .collect();
-    let text: String = deltas.iter().map(|d| d["content"].as_str().unwrap()).collect();
+    let text: String = deltas
+        .iter()
+        .map(|d| d["content"].as_str().unwrap())
+        .collect();
     assert_eq!(text.split(' ').count(), 16);
-    assert!(deltas.iter().all(|d| d.get("id").is_some() && d.get("finish_reason").is_some()));
+    assert!(deltas
+        .iter()
+        .all(|d| d.get("id").is_some() && d.get("finish_reason").is_some()));
     assert_eq!(deltas.last().unwrap()["finish_reason"], "stop");
     assert!(reply.ends_with_done());
     assert_eq!(get(&gw.url("/stream/chat")).await.status, 400);
@@ -409,7 +501,10 @@ async fn health_cors_and_request_ids() {
             .request(reqwest::Method::OPTIONS, gw.url("/v1/chat/completions"))
             .header("origin", "https://app.example")
             .header("access-control-request-method", "POST")
-            .header("access-control-request-headers", "authorization,content-type")
+            .header(
+                "access-control-request-headers",
+                "authorization,content-type",
+            )
             .send()
             .await
             .unwrap(),
@@ -417,13 +512,19 @@ async fn health_cors_and_request_ids() {
     .await;
     assert!(preflight.status < 300, "{}", preflight.status);
     assert_eq!(preflight.header("access-control-allow-origin"), Some("*"));
-    let allowed = preflight.header("access-control-allow-headers").unwrap().to_ascii_lowercase();
+    let allowed = preflight
+        .header("access-control-allow-headers")
+        .unwrap()
+        .to_ascii_lowercase();
     assert!(allowed.contains("authorization") && allowed.contains("content-type"));
 
     let reply = post(
         &gw.url("/v1/chat/completions"),
         &chat("nope", true),
-        &[("origin", "https://app.example"), ("x-request-id", "req-123")],
+        &[
+            ("origin", "https://app.example"),
+            ("x-request-id", "req-123"),
+        ],
     )
     .await;
     assert_eq!(reply.status, 404);

@@ -62,7 +62,10 @@ impl Proc {
             Ok(a) => a.parse().expect("address in log"),
             Err(_) => {
                 let _ = child.kill();
-                panic!("sluice {args:?} did not start; log:\n{}", logs.lock().unwrap().join("\n"));
+                panic!(
+                    "sluice {args:?} did not start; log:\n{}",
+                    logs.lock().unwrap().join("\n")
+                );
             }
         };
         Proc {
@@ -225,19 +228,29 @@ impl Reply {
         self.events()
             .iter()
             .filter(|e| &e.data[..] != b"[DONE]")
-            .map(|e| serde_json::from_slice(&e.data).unwrap_or_else(|err| panic!("{err}: {:?}", e.data)))
+            .map(|e| {
+                serde_json::from_slice(&e.data).unwrap_or_else(|err| panic!("{err}: {:?}", e.data))
+            })
             .collect()
     }
 
     pub fn ends_with_done(&self) -> bool {
-        self.events().last().is_some_and(|e| e.data == Bytes::from_static(b"[DONE]"))
+        self.events()
+            .last()
+            .is_some_and(|e| e.data == Bytes::from_static(b"[DONE]"))
     }
 
     /// The concatenated `delta.content` of choice 0.
     pub fn content(&self) -> String {
         self.payloads()
             .iter()
-            .filter_map(|p| p["choices"].as_array()?.iter().find(|c| c["index"] == 0).cloned())
+            .filter_map(|p| {
+                p["choices"]
+                    .as_array()?
+                    .iter()
+                    .find(|c| c["index"] == 0)
+                    .cloned()
+            })
             .filter_map(|c| c["delta"]["content"].as_str().map(str::to_owned))
             .collect()
     }
@@ -266,8 +279,15 @@ pub async fn get(url: &str) -> Reply {
 pub async fn read(res: reqwest::Response) -> Reply {
     let status = res.status().as_u16();
     let headers = res.headers().clone();
-    let body = res.text().await.unwrap_or_else(|e| format!("<body error: {e}>"));
-    Reply { status, headers, body }
+    let body = res
+        .text()
+        .await
+        .unwrap_or_else(|e| format!("<body error: {e}>"));
+    Reply {
+        status,
+        headers,
+        body,
+    }
 }
 
 pub fn chat(model: &str, stream: bool) -> serde_json::Value {

@@ -1,0 +1,207 @@
+//! What to send and how much: [`BenchConfig`] as the caller gives it, and [`Target`], the same
+//! checked and prepared once (endpoint URL, headers, request body) for every request to reuse.
+
+use std::time::Duration;
+
+use bytes::Bytes;
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
+use reqwest::Url;
+
+use crate::BenchError;
+
+/// One benchmark target and the load to put on it.
+#[derive(Debug, Clone)]
+pub struct BenchConfig {
+    /// The API base, e.g. `http://127.0.0.1:8080/v1`; requests go to
+    /// `{base_url}/chat/completions`.
+    pub base_url: String,
+    pub model: String,
+    /// Sent as `Authorization: Bearer <key>`.
+    pub api_key: Option<String>,
+    /// Requests in flight at once (at least 1).
+    pub concurrency: usize,
+    /// Stop after this many requests.
+    pub requests: Option<u64>,
+    /// Stop starting new requests after this long (those in flight finish).
+    pub duration: Option<Duration>,
+    /// The content of the single user message.
+    pub prompt: String,
+    pub max_tokens: Option<u32>,
+    /// Extra request headers, e.g. `x-mock-ttft-ms`.
+    pub headers: Vec<(String, String)>,
+    /// The limit for one request, from just before it is sent to the end of its body.
+    pub timeout: Duration,
+}
+
+/// A [`BenchConfig`] checked and turned into what each request needs.
+#[derive(Debug, Clone)]
+pub(crate) struct Target {
+    pub url: Url,
+    pub headers: HeaderMap,
+    pub body: Bytes,
+    pub timeout: Duration,
+    pub requests: Option<u64>,
+    pub duration: Option<Duration>,
+    pub concurrency: usize,
+}
+
+impl Target {
+    pub(crate) fn new(cfg: &BenchConfig) -> Result<Self, BenchError> {
+        if cfg.concurrency == 0 {
+            return Err(BenchError::BadConfig(
+                "concurrency must be at least 1".into(),
+            ));
+        }
+        if cfg.requests.is_none() && cfg.duration.is_none() {
+            return Err(BenchError::BadConfig(
+                "give a number of requests or a duration".into(),
+            ));
+        }
+        Ok(Target {
+            url: endpoint(&cfg.base_url)?,
+            headers: headers(cfg)?,
+            body: request_body(cfg),
+            timeout: cfg.timeout,
+            requests: cfg.requests,
+            duration: cfg.duration,
+            concurrency: cfg.concurrency,
+        })
+    }
+}
+
+/// `{base_url}/chat/completions`, for an absolute `http` or `https` base URL.
+pub(crate) fn endpoint(base_url: &str) -> Result<Url, BenchError> {
+    let bad = |reason: String| BenchError::BadUrl {
+        url: base_url.to_owned(),
+        reason,
+    };
+    let base = Url::parse(base_url.trim()).map_err(|e| bad(e.to_string()))?;
+    if !matches!(base.scheme(), "http" | "https") {
+        return Err(bad(format!(
+            "scheme {:?} is not http or https",
+            base.scheme()
+        )));
+    }
+    if base.host_str().is_none_or(str::is_empty) {
+        return Err(bad("no host".into()));
+    }
+    if base.query().is_some() || base.fragment().is_some() {
+        return Err(bad("a base URL has no query or fragment".into()));
+    }
+    let joined = format!("{}/chat/completions", base.as_str().trim_end_matches('/'));
+    Url::parse(&joined).map_err(|e| bad(e.to_string()))
+}
+
+fn headers(cfg: &BenchConfig) -> Result<HeaderMap, BenchError> {
+    let mut map = HeaderMap::new();
+    map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    map.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+    if let Some(key) = &cfg.api_key {
+        let value =
+            HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| BenchError::BadHeader {
+                name: "authorization".into(),
+                reason: "the API key has characters a header cannot carry".into(),
+            })?;
+        map.insert(AUTHORIZATION, value);
+    }
+    for (name, value) in &cfg.headers {
+        let bad = |reason: String| BenchError::BadHeader {
+            name: name.clone(),
+            reason,
+        };
+        let header_name =
+            HeaderName::from_bytes(name.trim().as_bytes()).map_err(|e| bad(e.to_string()))?;
+        let header_value = HeaderValue::from_str(value.trim()).map_err(|e| bad(e.to_string()))?;
+        map.append(header_name, header_value);
+    }
+    Ok(map)
+}
+
+/// The streamed chat-completions request, serialised once.
+fn request_body(cfg: &BenchConfig) -> Bytes {
+    let mut body = serde_json::json!({
+        "model": cfg.model,
+        "messages": [{"role": "user", "content": cfg.prompt}],
+        "stream": true,
+        "stream_options": {"include_usage": true},
+    });
+    if let Some(max) = cfg.max_tokens {
+        body["max_tokens"] = max.into();
+    }
+    Bytes::from(body.to_string())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg() -> BenchConfig {
+        BenchConfig {
+            base_url: "http://127.0.0.1:8080/v1".into(),
+            model: "mock".into(),
+            api_key: Some("sk-x".into()),
+            concurrency: 2,
+            requests: Some(3),
+            duration: None,
+            prompt: "hi".into(),
+            max_tokens: Some(7),
+            headers: vec![("x-mock-ttft-ms".into(), " 200".into())],
+            timeout: Duration::from_secs(5),
+        }
+    }
+
+    #[test]
+    fn endpoint_appends_the_path_once() {
+        for base in ["http://h:1/v1", "http://h:1/v1/", " http://h:1/v1 "] {
+            assert_eq!(
+                endpoint(base).unwrap().as_str(),
+                "http://h:1/v1/chat/completions"
+            );
+        }
+        assert_eq!(
+            endpoint("https://api.example.com").unwrap().as_str(),
+            "https://api.example.com/chat/completions"
+        );
+    }
+
+    #[test]
+    fn unusable_urls_are_bad_url() {
+        for base in [
+            "not-a-url",
+            "ftp://h/v1",
+            "http://",
+            "/v1",
+            "http://h/v1?x=1",
+        ] {
+            assert!(
+                matches!(endpoint(base), Err(BenchError::BadUrl { .. })),
+                "{base}"
+            );
+        }
+    }
+
+    #[test]
+    fn target_carries_headers_and_body() {
+        let t = Target::new(&cfg()).unwrap();
+        assert_eq!(t.headers["authorization"], "Bearer sk-x");
+        assert_eq!(t.headers["x-mock-ttft-ms"], "200");
+        let body: serde_json::Value = serde_json::from_slice(&t.body).unwrap();
+        assert_eq!(body["stream"], true);
+        assert_eq!(body["stream_options"]["include_usage"], true);
+        assert_eq!(body["max_tokens"], 7);
+        assert_eq!(body["messages"][0]["content"], "hi");
+    }
+
+    #[test]
+    fn unusable_settings_are_refused() {
+        let mut c = cfg();
+        c.concurrency = 0;
+        assert!(matches!(Target::new(&c), Err(BenchError::BadConfig(_))));
+        let mut c = cfg();
+        c.requests = None;
+        assert!(matches!(Target::new(&c), Err(BenchError::BadConfig(_))));
+        let mut c = cfg();
+        c.headers = vec![("bad name".into(), "v".into())];
+        assert!(matches!(Target::new(&c), Err(BenchError::BadHeader { .. })));
+    }
+}

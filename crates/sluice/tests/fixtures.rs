@@ -1,0 +1,771 @@
+//! Every recorded provider stream in `fixtures/sse/` replayed through the real gateway over real
+//! sockets, in pseudo-random TCP pieces, twice (with and without `include_usage`). Proves the
+//! "Real streams are odd" rules of SPEC §4: the client derives exactly the content, reasoning,
+//! refusal, tool calls and finish reasons of each fixture's `*.expected.json`; usage reaches it
+//! only when asked (and then is the provider's last usage); a provider error becomes the final
+//! `{"error":{...}}` event with no `[DONE]`; only `data:` lines reach the client; chunks pass
+//! byte for byte; and the provider got its own key, `include_usage` and identity encoding.
+
+mod common;
+
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use serde_json::value::RawValue;
+use serde_json::{json, Value};
+use sluice_sse::{Decoder, Frame};
+use tokio::io::{AsyncReadExt, AsyncWriteExt};
+use tokio::net::{TcpListener, TcpStream};
+
+use common::{post, Proc, Reply};
+
+const PROVIDER_KEY: &str = "sk-replay-provider-key";
+const CLIENT_SECRET: &str = "client-secret";
+
+/// One recorded stream and what a correct reader gets out of it.
+struct Fixture {
+    name: String,
+    sse: Vec<u8>,
+    expected: Value,
+}
+
+/// Every `<name>.sse` with its `<name>.expected.json`, sorted by name.
+fn load_fixtures(dir: &Path) -> Vec<Fixture> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read fixtures/sse")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter_map(|f| f.strip_suffix(".sse").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let sse = std::fs::read(dir.join(format!("{name}.sse"))).expect("read .sse");
+            let expected_path = dir.join(format!("{name}.expected.json"));
+            let expected = std::fs::read(&expected_path)
+                .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
+            let expected = serde_json::from_slice(&expected).expect("expected.json is JSON");
+            Fixture {
+                name,
+                sse,
+                expected,
+            }
+        })
+        .collect()
+}
+
+// ---------------------------------------------------------------------------------------------
+// The replay provider
+// ---------------------------------------------------------------------------------------------
+
+/// A request as the replay provider received it.
+#[derive(Debug, Clone)]
+struct Recorded {
+    head: String,
+    body: Vec<u8>,
+}
+
+/// A bare HTTP/1.1 provider that answers each request with the fixture named by its `model`,
+/// written in small pieces, and records every request it got.
+struct ReplayProvider {
+    addr: SocketAddr,
+    recorded: Arc<Mutex<Vec<Recorded>>>,
+}
+
+impl ReplayProvider {
+    async fn start(fixtures: HashMap<String, Vec<u8>>) -> ReplayProvider {
+        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind replay");
+        let addr = listener.local_addr().expect("replay address");
+        let recorded: Arc<Mutex<Vec<Recorded>>> = Arc::default();
+        let fixtures = Arc::new(fixtures);
+        let log = recorded.clone();
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                tokio::spawn(serve_connection(sock, fixtures.clone(), log.clone()));
+            }
+        });
+        ReplayProvider { addr, recorded }
+    }
+
+    /// The requests received since the last call.
+    fn take(&self) -> Vec<Recorded> {
+        std::mem::take(&mut *self.recorded.lock().unwrap())
+    }
+}
+
+async fn serve_connection(
+    mut sock: TcpStream,
+    fixtures: Arc<HashMap<String, Vec<u8>>>,
+    recorded: Arc<Mutex<Vec<Recorded>>>,
+) -> std::io::Result<()> {
+    sock.set_nodelay(true)?;
+    let request = read_request(&mut sock).await?;
+    let model = serde_json::from_slice::<Value>(&request.body)
+        .ok()
+        .and_then(|v| v["model"].as_str().map(str::to_owned))
+        .unwrap_or_default();
+    recorded.lock().unwrap().push(request);
+    match fixtures.get(&model) {
+        Some(sse) => {
+            sock.write_all(
+                b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
+                  cache-control: no-cache\r\nconnection: close\r\n\r\n",
+            )
+            .await?;
+            sock.flush().await?;
+            write_in_pieces(&mut sock, sse, fnv1a(model.as_bytes())).await?;
+        }
+        None => {
+            let body = format!(r#"{{"error":{{"message":"no fixture named {model:?}"}}}}"#);
+            let head = format!(
+                "HTTP/1.1 404 Not Found\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n",
+                body.len()
+            );
+            sock.write_all(head.as_bytes()).await?;
+            sock.write_all(body.as_bytes()).await?;
+        }
+    }
+    // Closing the connection delimits the body.
+    sock.shutdown().await
+}
+
+/// Reads one HTTP/1.1 request: the head up to the blank line, then `content-length` bytes.
+async fn read_request(sock: &mut TcpStream) -> std::io::Result<Recorded> {
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    let head_end = loop {
+        if let Some(at) = buf.windows(4).position(|w| w == b"\r\n\r\n") {
+            break at + 4;
+        }
+        let n = sock.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    };
+    let head = String::from_utf8_lossy(&buf[..head_end]).into_owned();
+    let length: usize = header_values(&head, "content-length")
+        .first()
+        .and_then(|v| v.parse().ok())
+        .unwrap_or(0);
+    while buf.len() < head_end + length {
+        let n = sock.read(&mut chunk).await?;
+        if n == 0 {
+            return Err(std::io::ErrorKind::UnexpectedEof.into());
+        }
+        buf.extend_from_slice(&chunk[..n]);
+    }
+    Ok(Recorded {
+        head,
+        body: buf[head_end..head_end + length].to_vec(),
+    })
+}
+
+/// The values of every header line named `name` (case-insensitive) in a request head.
+fn header_values(head: &str, name: &str) -> Vec<String> {
+    head.split("\r\n")
+        .skip(1)
+        .filter_map(|line| line.split_once(':'))
+        .filter(|(k, _)| k.trim().eq_ignore_ascii_case(name))
+        .map(|(_, v)| v.trim().to_owned())
+        .collect()
+}
+
+/// Writes `bytes` in pieces of 1..=200 bytes chosen by a PRNG seeded with `seed`, flushing and
+/// pausing after each (a 1 ms sleep every 8th piece) so the pieces reach the gateway in
+/// separate reads.
+async fn write_in_pieces(sock: &mut TcpStream, bytes: &[u8], seed: u64) -> std::io::Result<()> {
+    const SLEEP_EVERY: u32 = 8;
+    let mut rng = XorShift(seed | 1);
+    let mut rest = bytes;
+    let mut until_sleep = SLEEP_EVERY;
+    while !rest.is_empty() {
+        let size = (1 + (rng.next() % 200) as usize).min(rest.len());
+        sock.write_all(&rest[..size]).await?;
+        sock.flush().await?;
+        rest = &rest[size..];
+        until_sleep -= 1;
+        if until_sleep == 0 {
+            until_sleep = SLEEP_EVERY;
+            tokio::time::sleep(Duration::from_millis(1)).await;
+        } else {
+            tokio::task::yield_now().await;
+        }
+    }
+    Ok(())
+}
+
+/// A tiny deterministic PRNG (xorshift64).
+struct XorShift(u64);
+
+impl XorShift {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+}
+
+fn fnv1a(bytes: &[u8]) -> u64 {
+    bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// The gateway
+// ---------------------------------------------------------------------------------------------
+
+/// A gateway routing every fixture name to the replay provider. `block` keeps the stream
+/// chunk for chunk (coalescing is a backpressure feature, tested elsewhere).
+fn gateway_config(replay: SocketAddr, fixtures: &[Fixture]) -> String {
+    let routes: String = fixtures
+        .iter()
+        .map(|f| format!("{:?} = [\"replay\"]\n", f.name))
+        .collect();
+    format!(
+        r#"
+[providers.replay]
+kind = "openai"
+base_url = "http://{replay}/v1"
+api_key = "{PROVIDER_KEY}"
+timeouts = {{ connect = "5s", first_token = "30s", idle = "30s", total = "120s" }}
+
+[stream]
+slow_client = "block"
+
+[routes]
+{routes}"#
+    )
+}
+
+fn chat_request(model: &str, include_usage: bool) -> Value {
+    let mut body = json!({
+        "model": model,
+        "messages": [{"role": "user", "content": "Replay the recording."}],
+        "stream": true,
+    });
+    if include_usage {
+        body["stream_options"] = json!({"include_usage": true});
+    }
+    body
+}
+
+// ---------------------------------------------------------------------------------------------
+// What a client derives from a stream (the MANIFEST's `expected.json` keys)
+// ---------------------------------------------------------------------------------------------
+
+#[derive(Default)]
+struct ToolCall {
+    id: Option<String>,
+    name: String,
+    arguments: String,
+}
+
+#[derive(Default)]
+struct ChoiceAcc {
+    content: String,
+    reasoning: String,
+    refusal: String,
+    finish_reason: Value,
+    tool_calls: BTreeMap<u64, ToolCall>,
+}
+
+/// Accumulates chunk payloads per choice index, as the OpenAI SDKs do.
+#[derive(Default)]
+struct Accumulator {
+    choices: BTreeMap<u64, ChoiceAcc>,
+}
+
+impl Accumulator {
+    fn push(&mut self, payload: &Value) {
+        let Some(choices) = payload["choices"].as_array() else {
+            return;
+        };
+        for (position, choice) in choices.iter().enumerate() {
+            let index = choice["index"].as_u64().unwrap_or(position as u64);
+            let acc = self.choices.entry(index).or_default();
+            if !choice["finish_reason"].is_null() {
+                acc.finish_reason = choice["finish_reason"].clone();
+            }
+            let delta = &choice["delta"];
+            if let Some(text) = delta["content"].as_str() {
+                acc.content.push_str(text);
+            }
+            if let Some(text) = delta["reasoning_content"]
+                .as_str()
+                .or_else(|| delta["reasoning"].as_str())
+            {
+                acc.reasoning.push_str(text);
+            }
+            if let Some(text) = delta["refusal"].as_str() {
+                acc.refusal.push_str(text);
+            }
+            for (pos, call) in delta["tool_calls"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .enumerate()
+            {
+                let slot = call["index"].as_u64().unwrap_or(pos as u64);
+                let entry = acc.tool_calls.entry(slot).or_default();
+                if let Some(id) = call["id"].as_str().filter(|id| !id.is_empty()) {
+                    entry.id.get_or_insert_with(|| id.to_owned());
+                }
+                if let Some(name) = call["function"]["name"].as_str() {
+                    entry.name.push_str(name);
+                }
+                if let Some(args) = call["function"]["arguments"].as_str() {
+                    entry.arguments.push_str(args);
+                }
+            }
+        }
+    }
+
+    /// The per-choice maps in the shape of `expected.json` (`"0"`, `"1"`, … keys).
+    fn observed(&self) -> Value {
+        let map = |f: &dyn Fn(&ChoiceAcc) -> Value| -> Value {
+            Value::Object(
+                self.choices
+                    .iter()
+                    .map(|(i, c)| (i.to_string(), f(c)))
+                    .collect(),
+            )
+        };
+        json!({
+            "content": map(&|c| json!(c.content)),
+            "reasoning": map(&|c| json!(c.reasoning)),
+            "refusal": map(&|c| json!(c.refusal)),
+            "finish_reason": map(&|c| c.finish_reason.clone()),
+            "tool_calls": map(&|c| {
+                c.tool_calls
+                    .iter()
+                    .map(|(i, t)| json!({"index": i, "id": t.id, "name": t.name, "arguments": t.arguments}))
+                    .collect()
+            }),
+        })
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Checks: each returns the problems it found, as readable lines
+// ---------------------------------------------------------------------------------------------
+
+/// The client's received stream: its events' data, parsed where it is JSON.
+struct Received {
+    /// Raw `data` of every event, `[DONE]` included.
+    data: Vec<String>,
+    /// The JSON payloads (not `[DONE]`), with their raw text.
+    payloads: Vec<(String, Value)>,
+}
+
+fn receive(reply: &Reply, problems: &mut Vec<String>) -> Received {
+    let mut data = Vec::new();
+    let mut payloads = Vec::new();
+    for event in reply.events() {
+        let text = String::from_utf8_lossy(&event.data).into_owned();
+        if event.event.is_some() || event.id.is_some() || event.retry.is_some() {
+            problems.push(format!(
+                "framing: an event carries event/id/retry fields (event {:?}, id {:?}, retry {:?})",
+                event.event, event.id, event.retry
+            ));
+        }
+        if text != "[DONE]" {
+            match serde_json::from_str::<Value>(&text) {
+                Ok(v) => payloads.push((text.clone(), v)),
+                Err(e) => {
+                    problems.push(format!("a data event is not JSON ({e}): {}", short(&text)))
+                }
+            }
+        }
+        data.push(text);
+    }
+    Received { data, payloads }
+}
+
+/// Content, reasoning, refusal, tool calls and finish reasons, per choice.
+fn check_accumulated(received: &Received, expected: &Value, problems: &mut Vec<String>) {
+    let mut acc = Accumulator::default();
+    for (_, payload) in &received.payloads {
+        acc.push(payload);
+    }
+    let observed = acc.observed();
+    for key in [
+        "content",
+        "reasoning",
+        "refusal",
+        "finish_reason",
+        "tool_calls",
+    ] {
+        let want = expected[key].as_object().cloned().unwrap_or_default();
+        let got = observed[key].as_object().cloned().unwrap_or_default();
+        let want_idx: BTreeSet<&String> = want.keys().collect();
+        let got_idx: BTreeSet<&String> = got.keys().collect();
+        if want_idx != got_idx {
+            problems.push(format!(
+                "{key}: choice indexes {got_idx:?} received, {want_idx:?} expected"
+            ));
+        }
+        for (index, want_value) in &want {
+            let got_value = got.get(index).unwrap_or(&Value::Null);
+            if got_value != want_value {
+                problems.push(format!(
+                    "{key}[{index}]: {}",
+                    describe_difference(want_value, got_value)
+                ));
+            }
+        }
+    }
+}
+
+/// With `include_usage`: the last usage received matches the provider's (except `cost*`, which
+/// the gateway owns). Without: no payload has a `usage` key at all.
+fn check_usage(
+    received: &Received,
+    expected: &Value,
+    include_usage: bool,
+    problems: &mut Vec<String>,
+) {
+    let with_usage_key: Vec<usize> = received
+        .payloads
+        .iter()
+        .enumerate()
+        .filter(|(_, (_, p))| p.get("usage").is_some())
+        .map(|(i, _)| i)
+        .collect();
+    if !include_usage {
+        if let Some(&first) = with_usage_key.first() {
+            problems.push(format!(
+                "usage not asked for, yet {} payload(s) carry a top-level `usage` key \
+                 (first: payload {first}, `\"usage\":{}`)",
+                with_usage_key.len(),
+                short(&received.payloads[first].1["usage"].to_string())
+            ));
+        }
+        return;
+    }
+    let Some(want) = expected["usage"].as_object() else {
+        return;
+    };
+    let last = received
+        .payloads
+        .iter()
+        .rev()
+        .find_map(|(_, p)| p.get("usage").filter(|u| !u.is_null()));
+    let Some(got) = last else {
+        problems.push("usage asked for and provided upstream, but none received".into());
+        return;
+    };
+    for (key, want_value) in want {
+        if key.starts_with("cost") {
+            continue;
+        }
+        if got.get(key) != Some(want_value) {
+            problems.push(format!(
+                "usage.{key}: received {}, expected {want_value} (usage received: {})",
+                got.get(key).map_or("nothing".into(), Value::to_string),
+                short(&got.to_string())
+            ));
+        }
+    }
+}
+
+/// `[DONE]` last on success; the provider's error as the last event, and no `[DONE]`, on failure.
+fn check_ending(reply: &Reply, received: &Received, expected: &Value, problems: &mut Vec<String>) {
+    let Some(want) = expected["error"].as_object() else {
+        if !reply.ends_with_done() {
+            problems.push(format!(
+                "expected the stream to end with [DONE]; last event: {}",
+                received.data.last().map_or("<none>".into(), |d| short(d))
+            ));
+        }
+        if let Some((raw, _)) = received
+            .payloads
+            .iter()
+            .find(|(_, p)| p.get("error").is_some())
+        {
+            problems.push(format!(
+                "an error event in a successful stream: {}",
+                short(raw)
+            ));
+        }
+        return;
+    };
+    if received.data.iter().any(|d| d == "[DONE]") {
+        problems.push("a failed stream carries [DONE]".into());
+    }
+    let last = received.data.last().map(String::as_str).unwrap_or("<none>");
+    let Some(got) = serde_json::from_str::<Value>(last)
+        .ok()
+        .and_then(|v| v.get("error").filter(|e| e.is_object()).cloned())
+    else {
+        problems.push(format!(
+            "the last event is not an error object: {}",
+            short(last)
+        ));
+        return;
+    };
+    let want_type = want.get("type").cloned().unwrap_or(json!("upstream_error"));
+    let want_code = want.get("code").cloned().unwrap_or(Value::Null);
+    for (field, want_value) in [
+        (
+            "message",
+            want.get("message").cloned().unwrap_or(Value::Null),
+        ),
+        ("type", want_type),
+        ("code", want_code),
+    ] {
+        if got[field] != want_value {
+            problems.push(format!(
+                "error.{field}: received {}, expected {want_value}",
+                got[field]
+            ));
+        }
+    }
+}
+
+/// Chunks pass as the provider wrote them: every received chunk with choices is byte for byte a
+/// fixture payload (only its `usage` may differ: removed when not asked for, given a cost when
+/// asked), and every fixture payload without `usage` or `error` arrives unchanged and in order.
+fn check_pass_through(
+    received: &Received,
+    fixture_payloads: &[String],
+    problems: &mut Vec<String>,
+) {
+    let verbatim: HashSet<&str> = fixture_payloads.iter().map(String::as_str).collect();
+    let without_usage: Vec<HashMap<String, &str>> = fixture_payloads
+        .iter()
+        .filter_map(|p| raw_fields_except(p, "usage"))
+        .collect();
+    for (raw, payload) in &received.payloads {
+        let has_choices = payload["choices"].as_array().is_some_and(|c| !c.is_empty());
+        if !has_choices || verbatim.contains(raw.as_str()) {
+            continue;
+        }
+        let same_but_usage =
+            raw_fields_except(raw, "usage").is_some_and(|f| without_usage.contains(&f));
+        if !same_but_usage {
+            problems.push(format!(
+                "a chunk is not byte for byte from the provider: {}",
+                short(raw)
+            ));
+        }
+    }
+    let mut rest = received.data.iter();
+    for payload in fixture_payloads {
+        let plain = serde_json::from_str::<Value>(payload)
+            .is_ok_and(|v| v.get("usage").is_none() && v.get("error").is_none());
+        if plain && !rest.any(|d| d == payload) {
+            problems.push(format!(
+                "a provider chunk did not arrive unchanged and in order: {}",
+                short(payload)
+            ));
+            return;
+        }
+    }
+}
+
+/// The raw text of every top-level value of a JSON object, except `skip`.
+fn raw_fields_except<'a>(payload: &'a str, skip: &str) -> Option<HashMap<String, &'a str>> {
+    let fields: HashMap<String, &'a RawValue> = serde_json::from_str(payload).ok()?;
+    Some(
+        fields
+            .into_iter()
+            .filter(|(k, _)| k != skip)
+            .map(|(k, v)| (k, v.get()))
+            .collect(),
+    )
+}
+
+/// The provider got its own key, `include_usage`, identity encoding, and nothing of the client's.
+fn check_provider_request(
+    recorded: &[Recorded],
+    fixture: &str,
+    sent: &Value,
+    problems: &mut Vec<String>,
+) {
+    let [request] = recorded else {
+        problems.push(format!(
+            "the provider got {} requests, expected exactly 1",
+            recorded.len()
+        ));
+        return;
+    };
+    let head = &request.head;
+    if !head.starts_with("POST /v1/chat/completions HTTP/1.1\r\n") {
+        problems.push(format!(
+            "provider request line: {:?}",
+            head.lines().next().unwrap_or("")
+        ));
+    }
+    let auth = header_values(head, "authorization");
+    if auth != [format!("Bearer {PROVIDER_KEY}")] {
+        problems.push(format!("provider authorization headers: {auth:?}"));
+    }
+    let encoding = header_values(head, "accept-encoding");
+    if encoding != ["identity"] {
+        problems.push(format!("provider accept-encoding headers: {encoding:?}"));
+    }
+    let everything = format!("{head}{}", String::from_utf8_lossy(&request.body));
+    if everything.to_ascii_lowercase().contains(CLIENT_SECRET) {
+        problems.push("the client's secret reached the provider".into());
+    }
+    let body: Value = match serde_json::from_slice(&request.body) {
+        Ok(v) => v,
+        Err(e) => {
+            problems.push(format!(
+                "provider body is not JSON ({e}): {}",
+                short(&String::from_utf8_lossy(&request.body))
+            ));
+            return;
+        }
+    };
+    if body["stream_options"] != json!({"include_usage": true}) {
+        problems.push(format!(
+            "provider stream_options: {}, expected {{\"include_usage\":true}}",
+            body["stream_options"]
+        ));
+    }
+    if body["model"] != fixture || body["messages"] != sent["messages"] || body["stream"] != true {
+        problems.push(format!(
+            "provider body changed: {}",
+            short(&body.to_string())
+        ));
+    }
+}
+
+/// A readable account of two different values; for strings, where they first differ.
+fn describe_difference(want: &Value, got: &Value) -> String {
+    if let (Some(w), Some(g)) = (want.as_str(), got.as_str()) {
+        let at = w.chars().zip(g.chars()).take_while(|(a, b)| a == b).count();
+        let tail = |s: &str| short(&s.chars().skip(at).collect::<String>());
+        return format!(
+            "differs at char {at} (received {} chars, expected {}): received …{:?}, expected …{:?}",
+            g.chars().count(),
+            w.chars().count(),
+            tail(g),
+            tail(w)
+        );
+    }
+    format!(
+        "received {}, expected {}",
+        short(&got.to_string()),
+        short(&want.to_string())
+    )
+}
+
+fn short(s: &str) -> String {
+    const MAX: usize = 200;
+    if s.chars().count() <= MAX {
+        s.to_owned()
+    } else {
+        format!("{}…", s.chars().take(MAX).collect::<String>())
+    }
+}
+
+/// The last `lines` lines of a log.
+fn log_tail(log: &str, lines: usize) -> String {
+    let all: Vec<&str> = log.lines().collect();
+    all[all.len().saturating_sub(lines)..].join("\n")
+}
+
+/// The `data` of every JSON event of a fixture (not `[DONE]`), decoded by the SSE rules.
+fn fixture_payloads(sse: &[u8]) -> Vec<String> {
+    let mut dec = Decoder::new();
+    dec.push(sse);
+    let mut out = Vec::new();
+    while let Some(frame) = dec.next_frame().expect("fixture is valid SSE") {
+        if let Frame::Event(ev) = frame {
+            out.push(String::from_utf8_lossy(&ev.data).into_owned());
+        }
+    }
+    out.extend(
+        dec.finish()
+            .map(|ev| String::from_utf8_lossy(&ev.data).into_owned()),
+    );
+    out.retain(|d| d != "[DONE]");
+    out
+}
+
+// ---------------------------------------------------------------------------------------------
+// The test
+// ---------------------------------------------------------------------------------------------
+
+/// One request through the gateway for one fixture; the problems found, if any.
+async fn run_case(
+    gateway: &Proc,
+    replay: &ReplayProvider,
+    fixture: &Fixture,
+    include_usage: bool,
+) -> Vec<String> {
+    let mut problems = Vec::new();
+    replay.take();
+    let request = chat_request(&fixture.name, include_usage);
+    let reply = post(
+        &gateway.url("/v1/chat/completions"),
+        &request,
+        &[("authorization", &format!("Bearer {CLIENT_SECRET}"))],
+    )
+    .await;
+    if reply.status != 200 {
+        problems.push(format!("HTTP {}: {}", reply.status, short(&reply.body)));
+        return problems;
+    }
+    check_provider_request(&replay.take(), &fixture.name, &request, &mut problems);
+    let received = receive(&reply, &mut problems);
+    check_accumulated(&received, &fixture.expected, &mut problems);
+    check_usage(&received, &fixture.expected, include_usage, &mut problems);
+    check_ending(&reply, &received, &fixture.expected, &mut problems);
+    check_pass_through(&received, &fixture_payloads(&fixture.sse), &mut problems);
+    problems
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn every_recorded_stream_reaches_the_client_intact() {
+    let fixtures = load_fixtures(common::fixtures_dir());
+    assert!(
+        fixtures.len() >= 20,
+        "expected at least 20 fixtures, found {}",
+        fixtures.len()
+    );
+    let replay = ReplayProvider::start(
+        fixtures
+            .iter()
+            .map(|f| (f.name.clone(), f.sse.clone()))
+            .collect(),
+    )
+    .await;
+    let gateway = Proc::gateway(&gateway_config(replay.addr, &fixtures));
+
+    let mut failures = Vec::new();
+    let mut cases = 0;
+    for fixture in &fixtures {
+        for include_usage in [true, false] {
+            cases += 1;
+            for problem in run_case(&gateway, &replay, fixture, include_usage).await {
+                failures.push(format!(
+                    "{} (include_usage={include_usage}): {problem}",
+                    fixture.name
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "{} problem(s) in {cases} replays of {} fixtures:\n{}\n\ngateway log:\n{}",
+        failures.len(),
+        fixtures.len(),
+        failures.join("\n"),
+        log_tail(&gateway.logs(), 30)
+    );
+}

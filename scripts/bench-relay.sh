@@ -1,0 +1,142 @@
+#!/usr/bin/env bash
+# End-to-end relay benchmark: the simulated provider measured directly, through the gateway,
+# and through nginx (proxy_buffering off) as the yardstick, all in the same run.
+#
+#   scripts/bench-relay.sh            # needs nginx (Debian: apt-get install nginx-light) and python3
+#
+# The gateway and nginx are pinned to core 0, the provider and the load to core 1, so the
+# figures mean something on a 2-core machine. Reports:
+#   1. TTFT overhead (p50/p99) over direct, at 1 and 100 concurrent streams;
+#   2. CPU time per relayed chunk (from /proc/PID/stat), gateway vs nginx;
+#   3. resident memory per open stream (from /proc/PID/status), gateway vs nginx.
+# Environment knobs: TTFT_REQS (default 400), CPU_TOKENS (500), CPU_STREAMS (40), OPEN_STREAMS (1000).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+TTFT_REQS=${TTFT_REQS:-400}
+CPU_TOKENS=${CPU_TOKENS:-500}
+CPU_STREAMS=${CPU_STREAMS:-40}
+OPEN_STREAMS=${OPEN_STREAMS:-1000}
+MOCK_PORT=19100 GW_PORT=19101 NGX_PORT=19102
+
+command -v nginx >/dev/null || { echo "nginx is needed: apt-get install nginx-light" >&2; exit 2; }
+cargo build --release -q
+BIN=$PWD/target/release/sluice
+WORK=$(mktemp -d)
+ulimit -n 65536 || true
+pids=()
+cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
+trap cleanup EXIT
+
+wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
+
+taskset -c 1 "$BIN" mock-upstream --listen 127.0.0.1:$MOCK_PORT --ttft 0ms --itl 0ms --tokens 20 \
+  2>"$WORK/mock.log" & pids+=($!)
+cat >"$WORK/sluice.toml" <<TOML
+[providers.up]
+kind = "openai"
+base_url = "http://127.0.0.1:$MOCK_PORT/v1"
+[routes]
+"mock" = ["up"]
+[stream]
+slow_client = "block"
+TOML
+RUST_LOG=warn taskset -c 0 "$BIN" serve --config "$WORK/sluice.toml" --listen 127.0.0.1:$GW_PORT \
+  2>"$WORK/gateway.log" & pids+=($!)
+GW_PID=$!
+mkdir -p "$WORK/nginx"
+cat >"$WORK/nginx.conf" <<NGX
+worker_processes 1;
+daemon off;
+pid $WORK/nginx/nginx.pid;
+error_log $WORK/nginx/error.log warn;
+events { worker_connections 8192; }
+http {
+  access_log off;
+  client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
+  fastcgi_temp_path $WORK/nginx; uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
+  upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 256; }
+  server {
+    listen 127.0.0.1:$NGX_PORT;
+    tcp_nodelay on;
+    location / {
+      proxy_pass http://mock;
+      proxy_http_version 1.1;
+      proxy_set_header Connection "";
+      proxy_buffering off;
+    }
+  }
+}
+NGX
+taskset -c 0 nginx -c "$WORK/nginx.conf" & pids+=($!)
+NGX_MASTER=$!
+wait_port $MOCK_PORT; wait_port $GW_PORT; wait_port $NGX_PORT
+NGX_PID=$(pgrep -P "$NGX_MASTER" nginx | head -1)
+
+DIRECT=http://127.0.0.1:$MOCK_PORT/v1 GATEWAY=http://127.0.0.1:$GW_PORT/v1 NGINX=http://127.0.0.1:$NGX_PORT/v1
+bench() { taskset -c 1 "$BIN" bench --model mock --json "$@"; }
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+
+echo "== warm-up"
+bench --base-url "$GATEWAY" --requests 200 --concurrency 20 >/dev/null
+bench --base-url "$NGINX" --requests 200 --concurrency 20 >/dev/null
+
+echo "== 1. TTFT overhead over direct (provider ttft 0, 20 tokens, $TTFT_REQS requests, interleaved)"
+for c in 1 100; do
+  for target in GATEWAY NGINX; do
+    bench --base-url "$DIRECT" --compare "${!target}" --requests "$TTFT_REQS" --concurrency "$c" >"$WORK/ttft-$target-$c.json"
+    python3 - "$WORK/ttft-$target-$c.json" "$target" "$c" <<'PY'
+import json, sys
+d = json.load(open(sys.argv[1])); a, b = d["a"], d["b"]
+print(f"  c={sys.argv[3]:>3} {sys.argv[2].lower():8} ttft p50 {a['ttft']['p50_ms']:.3f} -> {b['ttft']['p50_ms']:.3f} ms"
+      f" (+{(b['ttft']['p50_ms']-a['ttft']['p50_ms'])*1000:.0f} us), p99 {a['ttft']['p99_ms']:.3f} -> {b['ttft']['p99_ms']:.3f} ms"
+      f" (+{(b['ttft']['p99_ms']-a['ttft']['p99_ms'])*1000:.0f} us); errors {sum(a['errors'].values())}/{sum(b['errors'].values())}")
+PY
+  done
+done
+
+echo "== 2. CPU per relayed chunk ($CPU_STREAMS streams x $CPU_TOKENS tokens, 1 ms apart)"
+HZ=$(getconf CLK_TCK)
+for target in GATEWAY NGINX; do
+  pid=$GW_PID; [ $target = NGINX ] && pid=$NGX_PID
+  before=$(cpu_ticks "$pid")
+  bench --base-url "${!target}" --requests $((CPU_STREAMS * 3)) --concurrency "$CPU_STREAMS" \
+    --header "x-mock-tokens: $CPU_TOKENS" --header "x-mock-itl-ms: 1" >"$WORK/cpu-$target.json"
+  after=$(cpu_ticks "$pid")
+  python3 - "$WORK/cpu-$target.json" "$target" "$before" "$after" "$HZ" <<'PY' | tee -a "$WORK/cpu.txt"
+import json, sys
+r = json.load(open(sys.argv[1]))["report"]
+ticks = int(sys.argv[4]) - int(sys.argv[3]); hz = int(sys.argv[5])
+chunks = r["completion_tokens"] + 2 * r["ok"]  # content chunks + role and finish chunks
+print(f"  {sys.argv[2].lower():8} {ticks/hz:.2f} s CPU for {chunks} chunks = {ticks/hz/chunks*1e6:.2f} us/chunk; ok {r['ok']}")
+PY
+done
+python3 - "$WORK/cpu.txt" <<'PY'
+import re, sys
+v = [float(re.search(r"= ([0-9.]+) us", l).group(1)) for l in open(sys.argv[1])]
+print(f"  ratio gateway/nginx: {v[0]/v[1]:.2f}x")
+PY
+
+echo "== 3. Memory per open stream ($OPEN_STREAMS streams held open)"
+for target in GATEWAY NGINX; do
+  pid=$GW_PID; [ $target = NGINX ] && pid=$NGX_PID
+  idle=$(rss_kib "$pid")
+  bench --base-url "${!target}" --requests "$OPEN_STREAMS" --concurrency "$OPEN_STREAMS" \
+    --header "x-mock-tokens: 40" --header "x-mock-itl-ms: 150" >"$WORK/mem-$target.json" &
+  bpid=$!
+  sleep 3.5
+  busy=$(rss_kib "$pid")
+  wait $bpid
+  python3 - "$WORK/mem-$target.json" "$target" "$idle" "$busy" "$OPEN_STREAMS" <<'PY' | tee -a "$WORK/mem.txt"
+import json, sys
+r = json.load(open(sys.argv[1]))["report"]
+idle, busy, n = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+print(f"  {sys.argv[2].lower():8} RSS {idle} -> {busy} KiB = {(busy-idle)/n:.1f} KiB/stream; ok {r['ok']}")
+PY
+done
+python3 - "$WORK/mem.txt" <<'PY'
+import re, sys
+v = [float(re.search(r"= (-?[0-9.]+) KiB", l).group(1)) for l in open(sys.argv[1])]
+print(f"  ratio gateway/nginx: {v[0]/v[1]:.2f}x")
+PY
