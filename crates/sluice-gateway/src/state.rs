@@ -11,10 +11,10 @@ use crate::upstream::{MockHandle, ProviderClient};
 /// The gateway could not be set up from its config.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
-    #[error("provider {provider}: cannot build its HTTP client: {source}")]
+    #[error("provider {provider}: cannot set up its client: {source}")]
     Client {
         provider: String,
-        source: reqwest::Error,
+        source: crate::upstream::ClientError,
     },
 }
 

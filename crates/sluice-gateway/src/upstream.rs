@@ -49,7 +49,10 @@ pub fn forwarded_headers(client: &HeaderMap) -> HeaderMap {
 }
 
 impl ProviderClient {
-    pub fn new(provider: &Provider, mock: &simulated::MockHandle) -> Result<Self, reqwest::Error> {
+    pub fn new(
+        provider: &Provider,
+        mock: &simulated::MockHandle,
+    ) -> Result<Self, openai::ClientError> {
         let transport = match provider.kind {
             ProviderKind::OpenAi => Transport::OpenAi(openai::OpenAiClient::new(provider)?),
             ProviderKind::Mock => Transport::Simulated(simulated::Simulated::new(mock.clone())),
@@ -88,6 +91,7 @@ impl ProviderClient {
     }
 }
 
+pub use openai::ClientError;
 pub use simulated::MockHandle;
 
 /// Builds the error for a non-success provider answer from its status, headers and body.

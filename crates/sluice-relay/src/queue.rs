@@ -68,7 +68,9 @@ pub fn channel(capacity: usize) -> (Sender, ClientStream) {
     let capacity = capacity.max(1);
     let shared = Arc::new(Shared {
         state: Mutex::new(State {
-            frames: VecDeque::with_capacity(capacity.min(64)),
+            // Most streams hold one or two frames at a time; the deque grows if a client
+            // falls behind, up to `capacity`.
+            frames: VecDeque::with_capacity(capacity.min(4)),
             capacity,
             producer_done: false,
             consumer_gone: false,

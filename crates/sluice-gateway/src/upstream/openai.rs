@@ -1,7 +1,10 @@
-//! OpenAI-compatible providers over HTTP: one pooled keep-alive client per provider (rustls,
-//! HTTP/2 when the provider offers it through ALPN, `TCP_NODELAY`), identity encoding.
+//! OpenAI-compatible providers over HTTP. Two wires, chosen by the base URL's scheme:
+//! `http://` providers (local servers, the simulated provider) use the lean HTTP/1.1 client of
+//! `sluice-h1`, polled by the relay task itself; `https://` providers use one pooled reqwest
+//! client per provider (rustls, HTTP/2 when the provider offers it through ALPN). Both keep
+//! connections alive, set `TCP_NODELAY` and ask for identity encoding.
 
-use axum::http::{header, HeaderMap, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use sluice_config::Provider;
@@ -14,119 +17,230 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 
 #[derive(Debug)]
 pub(super) struct OpenAiClient {
-    http: reqwest::Client,
-    url: String,
-    /// `Bearer <key>`, marked sensitive so it never shows in debug output.
-    auth: Option<HeaderValue>,
+    wire: Wire,
+    /// The headers every request carries: content type, encoding, the provider key (marked
+    /// sensitive so it never shows in debug output), the user agent.
+    base_headers: HeaderMap,
+}
+
+#[derive(Debug)]
+enum Wire {
+    Plain {
+        client: sluice_h1::Client,
+        path: String,
+    },
+    Tls {
+        http: reqwest::Client,
+        url: String,
+    },
+}
+
+/// The provider could not be set up.
+#[derive(Debug, thiserror::Error)]
+pub enum ClientError {
+    #[error("invalid base_url {url:?}")]
+    BaseUrl { url: String },
+    #[error(transparent)]
+    Reqwest(#[from] reqwest::Error),
 }
 
 impl OpenAiClient {
-    pub(super) fn new(provider: &Provider) -> Result<Self, reqwest::Error> {
-        let http = reqwest::Client::builder()
-            .connect_timeout(provider.timeouts.connect)
-            .tcp_nodelay(true)
-            .pool_idle_timeout(std::time::Duration::from_secs(90))
-            .user_agent(concat!("sluice/", env!("CARGO_PKG_VERSION")))
-            .build()?;
-        let auth = provider.api_key.as_ref().and_then(|key| {
-            let mut v = HeaderValue::from_str(&format!("Bearer {}", key.expose())).ok()?;
-            v.set_sensitive(true);
-            Some(v)
-        });
-        Ok(OpenAiClient {
-            http,
-            url: format!("{}/chat/completions", provider.base_url),
-            auth,
-        })
-    }
-
-    fn request(
-        &self,
-        body: Bytes,
-        extra: HeaderMap,
-        accept: &'static str,
-    ) -> reqwest::RequestBuilder {
-        let mut req = self
-            .http
-            .post(&self.url)
-            .headers(extra)
-            .header(header::CONTENT_TYPE, "application/json")
-            .header(header::ACCEPT, accept)
-            // Compressed SSE would be buffered by the decompressor; ask for it plain.
-            .header(header::ACCEPT_ENCODING, "identity")
-            .body(body);
-        if let Some(auth) = &self.auth {
-            req = req.header(header::AUTHORIZATION, auth.clone());
+    pub(super) fn new(provider: &Provider) -> Result<Self, ClientError> {
+        let url = format!("{}/chat/completions", provider.base_url);
+        let bad_url = || ClientError::BaseUrl {
+            url: provider.base_url.clone(),
+        };
+        let uri: Uri = url.parse().map_err(|_| bad_url())?;
+        let wire = match uri.scheme_str() {
+            Some("http") => {
+                let host = uri.host().ok_or_else(bad_url)?;
+                let port = uri.port_u16().unwrap_or(80);
+                Wire::Plain {
+                    client: sluice_h1::Client::new(host, port, provider.timeouts.connect),
+                    path: uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+                }
+            }
+            _ => Wire::Tls {
+                http: reqwest::Client::builder()
+                    .connect_timeout(provider.timeouts.connect)
+                    .tcp_nodelay(true)
+                    .pool_idle_timeout(std::time::Duration::from_secs(90))
+                    .build()?,
+                url,
+            },
+        };
+        let mut base_headers = HeaderMap::new();
+        base_headers.insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        );
+        // Compressed SSE would be held back by the decompressor; ask for it plain.
+        base_headers.insert(
+            header::ACCEPT_ENCODING,
+            HeaderValue::from_static("identity"),
+        );
+        base_headers.insert(
+            header::USER_AGENT,
+            HeaderValue::from_static(concat!("sluice/", env!("CARGO_PKG_VERSION"))),
+        );
+        if let Some(key) = &provider.api_key {
+            if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", key.expose())) {
+                v.set_sensitive(true);
+                base_headers.insert(header::AUTHORIZATION, v);
+            }
         }
-        req
+        Ok(OpenAiClient { wire, base_headers })
     }
 
-    pub(super) fn stream(&self, body: Bytes, headers: HeaderMap) -> Connect {
-        let req = self.request(body, headers, "text/event-stream");
-        Box::pin(async move {
-            let res = req.send().await.map_err(send_error)?;
-            let status = res.status();
-            if !status.is_success() {
-                return Err(error_response(res).await);
+    fn headers(&self, extra: HeaderMap, accept: &'static str) -> HeaderMap {
+        let mut headers = self.base_headers.clone();
+        headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
+        for (name, value) in extra.iter() {
+            headers.insert(name.clone(), value.clone());
+        }
+        headers
+    }
+
+    pub(super) fn stream(&self, body: Bytes, extra: HeaderMap) -> Connect {
+        let headers = self.headers(extra, "text/event-stream");
+        match &self.wire {
+            Wire::Plain { client, path } => {
+                let (client, path) = (client.clone(), path.clone());
+                Box::pin(async move {
+                    let res = client
+                        .post(&path, &headers, &body)
+                        .await
+                        .map_err(h1_error)?;
+                    if let Some(problem) = stream_head_problem(res.status, &res.headers) {
+                        let text = res
+                            .body
+                            .read_to_end(MAX_ERROR_BODY)
+                            .await
+                            .unwrap_or_default();
+                        return Err(problem.into_error(res.status, &res.headers, &text));
+                    }
+                    let body = res
+                        .body
+                        .map(|item| item.map_err(|e| StreamError::Transport(e.to_string())));
+                    Ok(Box::pin(body) as UpstreamBody)
+                })
             }
-            let content_type = res
-                .headers()
-                .get(header::CONTENT_TYPE)
-                .and_then(|v| v.to_str().ok())
-                .unwrap_or("")
-                .to_ascii_lowercase();
-            if content_type.starts_with("application/json") {
-                // Some providers answer a failed stream request with a JSON error and 200.
-                let body = read_limited(res).await;
-                return Err(match status_error(502, None, &body) {
-                    StreamError::ProviderStatus { body, .. } => StreamError::ProviderEvent(body),
-                    other => other,
-                });
+            Wire::Tls { http, url } => {
+                let req = http.post(url).headers(headers).body(body);
+                Box::pin(async move {
+                    let res = req.send().await.map_err(reqwest_send_error)?;
+                    if let Some(problem) = stream_head_problem(res.status(), res.headers()) {
+                        let (status, headers) = (res.status(), res.headers().clone());
+                        let text = read_limited(res).await;
+                        return Err(problem.into_error(status, &headers, &text));
+                    }
+                    let body = res
+                        .bytes_stream()
+                        .map(|item| item.map_err(|e| StreamError::Transport(error_chain(&e))));
+                    Ok(Box::pin(body) as UpstreamBody)
+                })
             }
-            if content_type.starts_with("text/html") {
-                return Err(StreamError::Protocol(format!(
-                    "the provider answered a stream request with {content_type}"
-                )));
-            }
-            let body = res
-                .bytes_stream()
-                .map(|item| item.map_err(|e| StreamError::Transport(error_chain(&e))));
-            Ok(Box::pin(body) as UpstreamBody)
-        })
+        }
     }
 
     pub(super) async fn complete(
         &self,
         body: Bytes,
-        headers: HeaderMap,
+        extra: HeaderMap,
     ) -> Result<Completion, StreamError> {
-        let res = self
-            .request(body, headers, "application/json")
-            .send()
-            .await
-            .map_err(send_error)?;
-        if !res.status().is_success() {
-            return Err(error_response(res).await);
+        let headers = self.headers(extra, "application/json");
+        let (status, headers, body) = match &self.wire {
+            Wire::Plain { client, path } => {
+                let res = client.post(path, &headers, &body).await.map_err(h1_error)?;
+                let text = res
+                    .body
+                    .read_to_end(usize::MAX)
+                    .await
+                    .map_err(|e| StreamError::Transport(e.to_string()))?;
+                (res.status, res.headers, text)
+            }
+            Wire::Tls { http, url } => {
+                let res = http
+                    .post(url)
+                    .headers(headers)
+                    .body(body)
+                    .send()
+                    .await
+                    .map_err(reqwest_send_error)?;
+                let (status, headers) = (res.status(), res.headers().clone());
+                let text = res
+                    .bytes()
+                    .await
+                    .map_err(|e| StreamError::Transport(error_chain(&e)))?;
+                (status, headers, text.to_vec())
+            }
+        };
+        if !status.is_success() {
+            return Err(status_error(status.as_u16(), retry_after(&headers), &body));
         }
-        let content_type = res
-            .headers()
+        let content_type = headers
             .get(header::CONTENT_TYPE)
             .and_then(|v| v.to_str().ok())
             .unwrap_or("application/json")
             .to_owned();
-        let body = res
-            .bytes()
-            .await
-            .map_err(|e| StreamError::Transport(error_chain(&e)))?;
-        Ok(Completion { content_type, body })
+        Ok(Completion {
+            content_type,
+            body: Bytes::from(body),
+        })
     }
 }
 
-async fn error_response(res: reqwest::Response) -> StreamError {
-    let status = res.status().as_u16();
-    let retry = retry_after(res.headers());
-    let body = read_limited(res).await;
-    status_error(status, retry, &body)
+/// Why a provider's answer to a stream request is not a stream.
+enum HeadProblem {
+    /// A non-success status.
+    Status,
+    /// A JSON document where a stream was asked for (some providers answer a failed stream
+    /// request with a JSON error and 200).
+    Json,
+    /// Something else entirely, such as an HTML page from a proxy.
+    Other(String),
+}
+
+fn stream_head_problem(status: StatusCode, headers: &HeaderMap) -> Option<HeadProblem> {
+    if !status.is_success() {
+        return Some(HeadProblem::Status);
+    }
+    let content_type = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    if content_type.starts_with("application/json") {
+        Some(HeadProblem::Json)
+    } else if content_type.starts_with("text/html") {
+        Some(HeadProblem::Other(content_type))
+    } else {
+        None
+    }
+}
+
+impl HeadProblem {
+    fn into_error(self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> StreamError {
+        match self {
+            HeadProblem::Status => status_error(status.as_u16(), retry_after(headers), body),
+            HeadProblem::Json => match status_error(502, None, body) {
+                StreamError::ProviderStatus { body, .. } => StreamError::ProviderEvent(body),
+                other => other,
+            },
+            HeadProblem::Other(content_type) => StreamError::Protocol(format!(
+                "the provider answered a stream request with {content_type}"
+            )),
+        }
+    }
+}
+
+fn h1_error(err: sluice_h1::H1Error) -> StreamError {
+    match err {
+        sluice_h1::H1Error::Connect { .. } | sluice_h1::H1Error::ConnectTimeout { .. } => {
+            StreamError::Connect(err.to_string())
+        }
+        other => StreamError::Transport(other.to_string()),
+    }
 }
 
 async fn read_limited(res: reqwest::Response) -> Vec<u8> {
@@ -142,7 +256,7 @@ async fn read_limited(res: reqwest::Response) -> Vec<u8> {
     out
 }
 
-fn send_error(err: reqwest::Error) -> StreamError {
+fn reqwest_send_error(err: reqwest::Error) -> StreamError {
     if err.is_connect() || err.is_timeout() {
         StreamError::Connect(error_chain(&err))
     } else {
