@@ -31,6 +31,11 @@ pub struct BenchConfig {
     pub headers: Vec<(String, String)>,
     /// The limit for one request, from just before it is sent to the end of its body.
     pub timeout: Duration,
+    /// Simulates a slow client: after each read of a response body, wait this long before
+    /// reading again, so the server sees TCP backpressure. Timings are measured as they
+    /// come out, delays included (the body's end, and so `total`, arrives later). `None` or
+    /// zero reads as fast as the body arrives.
+    pub read_delay: Option<Duration>,
 }
 
 /// A [`BenchConfig`] checked and turned into what each request needs.
@@ -40,6 +45,8 @@ pub(crate) struct Target {
     pub headers: HeaderMap,
     pub body: Bytes,
     pub timeout: Duration,
+    /// Never zero.
+    pub read_delay: Option<Duration>,
     pub requests: Option<u64>,
     pub duration: Option<Duration>,
     pub concurrency: usize,
@@ -62,6 +69,7 @@ impl Target {
             headers: headers(cfg)?,
             body: request_body(cfg),
             timeout: cfg.timeout,
+            read_delay: cfg.read_delay.filter(|d| !d.is_zero()),
             requests: cfg.requests,
             duration: cfg.duration,
             concurrency: cfg.concurrency,
@@ -147,6 +155,7 @@ mod tests {
             max_tokens: Some(7),
             headers: vec![("x-mock-ttft-ms".into(), " 200".into())],
             timeout: Duration::from_secs(5),
+            read_delay: None,
         }
     }
 
@@ -190,6 +199,19 @@ mod tests {
         assert_eq!(body["stream_options"]["include_usage"], true);
         assert_eq!(body["max_tokens"], 7);
         assert_eq!(body["messages"][0]["content"], "hi");
+        assert_eq!(t.read_delay, None);
+    }
+
+    #[test]
+    fn a_zero_read_delay_is_none() {
+        let mut c = cfg();
+        c.read_delay = Some(Duration::ZERO);
+        assert_eq!(Target::new(&c).unwrap().read_delay, None);
+        c.read_delay = Some(Duration::from_millis(50));
+        assert_eq!(
+            Target::new(&c).unwrap().read_delay,
+            Some(Duration::from_millis(50))
+        );
     }
 
     #[test]

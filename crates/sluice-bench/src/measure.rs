@@ -1,6 +1,7 @@
 //! One request, timed: sends the prepared request, reads the SSE body incrementally with
-//! `sluice-sse` as it arrives, and turns it into a [`Sample`] (time to first content, gaps
-//! between content chunks, time per output token, total) or a [`Failure`] of one kind.
+//! `sluice-sse` as it arrives (or, with a read delay, pausing after each read like a slow
+//! client), and turns it into a [`Sample`] (time to first content, gaps between content
+//! chunks, time per output token, total) or a [`Failure`] of one kind.
 //!
 //! The IO-free part, [`StreamState`] and [`inspect_chunk`], is what decides which chunk
 //! carries content and when a stream is complete.
@@ -97,7 +98,8 @@ pub(crate) async fn measure(client: &Client, target: &Target) -> Result<Sample, 
         .body(target.body.clone())
         .build()
         .map_err(|e| Failure::new(ErrorKind::Protocol, root_cause(&e)))?;
-    match tokio::time::timeout(target.timeout, exchange(client, request)).await {
+    let exchange = exchange(client, request, target.read_delay);
+    match tokio::time::timeout(target.timeout, exchange).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Failure::new(
             ErrorKind::Timeout,
@@ -106,7 +108,13 @@ pub(crate) async fn measure(client: &Client, target: &Target) -> Result<Sample, 
     }
 }
 
-async fn exchange(client: &Client, request: reqwest::Request) -> Result<Sample, Failure> {
+/// One exchange. With `read_delay`, each read of the body that returned data is followed
+/// by that long a pause before the next read; an event's time is when its read returned.
+async fn exchange(
+    client: &Client,
+    request: reqwest::Request,
+    read_delay: Option<Duration>,
+) -> Result<Sample, Failure> {
     let start = Instant::now();
     let mut response = client.execute(request).await.map_err(send_failure)?;
     let status = response.status();
@@ -153,6 +161,9 @@ async fn exchange(client: &Client, request: reqwest::Request) -> Result<Sample, 
             if let Frame::Event(event) = frame {
                 state.on_event(&event, at)?;
             }
+        }
+        if let Some(delay) = read_delay {
+            tokio::time::sleep(delay).await;
         }
     }
     let end = Instant::now();

@@ -46,6 +46,30 @@ async fn canned(body: &'static str) -> String {
     format!("http://{addr}/v1")
 }
 
+/// A server that answers every request with `200` and the SSE body `first`, then after
+/// `pause` the body `rest`, then closes: the second part cannot be read before `pause`.
+async fn paced(first: &'static str, pause: Duration, rest: &'static str) -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                read_request(&mut sock).await;
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    first.len() + rest.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(first.as_bytes()).await;
+                tokio::time::sleep(pause).await;
+                let _ = sock.write_all(rest.as_bytes()).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}/v1")
+}
+
 /// Reads one request's head and its `content-length` body.
 async fn read_request(sock: &mut tokio::net::TcpStream) {
     let mut buf = Vec::new();
@@ -87,6 +111,7 @@ fn cfg(base_url: &str, model: &str, requests: u64) -> BenchConfig {
         max_tokens: None,
         headers: Vec::new(),
         timeout: Duration::from_secs(10),
+        read_delay: None,
     }
 }
 
@@ -219,4 +244,42 @@ async fn compare_runs_the_same_load_against_both() {
     assert!(ra.ttft.p50_ms < rb.ttft.p50_ms, "{ra:?} vs {rb:?}");
     let diff = sluice_bench::Diff::between(&ra, &rb);
     assert!(diff.ttft.p50_ms > 50.0, "{diff:?}");
+}
+
+#[tokio::test]
+async fn a_read_delay_follows_every_read_and_is_in_the_total() {
+    // The simulated provider: the request still succeeds, only later.
+    let base = mock(10).await;
+    let mut c = cfg(&base, "mock", 1);
+    c.concurrency = 1;
+    c.read_delay = Some(Duration::from_millis(20));
+    let report = run(&c, &quiet).await.unwrap();
+    assert_eq!((report.requests, report.ok), (1, 1), "{report:?}");
+    assert_eq!(report.completion_tokens, 10);
+    // At least one read returned data and was followed by a delay.
+    assert!(report.total.p50_ms >= 20.0, "{report:?}");
+
+    // The read that returns the second part cannot return before the pause, and a delay
+    // follows it before the read that sees the end: total >= pause + delay.
+    let base = paced(
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n",
+        Duration::from_millis(100),
+        "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"b\"}}]}\n\ndata: [DONE]\n\n",
+    )
+    .await;
+    let mut c = cfg(&base, "m", 1);
+    c.concurrency = 1;
+    let fast = run(&c, &quiet).await.unwrap();
+    assert_eq!(fast.ok, 1, "{fast:?}");
+    assert!(fast.total.p50_ms >= 100.0, "{fast:?}");
+    c.read_delay = Some(Duration::from_millis(150));
+    let slow = run(&c, &quiet).await.unwrap();
+    assert_eq!((slow.ok, slow.completion_tokens), (1, 2), "{slow:?}");
+    assert!(slow.total.p50_ms >= 250.0, "{slow:?}");
+
+    // A delay longer than the timeout makes the request a timeout, like any slow reply.
+    c.timeout = Duration::from_millis(100);
+    c.read_delay = Some(Duration::from_millis(300));
+    let report = run(&c, &quiet).await.unwrap();
+    assert_eq!(report.errors.get("timeout"), Some(&1), "{report:?}");
 }

@@ -86,6 +86,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
         providers,
         routes,
         stream: StreamSettings::default(),
+        stream_overrides: BTreeMap::new(),
         cors: Cors::default(),
         retry: Retry::default(),
         auth: Auth::default(),

@@ -35,8 +35,11 @@ pub struct Config {
     pub providers: BTreeMap<String, Provider>,
     /// Routes in file order; the first route matters (it is the default for tools).
     pub routes: Vec<Route>,
-    /// Per-stream relay settings.
+    /// Per-stream relay settings, gateway-wide; see [`Config::stream_for`] for one route's.
     pub stream: StreamSettings,
+    /// `[stream.routes."<model>"]` overrides by route model name. Every key names a route in
+    /// [`Config::routes`] (overrides for routes dropped with skipped providers are left out).
+    pub stream_overrides: BTreeMap<String, StreamOverride>,
     /// CORS settings.
     pub cors: Cors,
     /// Upstream retry policy.
@@ -57,6 +60,15 @@ impl Config {
     /// The route for a requested model name, if any.
     pub fn route(&self, model: &str) -> Option<&Route> {
         self.routes.iter().find(|route| route.model == model)
+    }
+
+    /// The stream settings for a requested model name: the gateway-wide [`Config::stream`]
+    /// with that route's override applied, or the gateway-wide settings when it has none.
+    pub fn stream_for(&self, model: &str) -> StreamSettings {
+        match self.stream_overrides.get(model) {
+            Some(over) => over.apply(&self.stream),
+            None => self.stream.clone(),
+        }
     }
 }
 
@@ -212,6 +224,36 @@ impl Default for StreamSettings {
             slow_client_timeout: Duration::from_secs(30),
             keepalive: Duration::from_secs(15),
         }
+    }
+}
+
+/// One route's `[stream.routes."<model>"]` table: the keys it sets, each already checked
+/// like its gateway-wide counterpart. `None` keeps the gateway-wide value.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct StreamOverride {
+    /// >= 1 when set.
+    pub buffer_events: Option<usize>,
+    pub slow_client: Option<SlowClient>,
+    /// Non-zero when set.
+    pub slow_client_timeout: Option<Duration>,
+    /// Non-zero when set.
+    pub keepalive: Option<Duration>,
+}
+
+impl StreamOverride {
+    /// `base` with every key this override sets replaced.
+    pub fn apply(&self, base: &StreamSettings) -> StreamSettings {
+        StreamSettings {
+            buffer_events: self.buffer_events.unwrap_or(base.buffer_events),
+            slow_client: self.slow_client.unwrap_or(base.slow_client),
+            slow_client_timeout: self.slow_client_timeout.unwrap_or(base.slow_client_timeout),
+            keepalive: self.keepalive.unwrap_or(base.keepalive),
+        }
+    }
+
+    /// Whether it sets no key at all (an empty table).
+    pub fn is_empty(&self) -> bool {
+        self == &StreamOverride::default()
     }
 }
 

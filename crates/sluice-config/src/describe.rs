@@ -3,11 +3,12 @@
 use std::fmt::Write;
 use std::time::Duration;
 
-use crate::config::Config;
+use crate::config::{Config, StreamOverride};
 
 impl Config {
-    /// A multi-line summary: origin, addresses, routes, providers (without API keys),
-    /// stream, retry and limits. Passwords inside ledger and redis URLs are masked.
+    /// A multi-line summary: origin, addresses, routes (each with its stream override, if
+    /// any), providers (without API keys), stream, retry and limits. Passwords inside ledger
+    /// and redis URLs are masked.
     pub fn describe(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
@@ -36,6 +37,9 @@ impl Config {
                 .map(|t| format!("{}/{}", t.provider, t.model))
                 .collect();
             writeln!(out, "  {} -> {}", route.model, targets.join(", "))?;
+            if let Some(over) = self.stream_overrides.get(&route.model) {
+                write_override(out, over)?;
+            }
         }
 
         writeln!(out, "providers:")?;
@@ -113,6 +117,27 @@ impl Config {
         writeln!(out, "shutdown_grace: {}", dur(self.shutdown_grace))?;
         writeln!(out, "max_body: {} bytes", self.max_body)
     }
+}
+
+/// One route's stream override, the keys it sets in `[stream]` order; nothing when empty.
+fn write_override(out: &mut String, over: &StreamOverride) -> std::fmt::Result {
+    let mut keys = Vec::new();
+    if let Some(n) = over.buffer_events {
+        keys.push(format!("buffer_events {n}"));
+    }
+    if let Some(mode) = over.slow_client {
+        keys.push(format!("slow_client {mode}"));
+    }
+    if let Some(d) = over.slow_client_timeout {
+        keys.push(format!("slow_client_timeout {}", dur(d)));
+    }
+    if let Some(d) = over.keepalive {
+        keys.push(format!("keepalive {}", dur(d)));
+    }
+    if keys.is_empty() {
+        return Ok(());
+    }
+    writeln!(out, "    stream override: {}", keys.join(", "))
 }
 
 fn dur(d: Duration) -> humantime::FormattedDuration {

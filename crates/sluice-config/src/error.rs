@@ -115,6 +115,8 @@ pub enum Problem {
     SlowClient { value: String },
     #[error("unknown provider {name:?}: not defined under [providers]")]
     UnknownProvider { name: String },
+    #[error("no route named {name:?}: not defined under [routes]")]
+    UnknownRoute { name: String },
     #[error("route has no providers (got [])")]
     EmptyRoute,
     #[error("must not be empty (got \"\")")]

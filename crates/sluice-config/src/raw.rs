@@ -93,6 +93,20 @@ pub(crate) struct RawStream {
     pub(crate) slow_client: Option<String>,
     pub(crate) slow_client_timeout: Option<String>,
     pub(crate) keepalive: Option<String>,
+    /// `[stream.routes."<model>"]`: per-route overrides, in file order.
+    #[serde(default)]
+    pub(crate) routes: Ordered<RawStreamOverride>,
+}
+
+/// The keys of `[stream]` that one route may override; every one optional. The same four
+/// fields as [`RawStream`], repeated because `flatten` and `deny_unknown_fields` do not mix.
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawStreamOverride {
+    pub(crate) buffer_events: Option<usize>,
+    pub(crate) slow_client: Option<String>,
+    pub(crate) slow_client_timeout: Option<String>,
+    pub(crate) keepalive: Option<String>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -6,12 +6,12 @@ use std::time::Duration;
 
 use crate::config::{
     Auth, Billing, Config, Cors, Origin, Price, Provider, ProviderKind, Retry, Route, Secret,
-    SkippedProvider, SlowClient, StreamSettings, Target, Timeouts, DEFAULT_CURRENCY,
-    DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
+    SkippedProvider, SlowClient, StreamOverride, StreamSettings, Target, Timeouts,
+    DEFAULT_CURRENCY, DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
 };
 use crate::error::{ConfigError, Problem, Problems};
 use crate::path::{join, push_index, push_key};
-use crate::raw::{RawConfig, RawProvider, RawStream, RawTarget};
+use crate::raw::{RawConfig, RawProvider, RawStream, RawStreamOverride, RawTarget};
 use crate::units::{parse_duration, parse_size};
 
 /// Validates `raw`. `skipped` are the optional providers `interpolate` left out.
@@ -82,6 +82,7 @@ pub(crate) fn resolve(
         }
     }
 
+    let declared_routes: BTreeSet<String> = raw.routes.0.iter().map(|(m, _)| m.clone()).collect();
     let mut routes = Vec::new();
     for (model, targets) in raw.routes.0 {
         let route_path = join("routes", &[&model]);
@@ -130,7 +131,7 @@ pub(crate) fn resolve(
         }
     }
 
-    let stream = cx.stream(raw.stream);
+    let (stream, stream_overrides) = cx.stream(raw.stream, &declared_routes, &routes);
     let cors = Cors {
         allow_origins: raw
             .cors
@@ -166,6 +167,7 @@ pub(crate) fn resolve(
         providers,
         routes,
         stream,
+        stream_overrides,
         cors,
         retry,
         auth,
@@ -193,19 +195,27 @@ impl Cx {
         default: Duration,
         non_zero: bool,
     ) -> Duration {
-        let Some(value) = value else {
-            return default;
-        };
+        self.opt_duration(field, value, non_zero).unwrap_or(default)
+    }
+
+    /// A checked duration; `None` when absent or wrong (a problem is recorded for the latter).
+    fn opt_duration(
+        &mut self,
+        field: String,
+        value: Option<String>,
+        non_zero: bool,
+    ) -> Option<Duration> {
+        let value = value?;
         match parse_duration(&value) {
             None => {
                 self.push(field, Problem::Duration { value });
-                default
+                None
             }
             Some(d) if non_zero && d.is_zero() => {
                 self.push(field, Problem::ZeroDuration { value });
-                default
+                None
             }
-            Some(d) => d,
+            Some(d) => Some(d),
         }
     }
 
@@ -356,42 +366,88 @@ impl Cx {
         })
     }
 
-    fn stream(&mut self, raw: RawStream) -> StreamSettings {
-        let d = StreamSettings::default();
+    /// The gateway-wide `[stream]` settings and the per-route `[stream.routes."<model>"]`
+    /// overrides. `declared` are the route names in the file, `routes` those that survived:
+    /// an override for a declared route that was dropped (all its providers optional and
+    /// skipped) is checked and then left out; one for an undeclared route is a problem.
+    fn stream(
+        &mut self,
+        raw: RawStream,
+        declared: &BTreeSet<String>,
+        routes: &[Route],
+    ) -> (StreamSettings, BTreeMap<String, StreamOverride>) {
+        let RawStream {
+            buffer_events,
+            slow_client,
+            slow_client_timeout,
+            keepalive,
+            routes: raw_overrides,
+        } = raw;
+        let wide = RawStreamOverride {
+            buffer_events,
+            slow_client,
+            slow_client_timeout,
+            keepalive,
+        };
+        let stream = self
+            .stream_keys("stream", wide)
+            .apply(&StreamSettings::default());
+
+        let mut overrides = BTreeMap::new();
+        for (model, raw) in raw_overrides.0 {
+            let path = join("stream", &["routes", &model]);
+            if !declared.contains(&model) {
+                self.push(
+                    path.clone(),
+                    Problem::UnknownRoute {
+                        name: model.clone(),
+                    },
+                );
+            }
+            let over = self.stream_keys(&path, raw);
+            if routes.iter().any(|route| route.model == model) {
+                overrides.insert(model, over);
+            }
+        }
+        (stream, overrides)
+    }
+
+    /// Checks the stream keys of the table at `base` (`stream` or `stream.routes.X`); a key
+    /// that is absent or wrong comes back `None`.
+    fn stream_keys(&mut self, base: &str, raw: RawStreamOverride) -> StreamOverride {
         let buffer_events = match raw.buffer_events {
-            None => d.buffer_events,
             Some(0) => {
                 self.push(
-                    "stream.buffer_events".into(),
+                    join(base, &["buffer_events"]),
                     Problem::TooSmall { value: 0 },
                 );
-                d.buffer_events
+                None
             }
-            Some(n) => n,
+            other => other,
         };
         let slow_client = match raw.slow_client.as_deref() {
-            None | Some("coalesce") => SlowClient::Coalesce,
-            Some("block") => SlowClient::Block,
+            None => None,
+            Some("coalesce") => Some(SlowClient::Coalesce),
+            Some("block") => Some(SlowClient::Block),
             Some(other) => {
                 self.push(
-                    "stream.slow_client".into(),
+                    join(base, &["slow_client"]),
                     Problem::SlowClient {
                         value: other.to_owned(),
                     },
                 );
-                d.slow_client
+                None
             }
         };
-        StreamSettings {
+        StreamOverride {
             buffer_events,
             slow_client,
-            slow_client_timeout: self.duration(
-                "stream.slow_client_timeout".into(),
+            slow_client_timeout: self.opt_duration(
+                join(base, &["slow_client_timeout"]),
                 raw.slow_client_timeout,
-                d.slow_client_timeout,
                 true,
             ),
-            keepalive: self.duration("stream.keepalive".into(), raw.keepalive, d.keepalive, true),
+            keepalive: self.opt_duration(join(base, &["keepalive"]), raw.keepalive, true),
         }
     }
 }

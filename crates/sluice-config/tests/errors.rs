@@ -295,3 +295,86 @@ fn load_names_the_file_in_errors() {
         "{msg}"
     );
 }
+
+#[test]
+fn stream_override_unknown_key() {
+    check(
+        &format!("{BASE}\n[stream.routes.\"gpt-4.1\"]\nbuffer = 4\n"),
+        Some(r#"stream.routes."gpt-4.1".buffer"#),
+        &["unknown field", "buffer"],
+    );
+    check(
+        &format!("{BASE}\n[stream.routes.\"gpt-4.1\"]\nretry = {{ attempts = 1 }}\n"),
+        Some(r#"stream.routes."gpt-4.1".retry"#),
+        &["unknown field"],
+    );
+}
+
+#[test]
+fn stream_override_bad_values() {
+    check(
+        &format!("{BASE}\n[stream.routes.\"gpt-4.1\"]\nbuffer_events = 0\n"),
+        Some(r#"stream.routes."gpt-4.1".buffer_events"#),
+        &["at least 1", "got 0"],
+    );
+    check(
+        &format!("{BASE}\n[stream.routes.\"gpt-4.1\"]\nbuffer_events = -3\n"),
+        Some(r#"stream.routes."gpt-4.1".buffer_events"#),
+        &["-3"],
+    );
+    check(
+        &format!("{BASE}\n[stream.routes.\"gpt-4.1\"]\nslow_client = \"drop\"\n"),
+        Some(r#"stream.routes."gpt-4.1".slow_client"#),
+        &["\"drop\"", "coalesce", "block"],
+    );
+    check(
+        &format!("{BASE}\n[stream.routes.\"gpt-4.1\"]\nslow_client_timeout = \"soon\"\n"),
+        Some(r#"stream.routes."gpt-4.1".slow_client_timeout"#),
+        &["invalid duration \"soon\""],
+    );
+    check(
+        &format!("{BASE}\n[stream.routes.\"gpt-4.1\"]\nkeepalive = \"0ms\"\n"),
+        Some(r#"stream.routes."gpt-4.1".keepalive"#),
+        &["greater than zero", "\"0ms\""],
+    );
+    check(
+        &format!("{BASE}\n[stream.routes.\"gpt-4.1\"]\nslow_client_timeout = \"0s\"\n"),
+        Some(r#"stream.routes."gpt-4.1".slow_client_timeout"#),
+        &["greater than zero", "\"0s\""],
+    );
+    check(
+        &format!("{BASE}\n[stream.routes]\n\"gpt-4.1\" = 5\n"),
+        Some(r#"stream.routes."gpt-4.1""#),
+        &["invalid type"],
+    );
+}
+
+#[test]
+fn stream_override_for_an_unknown_route() {
+    let err = check(
+        &format!("{BASE}\n[stream.routes.nope]\nslow_client = \"block\"\n"),
+        Some("stream.routes.nope"),
+        &["no route named \"nope\""],
+    );
+    assert_eq!(
+        err.to_string(),
+        "sluice.toml: stream.routes.nope: no route named \"nope\": not defined under [routes]"
+    );
+    check(
+        &format!("{BASE}\n[stream.routes.\"gpt-4.2\"]\n"),
+        Some(r#"stream.routes."gpt-4.2""#),
+        &["no route named \"gpt-4.2\""],
+    );
+    // The route is named first; a bad value in the same table is counted after it.
+    check(
+        &format!("{BASE}\n[stream.routes.nope]\nbuffer_events = 0\n"),
+        Some("stream.routes.nope"),
+        &["no route named", "(and 1 more problem)"],
+    );
+}
+
+#[test]
+fn stream_override_of_a_skipped_route_is_still_checked() {
+    let text = "[providers.h]\nkind = \"openai\"\nbase_url = \"https://h\"\noptional = true\napi_key = \"${K}\"\n[routes]\nr = [\"h\"]\n[stream.routes.r]\nbuffer_events = 0\n";
+    check(text, Some("stream.routes.r.buffer_events"), &["at least 1"]);
+}

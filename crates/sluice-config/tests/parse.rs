@@ -1,9 +1,11 @@
-//! Happy paths: the SPEC §2 example, defaults, aliases, optional providers, builtin, load.
+//! Happy paths: the SPEC §2 example, defaults, aliases, optional providers, per-route stream
+//! overrides, builtin, load.
 
 use std::time::Duration;
 
 use sluice_config::{
-    builtin, load, parse, Origin, ProviderKind, SkippedProvider, SlowClient, Target,
+    builtin, load, parse, Origin, ProviderKind, SkippedProvider, SlowClient, StreamOverride,
+    StreamSettings, Target,
 };
 
 const SPEC_EXAMPLE: &str = r#"
@@ -315,4 +317,141 @@ fn secret_is_masked_and_describe_has_routes_but_no_key() {
         .describe();
     assert!(skipped.contains("holysheep: skipped"), "{skipped}");
     assert!(skipped.contains("HOLYSHEEP_API_KEY"), "{skipped}");
+}
+
+const OVERRIDES: &str = r#"
+[providers.hs]
+kind = "openai"
+base_url = "https://example.com/v1"
+api_key = "${KEY}"
+optional = true
+[providers.local]
+kind = "mock"
+
+[routes]
+"gpt-4.1" = ["local"]
+fast = ["local"]
+only-hs = ["hs"]
+
+[stream]
+buffer_events = 64
+keepalive = "20s"
+
+[stream.routes."gpt-4.1"]
+slow_client = "block"
+buffer_events = 16
+
+[stream.routes.fast]
+slow_client_timeout = "5s"
+keepalive = "1s"
+
+[stream.routes.only-hs]
+buffer_events = 2
+"#;
+
+#[test]
+fn stream_overrides_parse_and_apply_per_route() {
+    let cfg = parse(OVERRIDES, "o.toml", &|_: &str| Some("k".into())).unwrap();
+    let wide = StreamSettings {
+        buffer_events: 64,
+        slow_client: SlowClient::Coalesce,
+        slow_client_timeout: Duration::from_secs(30),
+        keepalive: Duration::from_secs(20),
+    };
+    assert_eq!(cfg.stream, wide);
+    assert_eq!(
+        cfg.stream_overrides["gpt-4.1"],
+        StreamOverride {
+            buffer_events: Some(16),
+            slow_client: Some(SlowClient::Block),
+            ..StreamOverride::default()
+        }
+    );
+    assert_eq!(
+        cfg.stream_for("gpt-4.1"),
+        StreamSettings {
+            buffer_events: 16,
+            slow_client: SlowClient::Block,
+            ..wide.clone()
+        }
+    );
+    assert_eq!(
+        cfg.stream_for("fast"),
+        StreamSettings {
+            slow_client_timeout: Duration::from_secs(5),
+            keepalive: Duration::from_secs(1),
+            ..wide.clone()
+        }
+    );
+    assert_eq!(cfg.stream_for("only-hs").buffer_events, 2);
+    // No override, and no such route at all: the gateway-wide settings.
+    assert_eq!(cfg.stream_for("nope"), wide);
+    let keys: Vec<&str> = cfg.stream_overrides.keys().map(String::as_str).collect();
+    assert_eq!(keys, ["fast", "gpt-4.1", "only-hs"]);
+}
+
+#[test]
+fn stream_for_without_overrides_is_the_gateway_wide_settings() {
+    let cfg = parse(SPEC_EXAMPLE, "sluice.toml", &with_key).unwrap();
+    assert!(cfg.stream_overrides.is_empty());
+    assert_eq!(cfg.stream_for("gpt-4.1"), cfg.stream);
+    assert_eq!(cfg.stream_for("fast"), StreamSettings::default());
+
+    let cfg = builtin(&no_env);
+    assert!(cfg.stream_overrides.is_empty());
+    assert_eq!(cfg.stream_for("mock"), StreamSettings::default());
+
+    // An empty override table changes nothing.
+    let text = "[providers.m]\nkind = \"mock\"\n[routes]\nm = [\"m\"]\n[stream.routes.m]\n";
+    let cfg = parse(text, "e.toml", &no_env).unwrap();
+    assert!(cfg.stream_overrides["m"].is_empty());
+    assert_eq!(cfg.stream_for("m"), StreamSettings::default());
+}
+
+#[test]
+fn override_for_a_route_dropped_with_its_skipped_provider_is_ignored() {
+    let cfg = parse(OVERRIDES, "o.toml", &no_env).unwrap();
+    assert!(cfg.route("only-hs").is_none());
+    assert!(!cfg.stream_overrides.contains_key("only-hs"));
+    assert_eq!(cfg.stream_for("only-hs"), cfg.stream);
+    assert_eq!(cfg.stream_for("gpt-4.1").buffer_events, 16);
+    assert!(!cfg.describe().contains("buffer_events 2,"));
+}
+
+#[test]
+fn describe_shows_overrides_under_their_routes() {
+    let cfg = parse(OVERRIDES, "o.toml", &|_: &str| Some("k".into())).unwrap();
+    let text = cfg.describe();
+    let lines: Vec<&str> = text.lines().collect();
+    let under = |route: &str| {
+        let at = lines
+            .iter()
+            .position(|l| l.starts_with(&format!("  {route} -> ")))
+            .unwrap_or_else(|| panic!("no route line for {route}:\n{text}"));
+        lines[at + 1]
+    };
+    assert_eq!(
+        under("gpt-4.1"),
+        "    stream override: buffer_events 16, slow_client block",
+        "{text}"
+    );
+    assert_eq!(
+        under("fast"),
+        "    stream override: slow_client_timeout 5s, keepalive 1s",
+        "{text}"
+    );
+    assert_eq!(
+        under("only-hs"),
+        "    stream override: buffer_events 2",
+        "{text}"
+    );
+    assert!(
+        text.contains("stream: buffer_events 64, slow_client coalesce, slow_client_timeout 30s, keepalive 20s"),
+        "{text}"
+    );
+    // Routes without an override get no such line.
+    let plain = parse(SPEC_EXAMPLE, "sluice.toml", &with_key)
+        .unwrap()
+        .describe();
+    assert!(!plain.contains("stream override"), "{plain}");
 }

@@ -61,7 +61,11 @@ async fn stream(
     headers: HeaderMap,
     framing: Framing,
 ) -> Response {
-    let stream_cfg = &app.config().stream;
+    let stream_cfg = app.config().stream_for(&chat.model);
+    let slow_client = match stream_cfg.slow_client {
+        sluice_config::SlowClient::Coalesce => sluice_relay::SlowClient::Coalesce,
+        sluice_config::SlowClient::Block => sluice_relay::SlowClient::Block,
+    };
     let timeouts = &provider.timeouts;
     let cfg = RelayConfig {
         buffer_events: stream_cfg.buffer_events,
@@ -70,6 +74,7 @@ async fn stream(
         idle: timeouts.idle,
         total: timeouts.total,
         slow_client_timeout: stream_cfg.slow_client_timeout,
+        slow_client,
         started: ctx.started,
         framing,
     };
@@ -181,6 +186,8 @@ impl RequestLog {
             duration_ms = (outcome.ended_at - self.started).as_secs_f64() * 1000.0,
             events = outcome.events,
             queue_high_water = outcome.queue.high_water,
+            coalesced = outcome.queue.coalesced,
+            blocked_ms = outcome.blocked.as_secs_f64() * 1000.0,
             attempts = 1,
             error,
             "request finished"

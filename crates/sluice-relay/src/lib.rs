@@ -12,6 +12,7 @@
 //! and writer is bounded, and no lock is held across an await.
 
 pub mod chunk;
+pub mod coalesce;
 mod error;
 pub mod framing;
 pub mod queue;
@@ -22,4 +23,6 @@ pub use chunk::{ChunkSummary, Usage};
 pub use error::{ProviderErrorBody, StreamError};
 pub use framing::Framing;
 pub use queue::ClientStream;
-pub use relay::{start, Commit, Connect, End, Outcome, OutcomeSink, RelayConfig, UpstreamBody};
+pub use relay::{
+    start, Commit, Connect, End, Outcome, OutcomeSink, RelayConfig, SlowClient, UpstreamBody,
+};

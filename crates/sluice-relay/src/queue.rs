@@ -9,21 +9,24 @@
 //! waker and returns `Pending`, unlike the seed's handler that awaited while holding its lock.
 
 use std::collections::VecDeque;
-use std::convert::Infallible;
 use std::future::poll_fn;
 use std::pin::Pin;
 use std::sync::{Arc, Mutex, MutexGuard};
 use std::task::{Context, Poll, Waker};
-use std::time::Instant;
+use tokio::time::Instant;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 
+use crate::coalesce::Mergeable;
+
 /// Figures the relay reports about its queue when the stream ends.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct QueueStats {
-    /// The most frames ever held at once.
+    /// The most frames ever held at once (never more than the queue's bound).
     pub high_water: usize,
+    /// Provider chunks merged into a queued one instead of taking a place of their own.
+    pub coalesced: u64,
     /// Bytes handed to the client writer.
     pub bytes_out: u64,
     /// When the client writer first took a frame (the first byte handed to the socket).
@@ -33,21 +36,128 @@ pub struct QueueStats {
 /// The producer could not queue a frame.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PushError {
-    /// The queue holds its bound; the frame is handed back.
+    /// The queue holds its bound (and nothing could be merged); the frame is handed back.
     Full(Bytes),
     /// The client is gone.
     Gone,
 }
 
+/// The client's body was cut off by the gateway (a client that stopped reading); the server
+/// closes the connection instead of ending the response cleanly.
+#[derive(Debug, thiserror::Error)]
+#[error("the stream was cut off")]
+pub struct CutOff;
+
+/// One queued frame.
+#[derive(Debug)]
+enum Item {
+    /// Bytes ready for the socket; `mergeable` marks a plain content delta (`data: {..}\n\n`).
+    Frame { bytes: Bytes, mergeable: bool },
+    /// Content deltas merged while the client was behind, written out when taken.
+    Merged(Box<Mergeable>),
+}
+
+impl Item {
+    fn is_mergeable(&self) -> bool {
+        matches!(
+            self,
+            Item::Frame {
+                mergeable: true,
+                ..
+            } | Item::Merged(_)
+        )
+    }
+
+    /// The merge view of a mergeable item.
+    fn to_mergeable(&self) -> Option<Mergeable> {
+        match self {
+            Item::Frame {
+                bytes,
+                mergeable: true,
+            } => Mergeable::parse(payload_of(bytes)),
+            Item::Merged(m) => Some((**m).clone()),
+            Item::Frame { .. } => None,
+        }
+    }
+
+    fn len_hint(&self) -> usize {
+        match self {
+            Item::Frame { bytes, .. } => bytes.len(),
+            Item::Merged(_) => 256,
+        }
+    }
+}
+
+/// The JSON of a frame written by `sluice_sse::write_data` on one line.
+fn payload_of(frame: &[u8]) -> &[u8] {
+    let frame = frame.strip_prefix(b"data: ").unwrap_or(frame);
+    frame.strip_suffix(b"\n\n").unwrap_or(frame)
+}
+
 #[derive(Debug)]
 struct State {
-    frames: VecDeque<Bytes>,
+    items: VecDeque<Item>,
     capacity: usize,
     producer_done: bool,
     consumer_gone: bool,
+    cut_off: bool,
+    /// Since when the client has had something to take and taken nothing.
+    waiting_since: Option<Instant>,
     consumer_waker: Option<Waker>,
     producer_waker: Option<Waker>,
     stats: QueueStats,
+}
+
+impl State {
+    fn push(&mut self, item: Item) {
+        if self.items.is_empty() {
+            self.waiting_since = Some(Instant::now());
+        }
+        self.items.push_back(item);
+        self.stats.high_water = self.stats.high_water.max(self.items.len());
+    }
+
+    /// Makes room under the coalesce policy: merges `frame` into the last queued delta, or
+    /// two neighbouring queued deltas into one. Returns the frame back if neither works.
+    fn coalesce(&mut self, frame: Bytes, mergeable: bool) -> Result<(), Bytes> {
+        if mergeable {
+            if let Some(next) = Mergeable::parse(payload_of(&frame)) {
+                if let Some(mut last) = self.items.back().and_then(Item::to_mergeable) {
+                    if last.try_append(next).is_ok() {
+                        self.stats.coalesced += 1;
+                        if let Some(slot) = self.items.back_mut() {
+                            *slot = Item::Merged(Box::new(last));
+                        }
+                        return Ok(());
+                    }
+                }
+            }
+        }
+        // Merge the latest pair of neighbouring deltas that can merge, freeing one place.
+        for i in (1..self.items.len()).rev() {
+            if !(self.items[i - 1].is_mergeable() && self.items[i].is_mergeable()) {
+                continue;
+            }
+            let (Some(mut first), Some(second)) = (
+                self.items[i - 1].to_mergeable(),
+                self.items[i].to_mergeable(),
+            ) else {
+                continue;
+            };
+            let merged_chunks = u64::from(second.chunks());
+            if first.try_append(second).is_ok() {
+                self.items[i - 1] = Item::Merged(Box::new(first));
+                self.items.remove(i);
+                self.stats.coalesced += merged_chunks;
+                self.push(Item::Frame {
+                    bytes: frame,
+                    mergeable,
+                });
+                return Ok(());
+            }
+        }
+        Err(frame)
+    }
 }
 
 #[derive(Debug)]
@@ -70,10 +180,12 @@ pub fn channel(capacity: usize) -> (Sender, ClientStream) {
         state: Mutex::new(State {
             // Most streams hold one or two frames at a time; the deque grows if a client
             // falls behind, up to `capacity`.
-            frames: VecDeque::with_capacity(capacity.min(4)),
+            items: VecDeque::with_capacity(capacity.min(4)),
             capacity,
             producer_done: false,
             consumer_gone: false,
+            cut_off: false,
+            waiting_since: None,
             consumer_waker: None,
             producer_waker: None,
             stats: QueueStats::default(),
@@ -94,17 +206,26 @@ pub struct Sender {
 }
 
 impl Sender {
-    /// Queues a frame if there is room.
-    pub fn try_push(&self, frame: Bytes) -> Result<(), PushError> {
+    /// Queues a frame if there is room. With `coalesce`, a full queue makes room by merging
+    /// content deltas (`mergeable` marks the frame as one).
+    pub fn try_push(&self, frame: Bytes, mergeable: bool, coalesce: bool) -> Result<(), PushError> {
         let mut st = self.shared.lock();
         if st.consumer_gone {
             return Err(PushError::Gone);
         }
-        if st.frames.len() >= st.capacity {
-            return Err(PushError::Full(frame));
+        if st.items.len() >= st.capacity {
+            if !coalesce {
+                return Err(PushError::Full(frame));
+            }
+            if let Err(frame) = st.coalesce(frame, mergeable) {
+                return Err(PushError::Full(frame));
+            }
+        } else {
+            st.push(Item::Frame {
+                bytes: frame,
+                mergeable,
+            });
         }
-        st.frames.push_back(frame);
-        st.stats.high_water = st.stats.high_water.max(st.frames.len());
         if let Some(w) = st.consumer_waker.take() {
             drop(st);
             w.wake();
@@ -117,7 +238,7 @@ impl Sender {
         let mut frame = Some(frame);
         poll_fn(|cx| {
             let f = frame.take().expect("polled after completion");
-            match self.try_push(f) {
+            match self.try_push(f, false, false) {
                 Ok(()) => Poll::Ready(Ok(())),
                 Err(PushError::Gone) => Poll::Ready(Err(PushError::Gone)),
                 Err(PushError::Full(f)) => {
@@ -126,14 +247,13 @@ impl Sender {
                     if st.consumer_gone {
                         return Poll::Ready(Err(PushError::Gone));
                     }
-                    if st.frames.len() < st.capacity {
-                        drop(st);
-                        frame = Some(f);
-                        cx.waker().wake_by_ref();
-                        return Poll::Pending;
-                    }
-                    set_waker(&mut st.producer_waker, cx);
                     frame = Some(f);
+                    if st.items.len() < st.capacity {
+                        drop(st);
+                        cx.waker().wake_by_ref();
+                    } else {
+                        set_waker(&mut st.producer_waker, cx);
+                    }
                     Poll::Pending
                 }
             }
@@ -155,17 +275,49 @@ impl Sender {
         .await
     }
 
+    /// Resolves when the client has taken every queued frame, or has gone.
+    pub async fn drained(&self) {
+        poll_fn(|cx| {
+            let mut st = self.shared.lock();
+            if st.items.is_empty() || st.consumer_gone {
+                Poll::Ready(())
+            } else {
+                set_waker(&mut st.producer_waker, cx);
+                Poll::Pending
+            }
+        })
+        .await
+    }
+
     pub fn is_closed(&self) -> bool {
         self.shared.lock().consumer_gone
     }
 
     /// Frames currently queued.
     pub fn len(&self) -> usize {
-        self.shared.lock().frames.len()
+        self.shared.lock().items.len()
     }
 
     pub fn is_empty(&self) -> bool {
         self.len() == 0
+    }
+
+    /// Since when the client has had frames waiting and taken none (`None` when it is caught
+    /// up).
+    pub fn waiting_since(&self) -> Option<Instant> {
+        self.shared.lock().waiting_since
+    }
+
+    /// Drops what is queued and makes the client's body fail, so the server closes the
+    /// connection rather than ending the response as if it were complete.
+    pub fn cut_off(&self) {
+        let mut st = self.shared.lock();
+        st.cut_off = true;
+        st.items.clear();
+        if let Some(w) = st.consumer_waker.take() {
+            drop(st);
+            w.wake();
+        }
     }
 
     pub fn stats(&self) -> QueueStats {
@@ -192,26 +344,41 @@ pub struct ClientStream {
 }
 
 impl Stream for ClientStream {
-    type Item = Result<Bytes, Infallible>;
+    type Item = Result<Bytes, CutOff>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut st = self.shared.lock();
-        let out = match st.frames.len() {
+        if st.cut_off {
+            return Poll::Ready(Some(Err(CutOff)));
+        }
+        let out = match st.items.len() {
             0 if st.producer_done => return Poll::Ready(None),
             0 => {
                 set_waker(&mut st.consumer_waker, cx);
                 return Poll::Pending;
             }
-            1 => st.frames.pop_front().unwrap_or_default(),
+            1 => match st.items.pop_front() {
+                Some(Item::Frame { bytes, .. }) => bytes,
+                Some(Item::Merged(m)) => {
+                    let mut out = BytesMut::new();
+                    sluice_sse::write_data(&mut out, &m.to_payload());
+                    out.freeze()
+                }
+                None => Bytes::new(),
+            },
             _ => {
-                let total = st.frames.iter().map(Bytes::len).sum();
+                let total = st.items.iter().map(Item::len_hint).sum();
                 let mut batch = BytesMut::with_capacity(total);
-                for frame in st.frames.drain(..) {
-                    batch.extend_from_slice(&frame);
+                for item in st.items.drain(..) {
+                    match item {
+                        Item::Frame { bytes, .. } => batch.extend_from_slice(&bytes),
+                        Item::Merged(m) => sluice_sse::write_data(&mut batch, &m.to_payload()),
+                    }
                 }
                 batch.freeze()
             }
         };
+        st.waiting_since = None;
         st.stats.bytes_out += out.len() as u64;
         if st.stats.first_taken.is_none() {
             st.stats.first_taken = Some(Instant::now());
@@ -229,7 +396,7 @@ impl Drop for ClientStream {
     fn drop(&mut self) {
         let mut st = self.shared.lock();
         st.consumer_gone = true;
-        st.frames.clear();
+        st.items.clear();
         let producer = st.producer_waker.take();
         drop(st);
         if let Some(w) = producer {
@@ -253,10 +420,10 @@ mod tests {
     #[tokio::test]
     async fn frames_flow_in_order_and_batch() {
         let (tx, mut rx) = channel(4);
-        tx.try_push(Bytes::from_static(b"a")).unwrap();
-        tx.try_push(Bytes::from_static(b"b")).unwrap();
+        tx.try_push(Bytes::from_static(b"a"), false, false).unwrap();
+        tx.try_push(Bytes::from_static(b"b"), false, false).unwrap();
         assert_eq!(rx.next().await.unwrap().unwrap(), "ab");
-        tx.try_push(Bytes::from_static(b"c")).unwrap();
+        tx.try_push(Bytes::from_static(b"c"), false, false).unwrap();
         drop(tx);
         assert_eq!(rx.next().await.unwrap().unwrap(), "c");
         assert!(rx.next().await.is_none());
@@ -265,10 +432,10 @@ mod tests {
     #[tokio::test]
     async fn bound_is_held_and_push_waits_for_room() {
         let (tx, mut rx) = channel(2);
-        tx.try_push(Bytes::from_static(b"1")).unwrap();
-        tx.try_push(Bytes::from_static(b"2")).unwrap();
+        tx.try_push(Bytes::from_static(b"1"), false, false).unwrap();
+        tx.try_push(Bytes::from_static(b"2"), false, false).unwrap();
         assert_eq!(
-            tx.try_push(Bytes::from_static(b"3")),
+            tx.try_push(Bytes::from_static(b"3"), false, false),
             Err(PushError::Full(Bytes::from_static(b"3")))
         );
         let pusher = tokio::spawn(async move {
@@ -283,10 +450,74 @@ mod tests {
         assert!(rx.next().await.is_none());
     }
 
+    fn delta(text: &str) -> Bytes {
+        let payload = serde_json::json!({"id": "c", "choices": [{"index": 0, "delta": {"content": text}, "finish_reason": null}]});
+        Bytes::from(format!("data: {payload}\n\n"))
+    }
+
+    fn text_of(body: &[u8]) -> (String, usize) {
+        let mut dec = sluice_sse::Decoder::new();
+        dec.push(body);
+        let (mut text, mut events) = (String::new(), 0);
+        while let Some(sluice_sse::Frame::Event(ev)) = dec.next_frame().unwrap() {
+            events += 1;
+            let v: serde_json::Value = serde_json::from_slice(&ev.data).unwrap();
+            text += v["choices"][0]["delta"]["content"].as_str().unwrap_or("");
+        }
+        (text, events)
+    }
+
+    #[tokio::test]
+    async fn coalescing_keeps_the_bound_and_every_token() {
+        let (tx, mut rx) = channel(4);
+        let mut expected = String::new();
+        for i in 0..100 {
+            let t = format!("t{i} ");
+            expected += &t;
+            tx.try_push(delta(&t), true, true).unwrap();
+        }
+        // A chunk that must stay in place: with no room and nothing to merge it with, it waits.
+        let stop = Bytes::from_static(
+            b"data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n",
+        );
+        let stats = tx.stats();
+        assert_eq!(stats.high_water, 4);
+        assert_eq!(stats.coalesced, 96);
+        let body = rx.next().await.unwrap().unwrap();
+        let (text, events) = text_of(&body);
+        assert_eq!(text, expected);
+        assert_eq!(events, 4);
+        tx.try_push(stop.clone(), false, true).unwrap();
+        assert_eq!(rx.next().await.unwrap().unwrap(), stop);
+    }
+
+    #[tokio::test]
+    async fn unmergeable_frames_make_a_full_queue_wait_even_when_coalescing() {
+        let (tx, _rx) = channel(2);
+        tx.try_push(Bytes::from_static(b": a\n\n"), false, true)
+            .unwrap();
+        tx.try_push(Bytes::from_static(b": b\n\n"), false, true)
+            .unwrap();
+        assert!(matches!(
+            tx.try_push(delta("x"), true, true),
+            Err(PushError::Full(_))
+        ));
+    }
+
+    #[tokio::test]
+    async fn cut_off_fails_the_body() {
+        let (tx, mut rx) = channel(2);
+        tx.try_push(Bytes::from_static(b"data: 1\n\n"), false, false)
+            .unwrap();
+        assert!(tx.waiting_since().is_some());
+        tx.cut_off();
+        assert!(rx.next().await.unwrap().is_err());
+    }
+
     #[tokio::test]
     async fn dropping_the_client_wakes_a_blocked_producer() {
         let (tx, rx) = channel(1);
-        tx.try_push(Bytes::from_static(b"1")).unwrap();
+        tx.try_push(Bytes::from_static(b"1"), false, false).unwrap();
         let pusher = tokio::spawn(async move {
             let pushed = tx.push(Bytes::from_static(b"2")).await;
             tx.closed().await;

@@ -51,9 +51,20 @@ pub struct RelayConfig {
     pub total: Duration,
     /// A client that accepts nothing for this long is cut off.
     pub slow_client_timeout: Duration,
+    /// What to do when the client reads slower than the provider writes.
+    pub slow_client: SlowClient,
     /// When the gateway received the request.
     pub started: Instant,
     pub framing: Framing,
+}
+
+/// The policy for a client that reads slower than the provider writes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SlowClient {
+    /// Keep reading the provider and merge queued content deltas into fewer, larger events.
+    Coalesce,
+    /// Stop reading the provider while the queue is full (TCP backpressure).
+    Block,
 }
 
 /// How a stream ended.
@@ -162,7 +173,7 @@ enum Flow {
 
 impl Relay {
     async fn run(mut self, connect: Connect, sink: OutcomeSink) {
-        let end = self.drive(connect).await;
+        let mut end = self.drive(connect).await;
         let committed = self.commit.is_none();
         match &end {
             End::Completed => {
@@ -175,8 +186,9 @@ impl Relay {
                 Some(commit) => {
                     let _ = commit.send(Err(err.clone()));
                 }
-                // A client that stopped reading would not take an error event either.
-                None if matches!(err, StreamError::SlowClient(_)) => {}
+                // A client that stopped reading would not take an error event either: its
+                // connection is closed instead.
+                None if matches!(err, StreamError::SlowClient(_)) => self.tx.cut_off(),
                 None => {
                     self.cfg.framing.write_error(err, &mut self.out);
                     self.flush_final().await;
@@ -184,13 +196,23 @@ impl Relay {
             },
             End::ClientClosed => {}
         }
-        let queue = self.tx.stats();
-        drop(self.tx); // ends the client's body after what is queued
         if let Some(body) = self.finished_body.take() {
             drain_for_reuse(body).await;
         }
-        // Any other provider body was dropped when `drive` returned: its connection is closed,
-        // which is how a provider request is cancelled.
+        // The relay stays until the client has taken its last frame, so that a client that
+        // stopped reading is cut off even after the provider finished.
+        let client_may_lag = committed
+            && !matches!(
+                end,
+                End::ClientClosed | End::Failed(StreamError::SlowClient(_))
+            );
+        if client_may_lag && !await_client(&self.tx, self.cfg.slow_client_timeout).await {
+            end = End::Failed(StreamError::SlowClient(self.cfg.slow_client_timeout));
+        }
+        let queue = self.tx.stats();
+        drop(self.tx); // ends the client's body after what is queued
+                       // Any other provider body was dropped when `drive` returned: its connection is closed,
+                       // which is how a provider request is cancelled.
         let outcome = Outcome {
             end,
             committed,
@@ -310,10 +332,11 @@ impl Relay {
         if now >= deadline {
             return Err(End::Failed(err));
         }
+        self.check_slow_client()?;
         if now >= self.last_sent + self.cfg.keepalive {
             // A client that is behind already has bytes waiting; it needs no keep-alive.
             if self.tx.is_empty() {
-                self.send(Bytes::from_static(KEEPALIVE)).await?;
+                self.send(Bytes::from_static(KEEPALIVE), false).await?;
             } else {
                 self.last_sent = now;
             }
@@ -379,16 +402,26 @@ impl Relay {
         if self.out.is_empty() {
             return Flow::Continue;
         }
+        // Plain content deltas on one line may later be merged with their neighbours.
+        let mergeable = summary.content
+            && !summary.finish
+            && summary.usage.is_none()
+            && summary.choices == 1
+            && matches!(self.cfg.framing, Framing::ChatCompletions { .. })
+            && memchr::memchr(b'\n', &event.data).is_none();
         let frame = self.out.split().freeze();
-        match self.send(frame).await {
+        match self.send(frame, mergeable).await {
             Ok(()) => Flow::Continue,
             Err(end) => Flow::Stop(end),
         }
     }
 
-    /// Queues a frame, waiting (up to the slow-client limit) when the queue is full.
-    async fn send(&mut self, frame: Bytes) -> Result<(), End> {
-        let res = match self.tx.try_push(frame) {
+    /// Queues a frame. When the queue is full, the coalesce policy first tries to merge
+    /// content deltas (`mergeable` marks the frame as one); otherwise the relay waits for room,
+    /// up to the slow-client limit.
+    async fn send(&mut self, frame: Bytes, mergeable: bool) -> Result<(), End> {
+        let coalesce = self.cfg.slow_client == SlowClient::Coalesce;
+        let res = match self.tx.try_push(frame, mergeable, coalesce) {
             Err(PushError::Full(frame)) => {
                 let waited = Instant::now();
                 let res = tokio::time::timeout(self.cfg.slow_client_timeout, self.tx.push(frame))
@@ -407,9 +440,20 @@ impl Relay {
                 if let Some(commit) = self.commit.take() {
                     let _ = commit.send(Ok(()));
                 }
-                Ok(())
+                self.check_slow_client()
             }
             Err(_) => Err(End::ClientClosed),
+        }
+    }
+
+    /// A client that has had bytes waiting and taken none for the slow-client limit is cut
+    /// off (checked on every frame queued and on every timer tick).
+    fn check_slow_client(&self) -> Result<(), End> {
+        match self.tx.waiting_since() {
+            Some(since) if since.elapsed() >= self.cfg.slow_client_timeout => Err(End::Failed(
+                StreamError::SlowClient(self.cfg.slow_client_timeout),
+            )),
+            _ => Ok(()),
         }
     }
 
@@ -437,7 +481,26 @@ impl Relay {
             return;
         }
         let frame = self.out.split().freeze();
-        let _ = self.send(frame).await;
+        let _ = self.send(frame, false).await;
+    }
+}
+
+/// Waits until the client has taken every queued frame (or left). Returns `false` when it took
+/// nothing for `limit` and was cut off instead.
+async fn await_client(tx: &Sender, limit: Duration) -> bool {
+    loop {
+        let Some(since) = tx.waiting_since() else {
+            return true;
+        };
+        let deadline = since + limit;
+        if Instant::now() >= deadline {
+            tx.cut_off();
+            return false;
+        }
+        tokio::select! {
+            () = tx.drained() => return true,
+            () = tokio::time::sleep_until(deadline) => {}
+        }
     }
 }
 

@@ -91,6 +91,10 @@ pub struct BenchArgs {
     /// The limit for one request, from sending to the end of its stream.
     #[arg(long, value_parser = humantime::parse_duration, default_value = "60s")]
     pub timeout: Duration,
+    /// Simulate a slow client: after each read of a response body, wait this long before
+    /// reading again, e.g. 50ms (timings then include the waits).
+    #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
+    pub read_delay: Option<Duration>,
     /// Print one JSON document instead of tables.
     #[arg(long)]
     pub json: bool,

@@ -119,6 +119,58 @@ fn without_delays_the_first_token_is_quick() {
 }
 
 #[test]
+fn a_read_delay_slows_the_client_but_the_request_completes() {
+    let up = Proc::mock_upstream(&["--tokens", "10", "--ttft", "0ms", "--itl", "0ms"]);
+    let base = v1(&up);
+    let doc = json(&bench(&[
+        "--base-url",
+        &base,
+        "--model",
+        "mock",
+        "--requests",
+        "1",
+        "--read-delay",
+        "20ms",
+        "--json",
+    ]));
+    let r = &doc["report"];
+    assert_eq!(r["requests"], 1, "{r}");
+    assert_eq!(r["ok"], 1, "{r}");
+    assert_eq!(r["errors"], serde_json::json!({}), "{r}");
+    assert_eq!(r["completion_tokens"], 10, "{r}");
+    // A body of 10 tokens takes at least one read that returns data, and every such read is
+    // followed by a 20 ms wait before the next one (the one that sees the end at the
+    // latest): a lower bound only, since how the bytes split into reads is not known.
+    let total = f(&r["total"]["p50_ms"]);
+    assert!(total >= 20.0, "total p50 {total}: {r}");
+
+    // The table says the client was slowed.
+    let out = bench(&[
+        "--base-url",
+        &base,
+        "--model",
+        "mock",
+        "--requests",
+        "1",
+        "--read-delay",
+        "20ms",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&out).contains("read delay 20ms"), "{}", stdout(&out));
+
+    // A duration that does not parse is a usage error.
+    let out = bench(&[
+        "--base-url",
+        &base,
+        "--model",
+        "mock",
+        "--read-delay",
+        "soon",
+    ]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+}
+
+#[test]
 fn compare_reports_both_targets_and_the_difference() {
     let up = upstream();
     let base = v1(&up);

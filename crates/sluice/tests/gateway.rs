@@ -533,3 +533,24 @@ async fn health_cors_and_request_ids() {
     let exposed = reply.header("access-control-expose-headers").unwrap();
     assert!(exposed.contains("x-sluice-provider") && exposed.contains("x-request-id"));
 }
+
+#[tokio::test]
+async fn stream_settings_can_be_overridden_per_route() {
+    let up = Proc::mock_upstream(&["--tokens", "2"]);
+    let gw = Proc::gateway(&config_for(
+        &up,
+        "[stream]\nkeepalive = \"10s\"\n[stream.routes.fast]\nkeepalive = \"100ms\"\n",
+    ));
+    let slow = [("x-mock-ttft-ms", "450")];
+    let fast = post(&gw.url("/v1/chat/completions"), &chat("fast", true), &slow).await;
+    let plain = post(&gw.url("/v1/chat/completions"), &chat("mock", true), &slow).await;
+    let comments = |r: &common::Reply| {
+        r.frames()
+            .iter()
+            .filter(|f| matches!(f, sluice_sse::Frame::Comment(_)))
+            .count()
+    };
+    assert!(comments(&fast) >= 2, "{}", fast.body);
+    assert_eq!(comments(&plain), 0, "{}", plain.body);
+    assert_eq!(fast.content(), plain.content());
+}

@@ -33,6 +33,7 @@ fn config(framing: Framing) -> RelayConfig {
         idle: Duration::from_secs(30),
         total: Duration::from_secs(600),
         slow_client_timeout: Duration::from_secs(30),
+        slow_client: SlowClient::Coalesce,
         started: Instant::now(),
         framing,
     }
@@ -309,5 +310,62 @@ async fn simple_chat_framing() {
          data: {\"id\":null,\"content\":\"\",\"finish_reason\":\"stop\"}\n\n\
          event: usage\ndata: {\"prompt_tokens\":3,\"completion_tokens\":1,\"total_tokens\":4,\"cost\":null,\"cost_local\":null}\n\n\
          data: [DONE]\n\n"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_stops_reading_is_cut_off_even_after_the_provider_finished() {
+    let dropped = Arc::new(AtomicBool::new(false));
+    let got: Arc<Mutex<Option<Outcome>>> = Arc::default();
+    let sink_slot = got.clone();
+    let mut cfg = config(CHAT);
+    cfg.slow_client_timeout = Duration::from_millis(100);
+    let (commit, mut body) = start(
+        provider(vec![(0, Ok(HI)), (0, Ok(STOP)), (0, Ok(DONE))], dropped),
+        cfg,
+        Box::new(move |o| *sink_slot.lock().unwrap() = Some(o)),
+    );
+    commit.await.unwrap();
+    // The client takes nothing for longer than the limit.
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(
+        got.lock().unwrap().as_ref().expect("outcome").end,
+        End::Failed(StreamError::SlowClient(Duration::from_millis(100)))
+    );
+    assert!(
+        body.next().await.unwrap().is_err(),
+        "the body fails instead of ending cleanly"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_client_that_reads_late_but_within_the_limit_gets_everything() {
+    let got: Arc<Mutex<Option<Outcome>>> = Arc::default();
+    let sink_slot = got.clone();
+    let mut cfg = config(CHAT);
+    cfg.slow_client_timeout = Duration::from_millis(500);
+    let (commit, body) = start(
+        provider(
+            vec![(0, Ok(HI)), (0, Ok(STOP)), (0, Ok(DONE))],
+            Arc::default(),
+        ),
+        cfg,
+        Box::new(move |o| *sink_slot.lock().unwrap() = Some(o)),
+    );
+    commit.await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let chunks: Vec<_> = body.collect().await;
+    let text: Vec<u8> = chunks
+        .into_iter()
+        .flat_map(|c| c.unwrap().to_vec())
+        .collect();
+    assert_eq!(
+        String::from_utf8(text).unwrap(),
+        format!("{HI}{STOP}{DONE}")
+    );
+    tokio::task::yield_now().await;
+    assert_eq!(
+        got.lock().unwrap().as_ref().expect("outcome").end,
+        End::Completed
     );
 }

@@ -60,14 +60,14 @@ pub async fn run(args: BenchArgs) -> Result<(), Failure> {
         json(&outcome)?
     } else {
         match &outcome {
-            Outcome::One(report) => table(&cfg.base_url, &cfg.model, cfg.concurrency, report),
+            Outcome::One(report) => table(&cfg.base_url, &cfg, report),
             Outcome::Two(pair) => {
                 let (a, b) = &**pair;
                 let url2 = args.compare.as_deref().unwrap_or_default();
                 let mut text = format!(
                     "A: {}\nB: {}\n",
-                    table(&cfg.base_url, &cfg.model, cfg.concurrency, a),
-                    table(url2, &cfg.model, cfg.concurrency, b)
+                    table(&cfg.base_url, &cfg, a),
+                    table(url2, &cfg, b)
                 );
                 text.push_str(&difference(&Diff::between(a, b)));
                 text
@@ -104,6 +104,7 @@ fn config(args: &BenchArgs) -> Result<BenchConfig, Failure> {
         max_tokens: args.max_tokens,
         headers: args.headers.clone(),
         timeout: args.timeout,
+        read_delay: args.read_delay,
     })
 }
 
@@ -168,9 +169,17 @@ fn json(outcome: &Outcome) -> Result<String, Failure> {
 }
 
 /// One target's results as a small table.
-fn table(url: &str, model: &str, concurrency: usize, r: &Report) -> String {
+fn table(url: &str, cfg: &BenchConfig, r: &Report) -> String {
     let mut out = String::new();
-    let _ = writeln!(out, "{url} (model {model}, concurrency {concurrency})");
+    let _ = write!(
+        out,
+        "{url} (model {}, concurrency {}",
+        cfg.model, cfg.concurrency
+    );
+    if let Some(delay) = cfg.read_delay.filter(|d| !d.is_zero()) {
+        let _ = write!(out, ", read delay {}", humantime::format_duration(delay));
+    }
+    let _ = writeln!(out, ")");
     let _ = writeln!(
         out,
         "  requests {}, ok {}, failed {}, wall {:.3} s",
