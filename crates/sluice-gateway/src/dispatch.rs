@@ -77,6 +77,7 @@ async fn stream(
         slow_client,
         started: ctx.started,
         framing,
+        lifecycle: app.relays().clone(),
     };
     let log = RequestLog {
         id: ctx.id.as_str().to_owned(),
@@ -151,6 +152,25 @@ fn with_attempts(mut res: Response) -> Response {
     res
 }
 
+/// An error as it may be logged: a provider's own message can quote the request (validation
+/// errors) or the answer, so only its status, type and code are kept.
+fn loggable(err: &sluice_relay::StreamError) -> String {
+    use sluice_relay::StreamError::{ProviderEvent, ProviderStatus};
+    match err {
+        ProviderStatus { status, body, .. } => format!(
+            "provider answered HTTP {status} (type {}, code {})",
+            body.error_type.as_deref().unwrap_or("-"),
+            body.code
+        ),
+        ProviderEvent(body) => format!(
+            "provider sent an error event (type {}, code {})",
+            body.error_type.as_deref().unwrap_or("-"),
+            body.code
+        ),
+        other => other.to_string(),
+    }
+}
+
 /// The request's one log line, written when it ends, whatever the ending. It never holds the
 /// prompt, the answer or any key.
 struct RequestLog {
@@ -166,7 +186,7 @@ impl RequestLog {
         let (status, error) = match &outcome.end {
             End::Completed => ("ok", None),
             End::ClientClosed => ("client_closed", None),
-            End::Failed(e) => (e.kind(), Some(e.to_string())),
+            End::Failed(e) => (e.kind(), Some(loggable(e))),
         };
         let usage = outcome.usage.unwrap_or_default();
         let ttft_ms = outcome
@@ -197,7 +217,7 @@ impl RequestLog {
     fn completion_finished(&self, result: Result<Option<Usage>, &sluice_relay::StreamError>) {
         let (status, usage, error) = match result {
             Ok(u) => ("ok", u.unwrap_or_default(), None),
-            Err(e) => (e.kind(), Usage::default(), Some(e.to_string())),
+            Err(e) => (e.kind(), Usage::default(), Some(loggable(e))),
         };
         tracing::info!(
             target: "sluice::request",

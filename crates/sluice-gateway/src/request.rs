@@ -4,7 +4,7 @@
 use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
-use serde_json::{Map, Value};
+use serde_json::Value;
 use sluice_relay::rewrite::set_top_level;
 
 use crate::error::ApiError;
@@ -18,8 +18,8 @@ pub struct ChatRequest {
     pub stream: bool,
     /// The client asked for the usage chunk (`stream_options.include_usage`).
     pub include_usage: bool,
-    /// The client's `stream_options`, kept to merge `include_usage` into.
-    stream_options: Option<Map<String, Value>>,
+    /// The client's `stream_options` as it wrote them, to add `include_usage` to.
+    stream_options: Option<Bytes>,
 }
 
 #[derive(Deserialize)]
@@ -30,8 +30,14 @@ struct View<'a> {
     messages: Option<&'a RawValue>,
     #[serde(default)]
     stream: Option<Value>,
+    #[serde(borrow, default)]
+    stream_options: Option<&'a RawValue>,
+}
+
+#[derive(Deserialize)]
+struct StreamOptions {
     #[serde(default)]
-    stream_options: Option<Value>,
+    include_usage: Option<bool>,
 }
 
 impl ChatRequest {
@@ -72,20 +78,21 @@ impl ChatRequest {
                 ))
             }
         };
-        let stream_options = match view.stream_options {
-            None | Some(Value::Null) => None,
-            Some(Value::Object(map)) => Some(map),
+        let (stream_options, include_usage) = match view.stream_options.map(RawValue::get) {
+            None | Some("null") => (None, false),
+            Some(raw) if raw.trim_start().starts_with('{') => {
+                let options: StreamOptions = serde_json::from_str(raw).map_err(|e| {
+                    ApiError::bad_request(format!("The `stream_options` field is invalid: {e}"))
+                })?;
+                let include_usage = options.include_usage.unwrap_or(false);
+                (Some(Bytes::copy_from_slice(raw.as_bytes())), include_usage)
+            }
             Some(_) => {
                 return Err(ApiError::bad_request(
                     "The `stream_options` field must be an object.",
                 ))
             }
         };
-        let include_usage = stream_options
-            .as_ref()
-            .and_then(|o| o.get("include_usage"))
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
         Ok(ChatRequest {
             raw,
             model,
@@ -123,9 +130,12 @@ impl ChatRequest {
             body = set_top_level(&body, "model", Some(&model)).map_err(to_err)?;
         }
         if self.stream && !self.include_usage {
-            let mut options = self.stream_options.clone().unwrap_or_default();
-            options.insert("include_usage".into(), Value::Bool(true));
-            let options = Value::Object(options).to_string();
+            let options = match &self.stream_options {
+                Some(raw) => set_top_level(raw, "include_usage", Some("true")).map_err(to_err)?,
+                None => br#"{"include_usage":true}"#.to_vec(),
+            };
+            let options =
+                String::from_utf8(options).map_err(|e| ApiError::internal(e.to_string()))?;
             body = set_top_level(&body, "stream_options", Some(&options)).map_err(to_err)?;
         }
         Ok(Bytes::from(body))
@@ -171,11 +181,11 @@ mod tests {
 
     #[test]
     fn provider_body_keeps_unknown_fields_verbatim() {
-        let r = parse(r#"{"model":"fast","messages":[{"role":"user","content":"hi"}],"temperature":0.70,"x_custom":{"a":[1,2]},"stream":true,"stream_options":{"foo":1}}"#).unwrap();
+        let r = parse(r#"{"model":"fast","messages":[{"role":"user","content":"hi"}],"temperature":0.70,"x_custom":{"a":[1,2]},"stream":true,"stream_options":{"foo":1e2}}"#).unwrap();
         let body = String::from_utf8(r.body_for("mock-1").unwrap().to_vec()).unwrap();
         assert_eq!(
             body,
-            r#"{"model":"mock-1","messages":[{"role":"user","content":"hi"}],"temperature":0.70,"x_custom":{"a":[1,2]},"stream":true,"stream_options":{"foo":1,"include_usage":true}}"#
+            r#"{"model":"mock-1","messages":[{"role":"user","content":"hi"}],"temperature":0.70,"x_custom":{"a":[1,2]},"stream":true,"stream_options":{"foo":1e2,"include_usage":true}}"#
         );
     }
 

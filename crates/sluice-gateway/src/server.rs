@@ -29,6 +29,7 @@ pub fn app(state: AppState) -> Router {
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
         .fallback(|| async { ApiError::not_found() })
+        .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn(headers::request_id))
         .layer(cors)
         .with_state(state)
@@ -56,6 +57,7 @@ pub async fn serve(
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
     let grace = state.config().shutdown_grace;
+    let relays = state.relays().clone();
     let router = app(state);
     // Every accepted socket gets TCP_NODELAY: small SSE writes must not wait for ACKs.
     let listener = listener.tap_io(|tcp| {
@@ -77,11 +79,28 @@ pub async fn serve(
         }
         tokio::time::sleep(grace).await;
     };
-    tokio::select! {
+    let res = tokio::select! {
         res = server => res,
         () = grace_over => {
-            tracing::warn!(grace = ?grace, "grace period over; closing the streams still open");
+            tracing::warn!(grace = ?grace, "grace period over; ending the streams still open");
+            relays.shutdown.cancel();
             Ok(())
         }
+    };
+    // Every relay reports its outcome before its stream ends; wait (briefly) for the last ones
+    // so no outcome is lost when the process exits.
+    relays.tasks.close();
+    if tokio::time::timeout(RELAY_WAIT, relays.tasks.wait())
+        .await
+        .is_err()
+    {
+        tracing::warn!(
+            open = relays.tasks.len(),
+            "relay tasks still running at exit"
+        );
     }
+    res
 }
+
+/// How long shutdown waits for relay tasks after the server stopped.
+const RELAY_WAIT: Duration = Duration::from_secs(2);

@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use sluice_config::Config;
+use sluice_relay::Lifecycle;
 
 use crate::upstream::{MockHandle, ProviderClient};
 
@@ -26,6 +27,8 @@ pub struct AppState(Arc<Inner>);
 struct Inner {
     config: Config,
     providers: BTreeMap<String, ProviderClient>,
+    /// The relay tasks: shutdown cancels and awaits them.
+    relays: Lifecycle,
 }
 
 impl AppState {
@@ -39,11 +42,19 @@ impl AppState {
                 })?;
             providers.insert(name.clone(), client);
         }
-        Ok(AppState(Arc::new(Inner { config, providers })))
+        Ok(AppState(Arc::new(Inner {
+            config,
+            providers,
+            relays: Lifecycle::default(),
+        })))
     }
 
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    pub(crate) fn relays(&self) -> &Lifecycle {
+        &self.0.relays
     }
 
     pub(crate) fn provider(&self, name: &str) -> Option<&ProviderClient> {

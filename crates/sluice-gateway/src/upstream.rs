@@ -36,8 +36,9 @@ enum Transport {
     Simulated(simulated::Simulated),
 }
 
-/// Request headers a client may send that are passed to providers: only the simulated
-/// provider's controls. Nothing else of the client's headers ever leaves the gateway.
+/// Request headers a client may send that are passed on: only the simulated provider's
+/// controls, and only to the built-in simulated provider and plain-`http://` ones (local test
+/// and load-test setups). Nothing else of the client's headers ever leaves the gateway.
 pub fn forwarded_headers(client: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in client {
@@ -95,7 +96,25 @@ pub use openai::ClientError;
 pub use simulated::MockHandle;
 
 /// Builds the error for a non-success provider answer from its status, headers and body.
+/// A provider's 401/403 text is replaced: it describes the gateway's own provider key (OpenAI's
+/// even quotes part of it), which is no business of the client's and must not reach logs.
 fn status_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> StreamError {
+    if matches!(status, 401 | 403) {
+        let mut err = ProviderErrorBody::from_message(format!(
+            "the provider refused the gateway's credentials (HTTP {status})"
+        ));
+        err.error_type = Some("upstream_auth_error".to_owned());
+        // The provider's code (e.g. `invalid_api_key`) says what is wrong without quoting it.
+        if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
+            err.code = ProviderErrorBody::from_json(&v).code;
+        }
+        let body = err;
+        return StreamError::ProviderStatus {
+            status,
+            body: Box::new(body),
+            retry_after,
+        };
+    }
     let parsed = serde_json::from_slice::<serde_json::Value>(body)
         .ok()
         .filter(|v| v.get("error").is_some() || v.get("message").is_some());

@@ -1,5 +1,6 @@
 //! The client: a pool of idle keep-alive connections to one `host:port`, and sending a request.
 
+use std::collections::VecDeque;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -14,16 +15,24 @@ use crate::H1Error;
 const MAX_IDLE: usize = 1024;
 const IDLE_TIMEOUT: Duration = Duration::from_secs(60);
 
+/// Idle connections, oldest first.
 #[derive(Debug, Default)]
 pub(crate) struct Pool {
-    idle: Mutex<Vec<(Conn, Instant)>>,
+    idle: Mutex<VecDeque<(Conn, Instant)>>,
 }
 
 impl Pool {
+    fn lock(&self) -> std::sync::MutexGuard<'_, VecDeque<(Conn, Instant)>> {
+        self.idle.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// The most recently used connection that is still open and quiet; expired and dead ones
+    /// are dropped on the way.
     fn take(&self) -> Option<Conn> {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        while let Some((conn, since)) = idle.pop() {
-            if since.elapsed() < IDLE_TIMEOUT {
+        let mut idle = self.lock();
+        evict_expired(&mut idle);
+        while let Some((conn, _)) = idle.pop_back() {
+            if conn.is_idle_and_open() {
                 return Some(conn);
             }
         }
@@ -31,14 +40,25 @@ impl Pool {
     }
 
     pub(crate) fn put(&self, conn: Conn) {
-        let mut idle = self.idle.lock().unwrap_or_else(|p| p.into_inner());
-        if idle.len() < MAX_IDLE {
-            idle.push((conn, Instant::now()));
+        let mut idle = self.lock();
+        evict_expired(&mut idle);
+        if idle.len() >= MAX_IDLE {
+            idle.pop_front();
         }
+        idle.push_back((conn, Instant::now()));
     }
 
     fn len(&self) -> usize {
-        self.idle.lock().unwrap_or_else(|p| p.into_inner()).len()
+        self.lock().len()
+    }
+}
+
+fn evict_expired(idle: &mut VecDeque<(Conn, Instant)>) {
+    while idle
+        .front()
+        .is_some_and(|(_, since)| since.elapsed() >= IDLE_TIMEOUT)
+    {
+        idle.pop_front();
     }
 }
 
@@ -88,8 +108,12 @@ impl Client {
     }
 
     /// Sends `POST path` with `headers` (`host` and `content-length` are added) and `body`, and
-    /// waits for the response head. A pooled connection that turns out to be stale before any
-    /// answer is replaced by a new one.
+    /// waits for the response head.
+    ///
+    /// A request is never sent twice once the provider may have read it: a pooled connection is
+    /// checked before use (closed or holding unexpected bytes: dropped), and the only retry, on
+    /// a new connection, is for a pooled one whose peer had closed before the request could be
+    /// written.
     pub async fn post(
         &self,
         path: &str,
@@ -105,11 +129,13 @@ impl Client {
                     false,
                 ),
             };
-            let sent = match conn.write_all(&request).await {
-                Ok(()) => conn.read_head().await,
-                Err(e) => Err(e),
-            };
-            match sent {
+            if let Err(e) = conn.write_all(&request).await {
+                if reused && e.is_stale_connection() {
+                    continue;
+                }
+                return Err(e);
+            }
+            match conn.read_head().await {
                 Ok(head) => {
                     let body =
                         Body::new(conn, head.framing, head.keep_alive, self.inner.pool.clone());
@@ -119,7 +145,6 @@ impl Client {
                         body,
                     });
                 }
-                Err(e) if reused && e.is_stale_connection() => continue,
                 Err(e) => return Err(e),
             }
         }

@@ -67,6 +67,16 @@ impl Conn {
         })
     }
 
+    /// For a pooled connection: the peer has not closed it and sent nothing unasked (such as
+    /// a `408` before closing). Checked without waiting.
+    pub(crate) fn is_idle_and_open(&self) -> bool {
+        if !self.buf.is_empty() {
+            return false;
+        }
+        let mut probe = [0u8; 1];
+        matches!(self.io.try_read(&mut probe), Err(e) if e.kind() == std::io::ErrorKind::WouldBlock)
+    }
+
     pub(crate) async fn write_all(&mut self, bytes: &[u8]) -> Result<(), H1Error> {
         self.io.write_all(bytes).await?;
         Ok(())

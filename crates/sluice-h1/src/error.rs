@@ -20,11 +20,10 @@ pub enum H1Error {
 }
 
 impl H1Error {
-    /// Whether the failure means a pooled connection had gone stale before the request could
-    /// get any answer, so the request may safely be sent again on a new connection.
+    /// Whether a failed write means the peer had already closed the connection, so the
+    /// request was not read and may be sent on a new connection.
     pub(crate) fn is_stale_connection(&self) -> bool {
         match self {
-            H1Error::UnexpectedEof => true,
             H1Error::Io(e) => matches!(
                 e.kind(),
                 std::io::ErrorKind::BrokenPipe

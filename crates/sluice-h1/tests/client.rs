@@ -246,3 +246,38 @@ async fn request_carries_host_length_and_headers() {
     assert!(req.contains("authorization: Bearer k\r\n"));
     assert!(req.ends_with("\r\n\r\n{\"a\":1}"));
 }
+
+#[tokio::test]
+async fn a_request_the_provider_read_is_never_sent_again() {
+    // The server answers the first request, then reads the second and closes without a word.
+    let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let reqs = Arc::new(AtomicUsize::new(0));
+    let r = reqs.clone();
+    tokio::spawn(async move {
+        loop {
+            let (mut sock, _) = listener.accept().await.unwrap();
+            let r = r.clone();
+            tokio::spawn(async move {
+                read_request(&mut sock).await.unwrap();
+                r.fetch_add(1, Ordering::SeqCst);
+                sock.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok")
+                    .await
+                    .unwrap();
+                if read_request(&mut sock).await.is_some() {
+                    r.fetch_add(1, Ordering::SeqCst);
+                }
+            });
+        }
+    });
+    let c = client(port);
+    assert_eq!(body_of(&c).await.unwrap().1, b"ok");
+    let err = body_of(&c).await.unwrap_err();
+    assert!(matches!(err, H1Error::UnexpectedEof), "{err}");
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert_eq!(
+        reqs.load(Ordering::SeqCst),
+        2,
+        "the second request was sent once"
+    );
+}

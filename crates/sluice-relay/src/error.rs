@@ -96,6 +96,8 @@ pub enum StreamError {
     Protocol(String),
     #[error("the client accepted no data for {}", humanize(*.0))]
     SlowClient(Duration),
+    #[error("the gateway is shutting down")]
+    Shutdown,
 }
 
 fn humanize(d: Duration) -> String {
@@ -126,6 +128,7 @@ impl StreamError {
             | StreamError::IdleTimeout(_)
             | StreamError::TotalTimeout(_) => 504,
             StreamError::SlowClient(_) => 408,
+            StreamError::Shutdown => 503,
             StreamError::Connect(_)
             | StreamError::Transport(_)
             | StreamError::PrematureEnd
@@ -148,6 +151,7 @@ impl StreamError {
             StreamError::PrematureEnd => "premature_end",
             StreamError::Protocol(_) => "protocol",
             StreamError::SlowClient(_) => "slow_client",
+            StreamError::Shutdown => "shutdown",
         }
     }
 
@@ -181,6 +185,7 @@ impl StreamError {
             StreamError::SlowClient(_) => {
                 ("slow_client".to_owned(), Value::from(self.kind()), None)
             }
+            StreamError::Shutdown => ("server_error".to_owned(), Value::from(self.kind()), None),
             _ => ("upstream_error".to_owned(), Value::from(self.kind()), None),
         };
         let message = match self {

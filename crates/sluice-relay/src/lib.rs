@@ -24,5 +24,6 @@ pub use error::{ProviderErrorBody, StreamError};
 pub use framing::Framing;
 pub use queue::ClientStream;
 pub use relay::{
-    start, Commit, Connect, End, Outcome, OutcomeSink, RelayConfig, SlowClient, UpstreamBody,
+    start, Commit, Connect, End, Lifecycle, Outcome, OutcomeSink, RelayConfig, SlowClient,
+    UpstreamBody,
 };

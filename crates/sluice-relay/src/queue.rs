@@ -349,6 +349,9 @@ impl Stream for ClientStream {
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let mut st = self.shared.lock();
         if st.cut_off {
+            // Reported once; the stream is over after it.
+            st.cut_off = false;
+            st.producer_done = true;
             return Poll::Ready(Some(Err(CutOff)));
         }
         let out = match st.items.len() {

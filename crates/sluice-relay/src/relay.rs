@@ -20,6 +20,8 @@ use futures_util::{Stream, StreamExt};
 use sluice_sse::{Decoder, Event, Frame, KEEPALIVE};
 use tokio::sync::oneshot;
 use tokio::time::{sleep_until, Instant};
+use tokio_util::sync::CancellationToken;
+use tokio_util::task::TaskTracker;
 
 use crate::chunk::{self, Usage};
 use crate::error::{ProviderErrorBody, StreamError};
@@ -56,6 +58,17 @@ pub struct RelayConfig {
     /// When the gateway received the request.
     pub started: Instant,
     pub framing: Framing,
+    /// Where relay tasks are spawned and told to stop, so shutdown can wait for their outcomes.
+    pub lifecycle: Lifecycle,
+}
+
+/// The gateway's handle on its relay tasks: cancelling `shutdown` ends every open stream with
+/// [`StreamError::Shutdown`] (each still reports its outcome), and `tasks` lets shutdown wait
+/// for them.
+#[derive(Debug, Clone, Default)]
+pub struct Lifecycle {
+    pub shutdown: CancellationToken,
+    pub tasks: TaskTracker,
 }
 
 /// The policy for a client that reads slower than the provider writes.
@@ -138,8 +151,10 @@ pub fn start(connect: Connect, cfg: RelayConfig, sink: OutcomeSink) -> (Commit, 
         content_events: 0,
         blocked: Duration::ZERO,
         finished_body: None,
+        committed: false,
     };
-    tokio::spawn(relay.run(connect, sink));
+    let tasks = relay.cfg.lifecycle.tasks.clone();
+    tasks.spawn(relay.run(connect, sink));
     (Commit(commit_rx), body)
 }
 
@@ -163,6 +178,8 @@ struct Relay {
     /// The provider body after `[DONE]`, kept to read its last bytes so the connection can be
     /// reused.
     finished_body: Option<UpstreamBody>,
+    /// The handler was told to send the response head.
+    committed: bool,
 }
 
 /// What the reader does after an event.
@@ -174,7 +191,6 @@ enum Flow {
 impl Relay {
     async fn run(mut self, connect: Connect, sink: OutcomeSink) {
         let mut end = self.drive(connect).await;
-        let committed = self.commit.is_none();
         match &end {
             End::Completed => {
                 self.cfg
@@ -196,26 +212,19 @@ impl Relay {
             },
             End::ClientClosed => {}
         }
-        if let Some(body) = self.finished_body.take() {
-            drain_for_reuse(body).await;
-        }
         // The relay stays until the client has taken its last frame, so that a client that
         // stopped reading is cut off even after the provider finished.
-        let client_may_lag = committed
+        let client_may_lag = self.committed
             && !matches!(
                 end,
-                End::ClientClosed | End::Failed(StreamError::SlowClient(_))
+                End::ClientClosed | End::Failed(StreamError::SlowClient(_) | StreamError::Shutdown)
             );
-        if client_may_lag && !await_client(&self.tx, self.cfg.slow_client_timeout).await {
+        if client_may_lag && !await_client(&self.tx, &self.cfg).await {
             end = End::Failed(StreamError::SlowClient(self.cfg.slow_client_timeout));
         }
-        let queue = self.tx.stats();
-        drop(self.tx); // ends the client's body after what is queued
-                       // Any other provider body was dropped when `drive` returned: its connection is closed,
-                       // which is how a provider request is cancelled.
         let outcome = Outcome {
             end,
-            committed,
+            committed: self.committed,
             usage: self.usage,
             first_event_at: self.first_event_at,
             first_content_at: self.first_content_at,
@@ -223,10 +232,18 @@ impl Relay {
             events: self.events,
             content_events: self.content_events,
             blocked: self.blocked,
-            queue,
+            queue: self.tx.stats(),
             ended_at: Instant::now(),
         };
+        // Reported before the client's body ends, so that a shutdown waiting for connections
+        // to close cannot lose it.
         sink(outcome);
+        drop(self.tx); // ends the client's body after what is queued
+                       // Any other provider body was dropped when `drive` returned: its connection is closed,
+                       // which is how a provider request is cancelled.
+        if let Some(body) = self.finished_body.take() {
+            drain_for_reuse(body).await;
+        }
     }
 
     /// Connects and reads the provider until the stream ends one way or another.
@@ -239,10 +256,12 @@ impl Relay {
         let mut connect = connect;
         let mut last_byte: Option<Instant> = None;
 
+        let shutdown = self.cfg.lifecycle.shutdown.clone();
         let mut body = loop {
             tokio::select! {
                 biased;
                 () = self.tx.closed() => return End::ClientClosed,
+                () = shutdown.cancelled() => return End::Failed(StreamError::Shutdown),
                 res = &mut connect => match res {
                     Ok(body) => break body,
                     Err(err) => return End::Failed(err),
@@ -260,9 +279,15 @@ impl Relay {
             tokio::select! {
                 biased;
                 () = self.tx.closed() => return End::ClientClosed,
+                () = shutdown.cancelled() => return End::Failed(StreamError::Shutdown),
                 item = body.next() => match item {
                     Some(Ok(bytes)) => {
                         let received = Instant::now();
+                        // With data always ready the timer branch may never run, so the total
+                        // limit is also checked here.
+                        if received >= total_deadline {
+                            return End::Failed(StreamError::TotalTimeout(self.cfg.total));
+                        }
                         self.decoder.push(&bytes);
                         if let Flow::Stop(end) = self.drain_decoder().await {
                             if end == End::Completed {
@@ -424,11 +449,20 @@ impl Relay {
         let res = match self.tx.try_push(frame, mergeable, coalesce) {
             Err(PushError::Full(frame)) => {
                 let waited = Instant::now();
-                let res = tokio::time::timeout(self.cfg.slow_client_timeout, self.tx.push(frame))
-                    .await
-                    .map_err(|_| {
-                        End::Failed(StreamError::SlowClient(self.cfg.slow_client_timeout))
-                    });
+                let slow_at = waited + self.cfg.slow_client_timeout;
+                let total_at = self.cfg.started + self.cfg.total;
+                let limit = if total_at <= slow_at {
+                    StreamError::TotalTimeout(self.cfg.total)
+                } else {
+                    StreamError::SlowClient(self.cfg.slow_client_timeout)
+                };
+                let res = tokio::select! {
+                    res = self.tx.push(frame) => Ok(res),
+                    () = sleep_until(slow_at.min(total_at)) => Err(End::Failed(limit)),
+                    () = self.cfg.lifecycle.shutdown.cancelled() => {
+                        Err(End::Failed(StreamError::Shutdown))
+                    }
+                };
                 self.blocked += waited.elapsed();
                 res?
             }
@@ -439,6 +473,7 @@ impl Relay {
                 self.last_sent = Instant::now();
                 if let Some(commit) = self.commit.take() {
                     let _ = commit.send(Ok(()));
+                    self.committed = true;
                 }
                 self.check_slow_client()
             }
@@ -457,19 +492,25 @@ impl Relay {
         }
     }
 
-    /// The provider's body ended (cleanly, or with a transport error).
+    /// The provider's body ended (cleanly, or with a transport error). Once a choice has
+    /// finished, a connection that breaks or a truncated last event do not fail a stream whose
+    /// answer is complete.
     async fn end_of_body(&mut self, transport_err: Option<StreamError>) -> End {
         if transport_err.is_none() {
             // A last event without its blank line (e.g. `data: [DONE]` at EOF) still counts.
             if let Some(event) = self.decoder.finish() {
-                if let Flow::Stop(end) = self.on_event(event).await {
-                    return end;
+                match self.on_event(event).await {
+                    Flow::Stop(End::Failed(StreamError::Protocol(_))) if self.finished_choice => {
+                        return End::Completed
+                    }
+                    Flow::Stop(end) => return end,
+                    Flow::Continue => {}
                 }
             }
         }
         match transport_err {
+            _ if self.finished_choice => End::Completed,
             Some(err) => End::Failed(err),
-            None if self.finished_choice => End::Completed,
             None => End::Failed(StreamError::PrematureEnd),
         }
     }
@@ -485,14 +526,14 @@ impl Relay {
     }
 }
 
-/// Waits until the client has taken every queued frame (or left). Returns `false` when it took
-/// nothing for `limit` and was cut off instead.
-async fn await_client(tx: &Sender, limit: Duration) -> bool {
+/// Waits until the client has taken every queued frame (or left, or the gateway is shutting
+/// down). Returns `false` when it took nothing for the slow-client limit and was cut off.
+async fn await_client(tx: &Sender, cfg: &RelayConfig) -> bool {
     loop {
         let Some(since) = tx.waiting_since() else {
             return true;
         };
-        let deadline = since + limit;
+        let deadline = since + cfg.slow_client_timeout;
         if Instant::now() >= deadline {
             tx.cut_off();
             return false;
@@ -500,6 +541,7 @@ async fn await_client(tx: &Sender, limit: Duration) -> bool {
         tokio::select! {
             () = tx.drained() => return true,
             () = tokio::time::sleep_until(deadline) => {}
+            () = cfg.lifecycle.shutdown.cancelled() => return true,
         }
     }
 }

@@ -118,6 +118,15 @@ async fn aliases_rewrite_the_model_for_the_provider() {
 
 /// A provider that records the request it gets and answers with a fixed SSE body.
 async fn capture_provider(answer: &'static str) -> (String, tokio::task::JoinHandle<String>) {
+    let head = "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
+    capture_provider_raw(head, answer).await
+}
+
+/// A provider that records the request it gets and answers `head` then `answer` verbatim.
+async fn capture_provider_raw(
+    head: &'static str,
+    answer: &'static str,
+) -> (String, tokio::task::JoinHandle<String>) {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let base = format!("http://{}", listener.local_addr().unwrap());
     let task = tokio::spawn(async move {
@@ -145,8 +154,6 @@ async fn capture_provider(answer: &'static str) -> (String, tokio::task::JoinHan
                 break;
             }
         }
-        let head =
-            "HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\nconnection: close\r\n\r\n";
         sock.write_all(head.as_bytes()).await.unwrap();
         sock.write_all(answer.as_bytes()).await.unwrap();
         sock.shutdown().await.unwrap();
@@ -553,4 +560,33 @@ async fn stream_settings_can_be_overridden_per_route() {
     assert!(comments(&fast) >= 2, "{}", fast.body);
     assert_eq!(comments(&plain), 0, "{}", plain.body);
     assert_eq!(fast.content(), plain.content());
+}
+
+#[tokio::test]
+async fn a_provider_refusing_the_gateway_key_does_not_leak_it() {
+    let (base, _recorded) = capture_provider_raw(
+        "HTTP/1.1 401 Unauthorized\r\ncontent-type: application/json\r\nconnection: close\r\n\r\n",
+        r#"{"error":{"message":"Incorrect API key provided: sk-leak*****abcd","type":"invalid_request_error","code":"invalid_api_key"}}"#,
+    )
+    .await;
+    let gw = Proc::gateway(&format!(
+        "[providers.p]\nkind = \"openai\"\nbase_url = \"{base}/v1\"\napi_key = \"sk-leak-secret-abcd\"\n[routes]\n\"m\" = [\"p\"]\n"
+    ));
+    let reply = post(&gw.url("/v1/chat/completions"), &chat("m", true), &[]).await;
+    assert_eq!(reply.status, 502, "{}", reply.body);
+    assert!(!reply.body.contains("sk-leak"), "{}", reply.body);
+    assert_eq!(reply.json()["error"]["code"], "invalid_api_key");
+    eventually("the request is logged", || async {
+        gw.logs().contains("request finished")
+    })
+    .await;
+    assert!(!gw.logs().contains("sk-leak"), "{}", gw.logs());
+}
+
+#[tokio::test]
+async fn wrong_methods_get_openai_shaped_errors() {
+    let gw = Proc::gateway_builtin();
+    let reply = get(&gw.url("/v1/chat/completions")).await;
+    assert_eq!(reply.status, 405);
+    assert_eq!(reply.json()["error"]["code"], "method_not_allowed");
 }

@@ -8,7 +8,7 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use sluice_config::Provider;
-use sluice_relay::{Connect, StreamError, UpstreamBody};
+use sluice_relay::{Connect, ProviderErrorBody, StreamError, UpstreamBody};
 
 use super::{retry_after, status_error, Completion};
 
@@ -95,8 +95,10 @@ impl OpenAiClient {
     fn headers(&self, extra: HeaderMap, accept: &'static str) -> HeaderMap {
         let mut headers = self.base_headers.clone();
         headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
-        for (name, value) in extra.iter() {
-            headers.insert(name.clone(), value.clone());
+        if let Wire::Plain { .. } = self.wire {
+            for (name, value) in extra.iter() {
+                headers.insert(name.clone(), value.clone());
+            }
         }
         headers
     }
@@ -223,9 +225,15 @@ impl HeadProblem {
     fn into_error(self, status: StatusCode, headers: &HeaderMap, body: &[u8]) -> StreamError {
         match self {
             HeadProblem::Status => status_error(status.as_u16(), retry_after(headers), body),
-            HeadProblem::Json => match status_error(502, None, body) {
-                StreamError::ProviderStatus { body, .. } => StreamError::ProviderEvent(body),
-                other => other,
+            // An error object is relayed; anything else (a whole completion, when the provider
+            // ignored `stream`) is not quoted, since it holds the answer.
+            HeadProblem::Json => match serde_json::from_slice::<serde_json::Value>(body) {
+                Ok(v) if v.get("error").is_some() => {
+                    StreamError::ProviderEvent(Box::new(ProviderErrorBody::from_json(&v)))
+                }
+                _ => StreamError::Protocol(
+                    "the provider answered a stream request with a JSON document".to_owned(),
+                ),
             },
             HeadProblem::Other(content_type) => StreamError::Protocol(format!(
                 "the provider answered a stream request with {content_type}"

@@ -36,6 +36,7 @@ fn config(framing: Framing) -> RelayConfig {
         slow_client: SlowClient::Coalesce,
         started: Instant::now(),
         framing,
+        lifecycle: Lifecycle::default(),
     }
 }
 
@@ -367,5 +368,79 @@ async fn a_client_that_reads_late_but_within_the_limit_gets_everything() {
     assert_eq!(
         got.lock().unwrap().as_ref().expect("outcome").end,
         End::Completed
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn total_limit_holds_while_data_is_always_ready() {
+    let mut cfg = config(CHAT);
+    cfg.total = Duration::from_millis(100);
+    // Every piece is ready at once (no delay), and there are more than the limit allows.
+    let script: Vec<_> = (0..50).map(|_| (10, Ok(HI))).collect();
+    let run = run_with(script, cfg).await;
+    assert_eq!(
+        run.outcome.end,
+        End::Failed(StreamError::TotalTimeout(Duration::from_millis(100)))
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_broken_connection_after_the_finish_is_a_normal_end() {
+    let run = run_with(
+        vec![
+            (0, Ok(HI)),
+            (0, Ok(STOP)),
+            (0, Err(StreamError::Transport("reset".into()))),
+        ],
+        config(CHAT),
+    )
+    .await;
+    assert_eq!(run.outcome.end, End::Completed);
+    assert_eq!(run.body, format!("{HI}{STOP}{DONE}"));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_truncated_last_event_after_the_finish_is_a_normal_end() {
+    let run = run_with(
+        vec![
+            (0, Ok(HI)),
+            (0, Ok(STOP)),
+            (0, Ok("data: {\"choices\":[],\"usage\":{\"prompt_to")),
+        ],
+        config(CHAT),
+    )
+    .await;
+    assert_eq!(run.outcome.end, End::Completed);
+    assert!(run.body.ends_with(DONE));
+}
+
+#[tokio::test(start_paused = true)]
+async fn shutdown_ends_open_streams_with_an_outcome() {
+    let got: Arc<Mutex<Option<Outcome>>> = Arc::default();
+    let sink_slot = got.clone();
+    let cfg = config(CHAT);
+    let lifecycle = cfg.lifecycle.clone();
+    let (commit, body) = start(
+        provider(vec![(0, Ok(HI)), (60_000, Ok(STOP))], Arc::default()),
+        cfg,
+        Box::new(move |o| *sink_slot.lock().unwrap() = Some(o)),
+    );
+    commit.await.unwrap();
+    lifecycle.shutdown.cancel();
+    lifecycle.tasks.close();
+    let chunks: Vec<_> = body.collect().await;
+    lifecycle.tasks.wait().await;
+    let text: Vec<u8> = chunks
+        .into_iter()
+        .flat_map(|c| c.unwrap().to_vec())
+        .collect();
+    let text = String::from_utf8(text).unwrap();
+    assert!(
+        text.starts_with(HI) && text.contains("\"code\":\"shutdown\""),
+        "{text}"
+    );
+    assert_eq!(
+        got.lock().unwrap().as_ref().unwrap().end,
+        End::Failed(StreamError::Shutdown)
     );
 }
