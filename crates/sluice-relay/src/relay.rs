@@ -99,6 +99,10 @@ pub struct Outcome {
     pub committed: bool,
     /// The last usage the provider reported (top level, or a vendor extension).
     pub usage: Option<Usage>,
+    /// When the provider answered with success headers (its `Connect` resolved).
+    pub headers_at: Option<Instant>,
+    /// When the first body byte from the provider arrived.
+    pub first_byte_at: Option<Instant>,
     /// When the provider's first event arrived.
     pub first_event_at: Option<Instant>,
     /// When the first and last chunk with content (text, reasoning, refusal, tool call) were
@@ -152,6 +156,8 @@ pub fn start(connect: Connect, cfg: RelayConfig, sink: OutcomeSink) -> (Commit, 
         blocked: Duration::ZERO,
         finished_body: None,
         committed: false,
+        headers_at: None,
+        first_byte_at: None,
     };
     let tasks = relay.cfg.lifecycle.tasks.clone();
     tasks.spawn(relay.run(connect, sink));
@@ -180,6 +186,8 @@ struct Relay {
     finished_body: Option<UpstreamBody>,
     /// The handler was told to send the response head.
     committed: bool,
+    headers_at: Option<Instant>,
+    first_byte_at: Option<Instant>,
 }
 
 /// What the reader does after an event.
@@ -226,6 +234,8 @@ impl Relay {
             end,
             committed: self.committed,
             usage: self.usage,
+            headers_at: self.headers_at,
+            first_byte_at: self.first_byte_at,
             first_event_at: self.first_event_at,
             first_content_at: self.first_content_at,
             last_content_at: self.last_content_at,
@@ -263,7 +273,10 @@ impl Relay {
                 () = self.tx.closed() => return End::ClientClosed,
                 () = shutdown.cancelled() => return End::Failed(StreamError::Shutdown),
                 res = &mut connect => match res {
-                    Ok(body) => break body,
+                    Ok(body) => {
+                        self.headers_at = Some(Instant::now());
+                        break body;
+                    }
                     Err(err) => return End::Failed(err),
                 },
                 () = &mut timer => {
@@ -283,6 +296,7 @@ impl Relay {
                 item = body.next() => match item {
                     Some(Ok(bytes)) => {
                         let received = Instant::now();
+                        self.first_byte_at.get_or_insert(received);
                         // With data always ready the timer branch may never run, so the total
                         // limit is also checked here.
                         if received >= total_deadline {
