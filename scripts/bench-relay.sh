@@ -25,7 +25,7 @@ command -v nginx >/dev/null || { echo "nginx is needed: apt-get install nginx-li
 cargo build --release -q
 BIN=$PWD/target/release/sluice
 WORK=$(mktemp -d)
-ulimit -n 65536 || true
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT

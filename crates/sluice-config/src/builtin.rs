@@ -92,6 +92,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
         auth: Auth::default(),
         shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         max_body: DEFAULT_MAX_BODY,
+        send_buffer: None,
         origin: Origin::Builtin { holysheep },
         skipped_providers: Vec::new(),
     }

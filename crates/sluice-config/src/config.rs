@@ -50,6 +50,10 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Largest accepted request body in bytes.
     pub max_body: u64,
+    /// `[stream] send_buffer`: `SO_SNDBUF` for client connections, bounding what the kernel
+    /// holds for a slow client so backpressure reaches the relay; `None` leaves the kernel's
+    /// autotuning.
+    pub send_buffer: Option<u64>,
     /// Where this configuration came from.
     pub origin: Origin,
     /// Optional providers left out because an environment variable was unset.

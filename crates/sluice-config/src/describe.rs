@@ -115,7 +115,11 @@ impl Config {
         )?;
         writeln!(out, "auth: required {}", self.auth.required)?;
         writeln!(out, "shutdown_grace: {}", dur(self.shutdown_grace))?;
-        writeln!(out, "max_body: {} bytes", self.max_body)
+        writeln!(out, "max_body: {} bytes", self.max_body)?;
+        match self.send_buffer {
+            Some(n) => writeln!(out, "stream send_buffer: {n} bytes"),
+            None => writeln!(out, "stream send_buffer: kernel default"),
+        }
     }
 }
 

@@ -93,6 +93,9 @@ pub(crate) struct RawStream {
     pub(crate) slow_client: Option<String>,
     pub(crate) slow_client_timeout: Option<String>,
     pub(crate) keepalive: Option<String>,
+    /// `SO_SNDBUF` for client connections (gateway-wide only: set when a connection is
+    /// accepted, before any route is known).
+    pub(crate) send_buffer: Option<toml::Value>,
     /// `[stream.routes."<model>"]`: per-route overrides, in file order.
     #[serde(default)]
     pub(crate) routes: Ordered<RawStreamOverride>,

@@ -131,7 +131,13 @@ pub(crate) fn resolve(
         }
     }
 
-    let (stream, stream_overrides) = cx.stream(raw.stream, &declared_routes, &routes);
+    let mut raw_stream = raw.stream;
+    let send_buffer = raw_stream
+        .send_buffer
+        .take()
+        .map(|v| cx.size("stream.send_buffer".into(), Some(v), 0))
+        .filter(|n| *n > 0);
+    let (stream, stream_overrides) = cx.stream(raw_stream, &declared_routes, &routes);
     let cors = Cors {
         allow_origins: raw
             .cors
@@ -168,6 +174,7 @@ pub(crate) fn resolve(
         routes,
         stream,
         stream_overrides,
+        send_buffer,
         cors,
         retry,
         auth,
@@ -233,8 +240,13 @@ impl Cx {
     }
 
     fn max_body(&mut self, value: Option<toml::Value>) -> u64 {
+        self.size("max_body".into(), value, DEFAULT_MAX_BODY)
+    }
+
+    /// A byte size: an integer or a string such as "10MiB"; must be > 0.
+    fn size(&mut self, field: String, value: Option<toml::Value>, default: u64) -> u64 {
         let parsed = match &value {
-            None => return DEFAULT_MAX_BODY,
+            None => return default,
             Some(toml::Value::Integer(n)) => u64::try_from(*n).ok(),
             Some(toml::Value::String(s)) => parse_size(s),
             Some(_) => None,
@@ -247,8 +259,8 @@ impl Cx {
                     Some(other) => other.to_string(),
                     None => String::new(),
                 };
-                self.push("max_body".into(), Problem::Size { value: shown });
-                DEFAULT_MAX_BODY
+                self.push(field, Problem::Size { value: shown });
+                default
             }
         }
     }
@@ -381,6 +393,7 @@ impl Cx {
             slow_client,
             slow_client_timeout,
             keepalive,
+            send_buffer: _,
             routes: raw_overrides,
         } = raw;
         let wide = RawStreamOverride {

@@ -455,3 +455,19 @@ fn describe_shows_overrides_under_their_routes() {
         .describe();
     assert!(!plain.contains("stream override"), "{plain}");
 }
+
+#[test]
+fn stream_send_buffer_is_a_size() {
+    let env = |_: &str| None;
+    let c = sluice_config::parse("[stream]\nsend_buffer = \"32KiB\"\n", "t.toml", &env).unwrap();
+    assert_eq!(c.send_buffer, Some(32 * 1024));
+    let c = sluice_config::parse("", "t.toml", &env).unwrap();
+    assert_eq!(c.send_buffer, None);
+    let err =
+        sluice_config::parse("[stream]\nsend_buffer = \"lots\"\n", "t.toml", &env).unwrap_err();
+    let msg = err.to_string();
+    assert!(
+        msg.contains("stream.send_buffer") && msg.contains("lots"),
+        "{msg}"
+    );
+}

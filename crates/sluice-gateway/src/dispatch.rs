@@ -1,15 +1,18 @@
 //! A chat request's way from a route to a provider and back: choosing the target, shaping the
 //! provider body, and either starting a relay (streams) or passing the whole answer through.
+//! Each ending is logged and recorded in the metrics in one place, [`RequestLog`].
+
+use std::sync::{Arc, OnceLock};
 
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sluice_config::Target;
-use sluice_relay::{End, Framing, Outcome, RelayConfig, Usage};
+use sluice_relay::{Connect, End, Framing, Outcome, RelayConfig, Usage};
 use tokio::time::Instant;
 
 use crate::error::ApiError;
 use crate::headers::{RequestId, ACCEL_BUFFERING, ATTEMPTS, PROVIDER};
+use crate::metrics::{Refused, RouteMetrics};
 use crate::request::ChatRequest;
 use crate::state::AppState;
 use crate::upstream::{forwarded_headers, ProviderClient};
@@ -29,33 +32,45 @@ pub async fn chat(
     framing: Framing,
 ) -> Response {
     let Some(route) = app.config().route(&chat.model) else {
+        app.metrics().refused(Refused::NotFound);
         return ApiError::unknown_model(&chat.model).into_response();
     };
     // Retries and fallback across the route's targets come with the resilience work; for now
     // the first target serves.
     let target = &route.targets[0];
+    let metrics = app.metrics().route(&route.model, &target.provider);
     let Some(provider) = app.provider(&target.provider) else {
+        metrics.refused(Refused::Internal);
         return ApiError::internal(format!("provider {} is not set up", target.provider))
             .into_response();
     };
     let body = match chat.body_for(&target.model) {
         Ok(b) => b,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            metrics.refused(Refused::Internal);
+            return e.into_response();
+        }
     };
     let headers = forwarded_headers(&ctx.client_headers);
+    let log = RequestLog {
+        id: ctx.id.as_str().to_owned(),
+        model: chat.model.clone(),
+        provider: provider.name.clone(),
+        provider_model: target.model.clone(),
+        started: ctx.started,
+        metrics,
+    };
     if chat.stream {
-        stream(app, ctx, &chat, target, provider, body, headers, framing).await
+        stream(app, log, &chat, provider, body, headers, framing).await
     } else {
-        complete(ctx, &chat, target, provider, body, headers).await
+        complete(log, provider, body, headers).await
     }
 }
 
-#[allow(clippy::too_many_arguments)]
 async fn stream(
     app: &AppState,
-    ctx: RequestCtx,
+    log: RequestLog,
     chat: &ChatRequest,
-    target: &Target,
     provider: &ProviderClient,
     body: bytes::Bytes,
     headers: HeaderMap,
@@ -75,21 +90,21 @@ async fn stream(
         total: timeouts.total,
         slow_client_timeout: stream_cfg.slow_client_timeout,
         slow_client,
-        started: ctx.started,
+        started: log.started,
         framing,
         lifecycle: app.relays().clone(),
     };
-    let log = RequestLog {
-        id: ctx.id.as_str().to_owned(),
-        model: chat.model.clone(),
-        provider: provider.name.clone(),
-        provider_model: target.model.clone(),
-        started: ctx.started,
-    };
+    // Active from here until the outcome sink, which every started relay calls once.
+    let active = log.metrics.stream_started();
+    let sent = Arc::new(OnceLock::new());
+    let connect = mark_sent(provider.stream(body, headers), sent.clone());
     let (commit, client_body) = sluice_relay::start(
-        provider.stream(body, headers),
+        connect,
         cfg,
-        Box::new(move |outcome| log.stream_finished(&outcome)),
+        Box::new(move |outcome| {
+            log.stream_finished(&outcome, sent.get().copied());
+            drop(active);
+        }),
     );
     match commit.await {
         Ok(()) => Response::builder()
@@ -106,26 +121,18 @@ async fn stream(
 }
 
 async fn complete(
-    ctx: RequestCtx,
-    chat: &ChatRequest,
-    target: &Target,
+    log: RequestLog,
     provider: &ProviderClient,
     body: bytes::Bytes,
     headers: HeaderMap,
 ) -> Response {
-    let log = RequestLog {
-        id: ctx.id.as_str().to_owned(),
-        model: chat.model.clone(),
-        provider: provider.name.clone(),
-        provider_model: target.model.clone(),
-        started: ctx.started,
-    };
+    let sent = Instant::now();
     match provider.complete(body, headers).await {
         Ok(done) => {
             let usage = serde_json::from_slice::<serde_json::Value>(&done.body)
                 .ok()
                 .and_then(|v| serde_json::from_value::<Usage>(v.get("usage")?.clone()).ok());
-            log.completion_finished(Ok(usage));
+            log.completion_finished(sent, Ok(usage));
             let content_type = HeaderValue::from_str(&done.content_type)
                 .unwrap_or(HeaderValue::from_static("application/json"));
             Response::builder()
@@ -137,10 +144,19 @@ async fn complete(
                 .unwrap_or_else(|e| ApiError::internal(e.to_string()).into_response())
         }
         Err(err) => {
-            log.completion_finished(Err(&err));
+            log.completion_finished(sent, Err(&err));
             with_attempts(ApiError::from_stream(&err, &provider.name).into_response())
         }
     }
+}
+
+/// Notes when the relay first polls the provider request, i.e. hands it to the provider client
+/// (for the gateway's share of TTFT).
+fn mark_sent(connect: Connect, sent: Arc<OnceLock<Instant>>) -> Connect {
+    Box::pin(async move {
+        let _ = sent.set(Instant::now());
+        connect.await
+    })
 }
 
 fn provider_header(name: &str) -> HeaderValue {
@@ -171,18 +187,21 @@ fn loggable(err: &sluice_relay::StreamError) -> String {
     }
 }
 
-/// The request's one log line, written when it ends, whatever the ending. It never holds the
-/// prompt, the answer or any key.
+/// The request's one log line and its metrics, written when it ends, whatever the ending. It
+/// never holds the prompt, the answer or any key.
 struct RequestLog {
     id: String,
     model: String,
     provider: String,
     provider_model: String,
     started: Instant,
+    metrics: Arc<RouteMetrics>,
 }
 
 impl RequestLog {
-    fn stream_finished(&self, outcome: &Outcome) {
+    /// `sent`: when the request was handed to the provider client, if it was.
+    fn stream_finished(&self, outcome: &Outcome, sent: Option<Instant>) {
+        self.metrics.stream_finished(self.started, sent, outcome);
         let (status, error) = match &outcome.end {
             End::Completed => ("ok", None),
             End::ClientClosed => ("client_closed", None),
@@ -214,7 +233,12 @@ impl RequestLog {
         );
     }
 
-    fn completion_finished(&self, result: Result<Option<Usage>, &sluice_relay::StreamError>) {
+    fn completion_finished(
+        &self,
+        sent: Instant,
+        result: Result<Option<Usage>, &sluice_relay::StreamError>,
+    ) {
+        self.metrics.completion_finished(self.started, sent, result);
         let (status, usage, error) = match result {
             Ok(u) => ("ok", u.unwrap_or_default(), None),
             Err(e) => (e.kind(), Usage::default(), Some(loggable(e))),

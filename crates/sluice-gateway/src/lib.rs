@@ -11,6 +11,7 @@
 mod dispatch;
 mod error;
 pub mod headers;
+mod metrics;
 mod request;
 mod routes;
 mod server;

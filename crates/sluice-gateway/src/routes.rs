@@ -2,5 +2,6 @@
 
 pub mod chat;
 pub mod health;
+pub mod metrics;
 pub mod models;
 pub mod stream_chat;

@@ -16,7 +16,7 @@ use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::error::ApiError;
 use crate::headers::{self, ATTEMPTS, PROVIDER, REQUEST_ID};
-use crate::routes::{chat, health, models, stream_chat};
+use crate::routes::{chat, health, metrics, models, stream_chat};
 use crate::state::AppState;
 
 /// The gateway's router; tests can serve it on any listener.
@@ -28,6 +28,7 @@ pub fn app(state: AppState) -> Router {
         .route("/stream/chat", get(stream_chat::stream_chat))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))
+        .route("/metrics", get(metrics::render))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
         .layer(middleware::from_fn(headers::request_id))
@@ -58,10 +59,19 @@ pub async fn serve(
 ) -> std::io::Result<()> {
     let grace = state.config().shutdown_grace;
     let relays = state.relays().clone();
+    let send_buffer = state
+        .config()
+        .send_buffer
+        .and_then(|n| usize::try_from(n).ok());
     let router = app(state);
-    // Every accepted socket gets TCP_NODELAY: small SSE writes must not wait for ACKs.
-    let listener = listener.tap_io(|tcp| {
+    // Every accepted socket gets TCP_NODELAY: small SSE writes must not wait for ACKs. With
+    // `[stream] send_buffer`, its kernel send buffer is bounded too, so a slow client's backlog
+    // reaches the relay's queue (and its slow-client policy) instead of piling up in the kernel.
+    let listener = listener.tap_io(move |tcp| {
         let _ = tcp.set_nodelay(true);
+        if let Some(size) = send_buffer {
+            let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(size);
+        }
     });
     let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
     // `into_make_service` hands each connection a clone of the router (an `Arc`); serving the

@@ -1,5 +1,5 @@
-//! What every handler shares: the resolved config and a client per provider, built once at
-//! start-up.
+//! What every handler shares: the resolved config, a client per provider and the metrics,
+//! built once at start-up.
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
@@ -7,6 +7,7 @@ use std::sync::Arc;
 use sluice_config::Config;
 use sluice_relay::Lifecycle;
 
+use crate::metrics::Metrics;
 use crate::upstream::{MockHandle, ProviderClient};
 
 /// The gateway could not be set up from its config.
@@ -29,6 +30,8 @@ struct Inner {
     providers: BTreeMap<String, ProviderClient>,
     /// The relay tasks: shutdown cancels and awaits them.
     relays: Lifecycle,
+    /// The one metrics registry, served at `/metrics`.
+    metrics: Metrics,
 }
 
 impl AppState {
@@ -42,10 +45,12 @@ impl AppState {
                 })?;
             providers.insert(name.clone(), client);
         }
+        let metrics = Metrics::new(&config);
         Ok(AppState(Arc::new(Inner {
             config,
             providers,
             relays: Lifecycle::default(),
+            metrics,
         })))
     }
 
@@ -55,6 +60,10 @@ impl AppState {
 
     pub(crate) fn relays(&self) -> &Lifecycle {
         &self.0.relays
+    }
+
+    pub(crate) fn metrics(&self) -> &Metrics {
+        &self.0.metrics
     }
 
     pub(crate) fn provider(&self, name: &str) -> Option<&ProviderClient> {

@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use crate::dispatch::{self, RequestCtx};
 use crate::error::ApiError;
 use crate::headers::RequestId;
+use crate::metrics::Refused;
 use crate::request::ChatRequest;
 use crate::state::AppState;
 
@@ -21,13 +22,15 @@ pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Resp
         .get::<RequestId>()
         .cloned()
         .unwrap_or_else(|| RequestId(axum::http::HeaderValue::from_static("-")));
-    let bytes = match read_body(body, app.config().max_body).await {
-        Ok(b) => b,
-        Err(e) => return e.into_response(),
-    };
-    let chat = match ChatRequest::parse(bytes) {
+    let chat = match read_body(body, app.config().max_body)
+        .await
+        .and_then(ChatRequest::parse)
+    {
         Ok(c) => c,
-        Err(e) => return e.into_response(),
+        Err(e) => {
+            app.metrics().refused(Refused::BadRequest);
+            return e.into_response();
+        }
     };
     let framing = Framing::ChatCompletions {
         include_usage: chat.include_usage,

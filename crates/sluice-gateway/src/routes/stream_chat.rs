@@ -10,6 +10,7 @@ use tokio::time::Instant;
 use crate::dispatch::{self, RequestCtx};
 use crate::error::ApiError;
 use crate::headers::RequestId;
+use crate::metrics::Refused;
 use crate::request::ChatRequest;
 use crate::state::AppState;
 
@@ -20,6 +21,7 @@ pub async fn stream_chat(
 ) -> Response {
     let started = Instant::now();
     let Some(message) = params.get("message").filter(|m| !m.is_empty()) else {
+        app.metrics().refused(Refused::BadRequest);
         return ApiError::bad_request("The `message` query parameter is required.").into_response();
     };
     let model = match params.get("model") {
@@ -27,7 +29,9 @@ pub async fn stream_chat(
         None => match app.config().routes.first() {
             Some(route) => route.model.clone(),
             None => {
-                return ApiError::bad_request("No model is routed by this gateway.").into_response()
+                app.metrics().refused(Refused::BadRequest);
+                return ApiError::bad_request("No model is routed by this gateway.")
+                    .into_response();
             }
         },
     };
