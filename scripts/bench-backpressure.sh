@@ -45,6 +45,8 @@ base_url = "http://127.0.0.1:$MOCK_PORT/v1"
 [stream]
 slow_client = "$policy"
 slow_client_timeout = "120s"
+# Bound what the kernel holds per client, so the backlog reaches the relay's queue.
+send_buffer = "16KiB"
 TOML
   RUST_LOG=sluice::request=info taskset -c 0 "$BIN" serve --config "$WORK/$policy.toml" --listen 127.0.0.1:$GW_PORT \
     2>"$WORK/$policy.log" &
