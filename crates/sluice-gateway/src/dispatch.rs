@@ -209,7 +209,7 @@ impl RequestLog {
         };
         let usage = outcome.usage.unwrap_or_default();
         let ttft_ms = outcome
-            .first_content_at
+            .first_token_at()
             .map(|t| (t - self.started).as_secs_f64() * 1000.0);
         tracing::info!(
             target: "sluice::request",

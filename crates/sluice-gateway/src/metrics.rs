@@ -464,8 +464,10 @@ impl RouteMetrics {
         if let Some(t) = sent {
             self.overhead.observe(secs(t - started));
         }
+        if let Some(first_token) = outcome.first_token_at() {
+            self.ttft.observe(secs(first_token - started));
+        }
         if let Some(first) = outcome.first_content_at {
-            self.ttft.observe(secs(first - started));
             if let (Some(last), Some(usage)) = (outcome.last_content_at, outcome.usage) {
                 if usage.completion_tokens >= 2 {
                     let gaps = (usage.completion_tokens - 1) as f64;

@@ -31,6 +31,21 @@ pub struct QueueStats {
     pub bytes_out: u64,
     /// When the client writer first took a frame (the first byte handed to the socket).
     pub first_taken: Option<Instant>,
+    /// When it first took a frame with content (text, reasoning, refusal or a tool call): the
+    /// end of the time to first token.
+    pub first_content_taken: Option<Instant>,
+}
+
+/// What a queued frame carries, as far as the queue cares.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// Anything without content: role chunks, finish and usage chunks, comments, errors.
+    Other,
+    /// A chunk with content that must stay as it is.
+    Content,
+    /// A plain content delta on one line (`data: {..}\n\n`) that may merge with its
+    /// neighbours.
+    Delta,
 }
 
 /// The producer could not queue a frame.
@@ -51,8 +66,8 @@ pub struct CutOff;
 /// One queued frame.
 #[derive(Debug)]
 enum Item {
-    /// Bytes ready for the socket; `mergeable` marks a plain content delta (`data: {..}\n\n`).
-    Frame { bytes: Bytes, mergeable: bool },
+    /// Bytes ready for the socket.
+    Frame { bytes: Bytes, kind: FrameKind },
     /// Content deltas merged while the client was behind, written out when taken.
     Merged(Box<Mergeable>),
 }
@@ -62,9 +77,19 @@ impl Item {
         matches!(
             self,
             Item::Frame {
-                mergeable: true,
+                kind: FrameKind::Delta,
                 ..
             } | Item::Merged(_)
+        )
+    }
+
+    fn has_content(&self) -> bool {
+        !matches!(
+            self,
+            Item::Frame {
+                kind: FrameKind::Other,
+                ..
+            }
         )
     }
 
@@ -73,7 +98,7 @@ impl Item {
         match self {
             Item::Frame {
                 bytes,
-                mergeable: true,
+                kind: FrameKind::Delta,
             } => Mergeable::parse(payload_of(bytes)),
             Item::Merged(m) => Some((**m).clone()),
             Item::Frame { .. } => None,
@@ -119,8 +144,8 @@ impl State {
 
     /// Makes room under the coalesce policy: merges `frame` into the last queued delta, or
     /// two neighbouring queued deltas into one. Returns the frame back if neither works.
-    fn coalesce(&mut self, frame: Bytes, mergeable: bool) -> Result<(), Bytes> {
-        if mergeable {
+    fn coalesce(&mut self, frame: Bytes, kind: FrameKind) -> Result<(), Bytes> {
+        if kind == FrameKind::Delta {
             if let Some(next) = Mergeable::parse(payload_of(&frame)) {
                 if let Some(mut last) = self.items.back().and_then(Item::to_mergeable) {
                     if last.try_append(next).is_ok() {
@@ -149,10 +174,7 @@ impl State {
                 self.items[i - 1] = Item::Merged(Box::new(first));
                 self.items.remove(i);
                 self.stats.coalesced += merged_chunks;
-                self.push(Item::Frame {
-                    bytes: frame,
-                    mergeable,
-                });
+                self.push(Item::Frame { bytes: frame, kind });
                 return Ok(());
             }
         }
@@ -207,8 +229,8 @@ pub struct Sender {
 
 impl Sender {
     /// Queues a frame if there is room. With `coalesce`, a full queue makes room by merging
-    /// content deltas (`mergeable` marks the frame as one).
-    pub fn try_push(&self, frame: Bytes, mergeable: bool, coalesce: bool) -> Result<(), PushError> {
+    /// content deltas.
+    pub fn try_push(&self, frame: Bytes, kind: FrameKind, coalesce: bool) -> Result<(), PushError> {
         let mut st = self.shared.lock();
         if st.consumer_gone {
             return Err(PushError::Gone);
@@ -217,14 +239,11 @@ impl Sender {
             if !coalesce {
                 return Err(PushError::Full(frame));
             }
-            if let Err(frame) = st.coalesce(frame, mergeable) {
+            if let Err(frame) = st.coalesce(frame, kind) {
                 return Err(PushError::Full(frame));
             }
         } else {
-            st.push(Item::Frame {
-                bytes: frame,
-                mergeable,
-            });
+            st.push(Item::Frame { bytes: frame, kind });
         }
         if let Some(w) = st.consumer_waker.take() {
             drop(st);
@@ -238,7 +257,7 @@ impl Sender {
         let mut frame = Some(frame);
         poll_fn(|cx| {
             let f = frame.take().expect("polled after completion");
-            match self.try_push(f, false, false) {
+            match self.try_push(f, FrameKind::Other, false) {
                 Ok(()) => Poll::Ready(Ok(())),
                 Err(PushError::Gone) => Poll::Ready(Err(PushError::Gone)),
                 Err(PushError::Full(f)) => {
@@ -354,6 +373,9 @@ impl Stream for ClientStream {
             st.producer_done = true;
             return Poll::Ready(Some(Err(CutOff)));
         }
+        if st.stats.first_content_taken.is_none() && st.items.iter().any(Item::has_content) {
+            st.stats.first_content_taken = Some(Instant::now());
+        }
         let out = match st.items.len() {
             0 if st.producer_done => return Poll::Ready(None),
             0 => {
@@ -423,10 +445,13 @@ mod tests {
     #[tokio::test]
     async fn frames_flow_in_order_and_batch() {
         let (tx, mut rx) = channel(4);
-        tx.try_push(Bytes::from_static(b"a"), false, false).unwrap();
-        tx.try_push(Bytes::from_static(b"b"), false, false).unwrap();
+        tx.try_push(Bytes::from_static(b"a"), FrameKind::Other, false)
+            .unwrap();
+        tx.try_push(Bytes::from_static(b"b"), FrameKind::Other, false)
+            .unwrap();
         assert_eq!(rx.next().await.unwrap().unwrap(), "ab");
-        tx.try_push(Bytes::from_static(b"c"), false, false).unwrap();
+        tx.try_push(Bytes::from_static(b"c"), FrameKind::Other, false)
+            .unwrap();
         drop(tx);
         assert_eq!(rx.next().await.unwrap().unwrap(), "c");
         assert!(rx.next().await.is_none());
@@ -435,10 +460,12 @@ mod tests {
     #[tokio::test]
     async fn bound_is_held_and_push_waits_for_room() {
         let (tx, mut rx) = channel(2);
-        tx.try_push(Bytes::from_static(b"1"), false, false).unwrap();
-        tx.try_push(Bytes::from_static(b"2"), false, false).unwrap();
+        tx.try_push(Bytes::from_static(b"1"), FrameKind::Other, false)
+            .unwrap();
+        tx.try_push(Bytes::from_static(b"2"), FrameKind::Other, false)
+            .unwrap();
         assert_eq!(
-            tx.try_push(Bytes::from_static(b"3"), false, false),
+            tx.try_push(Bytes::from_static(b"3"), FrameKind::Other, false),
             Err(PushError::Full(Bytes::from_static(b"3")))
         );
         let pusher = tokio::spawn(async move {
@@ -477,7 +504,7 @@ mod tests {
         for i in 0..100 {
             let t = format!("t{i} ");
             expected += &t;
-            tx.try_push(delta(&t), true, true).unwrap();
+            tx.try_push(delta(&t), FrameKind::Delta, true).unwrap();
         }
         // A chunk that must stay in place: with no room and nothing to merge it with, it waits.
         let stop = Bytes::from_static(
@@ -490,19 +517,19 @@ mod tests {
         let (text, events) = text_of(&body);
         assert_eq!(text, expected);
         assert_eq!(events, 4);
-        tx.try_push(stop.clone(), false, true).unwrap();
+        tx.try_push(stop.clone(), FrameKind::Other, true).unwrap();
         assert_eq!(rx.next().await.unwrap().unwrap(), stop);
     }
 
     #[tokio::test]
     async fn unmergeable_frames_make_a_full_queue_wait_even_when_coalescing() {
         let (tx, _rx) = channel(2);
-        tx.try_push(Bytes::from_static(b": a\n\n"), false, true)
+        tx.try_push(Bytes::from_static(b": a\n\n"), FrameKind::Other, true)
             .unwrap();
-        tx.try_push(Bytes::from_static(b": b\n\n"), false, true)
+        tx.try_push(Bytes::from_static(b": b\n\n"), FrameKind::Other, true)
             .unwrap();
         assert!(matches!(
-            tx.try_push(delta("x"), true, true),
+            tx.try_push(delta("x"), FrameKind::Delta, true),
             Err(PushError::Full(_))
         ));
     }
@@ -510,7 +537,7 @@ mod tests {
     #[tokio::test]
     async fn cut_off_fails_the_body() {
         let (tx, mut rx) = channel(2);
-        tx.try_push(Bytes::from_static(b"data: 1\n\n"), false, false)
+        tx.try_push(Bytes::from_static(b"data: 1\n\n"), FrameKind::Other, false)
             .unwrap();
         assert!(tx.waiting_since().is_some());
         tx.cut_off();
@@ -520,7 +547,8 @@ mod tests {
     #[tokio::test]
     async fn dropping_the_client_wakes_a_blocked_producer() {
         let (tx, rx) = channel(1);
-        tx.try_push(Bytes::from_static(b"1"), false, false).unwrap();
+        tx.try_push(Bytes::from_static(b"1"), FrameKind::Other, false)
+            .unwrap();
         let pusher = tokio::spawn(async move {
             let pushed = tx.push(Bytes::from_static(b"2")).await;
             tx.closed().await;

@@ -26,7 +26,7 @@ use tokio_util::task::TaskTracker;
 use crate::chunk::{self, Usage};
 use crate::error::{ProviderErrorBody, StreamError};
 use crate::framing::Framing;
-use crate::queue::{self, ClientStream, PushError, QueueStats, Sender};
+use crate::queue::{self, ClientStream, FrameKind, PushError, QueueStats, Sender};
 
 /// The provider's response body, as a stream of byte chunks.
 pub type UpstreamBody = Pin<Box<dyn Stream<Item = Result<Bytes, StreamError>> + Send>>;
@@ -116,6 +116,14 @@ pub struct Outcome {
     pub blocked: Duration,
     pub queue: QueueStats,
     pub ended_at: Instant,
+}
+
+impl Outcome {
+    /// When the first content reached the client's writer (the end of the time to first
+    /// token), if any did.
+    pub fn first_token_at(&self) -> Option<Instant> {
+        self.queue.first_content_taken
+    }
 }
 
 /// Resolves when the handler may send the response head: `Ok` once something is queued for the
@@ -375,7 +383,8 @@ impl Relay {
         if now >= self.last_sent + self.cfg.keepalive {
             // A client that is behind already has bytes waiting; it needs no keep-alive.
             if self.tx.is_empty() {
-                self.send(Bytes::from_static(KEEPALIVE), false).await?;
+                self.send(Bytes::from_static(KEEPALIVE), FrameKind::Other)
+                    .await?;
             } else {
                 self.last_sent = now;
             }
@@ -448,19 +457,24 @@ impl Relay {
             && summary.choices == 1
             && matches!(self.cfg.framing, Framing::ChatCompletions { .. })
             && memchr::memchr(b'\n', &event.data).is_none();
+        let kind = match (mergeable, summary.content) {
+            (true, _) => FrameKind::Delta,
+            (false, true) => FrameKind::Content,
+            (false, false) => FrameKind::Other,
+        };
         let frame = self.out.split().freeze();
-        match self.send(frame, mergeable).await {
+        match self.send(frame, kind).await {
             Ok(()) => Flow::Continue,
             Err(end) => Flow::Stop(end),
         }
     }
 
     /// Queues a frame. When the queue is full, the coalesce policy first tries to merge
-    /// content deltas (`mergeable` marks the frame as one); otherwise the relay waits for room,
+    /// content deltas (`kind` says whether the frame is one); otherwise the relay waits for room,
     /// up to the slow-client limit.
-    async fn send(&mut self, frame: Bytes, mergeable: bool) -> Result<(), End> {
+    async fn send(&mut self, frame: Bytes, kind: FrameKind) -> Result<(), End> {
         let coalesce = self.cfg.slow_client == SlowClient::Coalesce;
-        let res = match self.tx.try_push(frame, mergeable, coalesce) {
+        let res = match self.tx.try_push(frame, kind, coalesce) {
             Err(PushError::Full(frame)) => {
                 let waited = Instant::now();
                 let slow_at = waited + self.cfg.slow_client_timeout;
@@ -536,7 +550,7 @@ impl Relay {
             return;
         }
         let frame = self.out.split().freeze();
-        let _ = self.send(frame, false).await;
+        let _ = self.send(frame, FrameKind::Other).await;
     }
 }
 
