@@ -93,10 +93,21 @@ import json, sys
 d = json.load(open(sys.argv[1])); a, b = d["a"], d["b"]
 print(f"  c={sys.argv[3]:>3} {sys.argv[2].lower():8} ttft p50 {a['ttft']['p50_ms']:.3f} -> {b['ttft']['p50_ms']:.3f} ms"
       f" (+{(b['ttft']['p50_ms']-a['ttft']['p50_ms'])*1000:.0f} us), p99 {a['ttft']['p99_ms']:.3f} -> {b['ttft']['p99_ms']:.3f} ms"
-      f" (+{(b['ttft']['p99_ms']-a['ttft']['p99_ms'])*1000:.0f} us); errors {sum(a['errors'].values())}/{sum(b['errors'].values())}")
+      f" (+{(b['ttft']['p99_ms']-a['ttft']['p99_ms'])*1000:.0f} us); throughput x{b['tokens_per_s']/a['tokens_per_s']:.2f};"
+      f" errors {sum(a['errors'].values())}/{sum(b['errors'].values())}")
 PY
   done
 done
+
+echo "== 1b. Throughput (20 streams x 2000 tokens, provider as fast as it can)"
+for target in DIRECT GATEWAY NGINX; do
+  bench --base-url "${!target}" --requests 60 --concurrency 20 --header "x-mock-tokens: 2000" >"$WORK/tput-$target.json"
+done
+python3 - "$WORK" <<'PY'
+import json, sys
+t = {k: json.load(open(f"{sys.argv[1]}/tput-{k}.json"))["report"]["tokens_per_s"] for k in ("DIRECT", "GATEWAY", "NGINX")}
+print(f"  tokens/s: direct {t['DIRECT']:.0f}, gateway {t['GATEWAY']:.0f} (x{t['GATEWAY']/t['DIRECT']:.2f}), nginx {t['NGINX']:.0f} (x{t['NGINX']/t['DIRECT']:.2f})")
+PY
 
 echo "== 2. CPU per relayed chunk ($CPU_STREAMS streams x $CPU_TOKENS tokens, 1 ms apart; median of $CPU_ROUNDS alternating rounds)"
 HZ=$(getconf CLK_TCK)

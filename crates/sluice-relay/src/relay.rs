@@ -274,12 +274,14 @@ impl Relay {
         let mut connect = connect;
         let mut last_byte: Option<Instant> = None;
 
-        let shutdown = self.cfg.lifecycle.shutdown.clone();
+        // Registered once, not per turn of the loop: waiting on a token costs a lock.
+        let shutdown = self.cfg.lifecycle.shutdown.clone().cancelled_owned();
+        tokio::pin!(shutdown);
         let mut body = loop {
             tokio::select! {
                 biased;
                 () = self.tx.closed() => return End::ClientClosed,
-                () = shutdown.cancelled() => return End::Failed(StreamError::Shutdown),
+                () = &mut shutdown => return End::Failed(StreamError::Shutdown),
                 res = &mut connect => match res {
                     Ok(body) => {
                         self.headers_at = Some(Instant::now());
@@ -300,7 +302,7 @@ impl Relay {
             tokio::select! {
                 biased;
                 () = self.tx.closed() => return End::ClientClosed,
-                () = shutdown.cancelled() => return End::Failed(StreamError::Shutdown),
+                () = &mut shutdown => return End::Failed(StreamError::Shutdown),
                 item = body.next() => match item {
                     Some(Ok(bytes)) => {
                         let received = Instant::now();

@@ -50,7 +50,14 @@ impl Proc {
             for line in BufReader::new(stderr).lines() {
                 let Ok(line) = line else { break };
                 if let Some(rest) = line.split("listening on http://").nth(1) {
-                    let addr = rest.split_whitespace().next().unwrap_or("").to_owned();
+                    // Text or JSON logs: the address is what follows, up to the first
+                    // character that cannot be part of it.
+                    let addr: String = rest
+                        .chars()
+                        .take_while(|c| {
+                            c.is_ascii_alphanumeric() || matches!(c, '.' | ':' | '[' | ']')
+                        })
+                        .collect();
                     if let Some(tx) = tx.take() {
                         let _ = tx.send(addr);
                     }
@@ -100,6 +107,17 @@ impl Proc {
             &[],
             Some(dir),
         )
+    }
+
+    /// The gateway with this config file and extra flags (e.g. `--log-format json`).
+    pub fn gateway_with_flags(config_toml: &str, flags: &[&str]) -> Proc {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let path = dir.path().join("sluice.toml");
+        std::fs::write(&path, config_toml).expect("write config");
+        let path = path.to_str().expect("utf-8 path").to_owned();
+        let mut args = vec!["serve", "--config", &path, "--listen", "127.0.0.1:0"];
+        args.extend_from_slice(flags);
+        Proc::spawn(&args, &[], Some(dir))
     }
 
     /// The gateway with no config file at all.
