@@ -93,6 +93,7 @@ async fn stream(
         started: log.started,
         framing,
         lifecycle: app.relays().clone(),
+        pricer: None,
     };
     // Active from here until the outcome sink, which every started relay calls once.
     let active = log.metrics.stream_started();

@@ -184,6 +184,69 @@ impl<'de> Deserialize<'de> for NonEmpty {
     }
 }
 
+/// Appends the text a chunk carries — content, reasoning, refusal and tool-call names and
+/// arguments of every choice — to `out`, for counting tokens when a provider reports no usage.
+/// Strings without escapes are borrowed, not copied, on the way.
+pub fn append_text(payload: &[u8], out: &mut String) -> Result<(), serde_json::Error> {
+    use std::borrow::Cow;
+    #[derive(Deserialize)]
+    struct Raw<'a> {
+        #[serde(default, borrow)]
+        choices: Vec<RawChoice<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct RawChoice<'a> {
+        #[serde(default, borrow)]
+        delta: Option<RawDelta<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct RawDelta<'a> {
+        #[serde(default, borrow)]
+        content: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        reasoning_content: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        reasoning: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        refusal: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        tool_calls: Option<Vec<RawToolCall<'a>>>,
+    }
+    #[derive(Deserialize)]
+    struct RawToolCall<'a> {
+        #[serde(default, borrow)]
+        function: Option<RawFunction<'a>>,
+    }
+    #[derive(Deserialize)]
+    struct RawFunction<'a> {
+        #[serde(default, borrow)]
+        name: Option<Cow<'a, str>>,
+        #[serde(default, borrow)]
+        arguments: Option<Cow<'a, str>>,
+    }
+    let raw: Raw<'_> = serde_json::from_slice(payload)?;
+    for delta in raw.choices.into_iter().filter_map(|c| c.delta) {
+        for text in [
+            delta.content,
+            delta.reasoning_content,
+            delta.reasoning,
+            delta.refusal,
+        ]
+        .into_iter()
+        .flatten()
+        {
+            out.push_str(&text);
+        }
+        for call in delta.tool_calls.into_iter().flatten() {
+            if let Some(f) = call.function {
+                out.push_str(f.name.as_deref().unwrap_or(""));
+                out.push_str(f.arguments.as_deref().unwrap_or(""));
+            }
+        }
+    }
+    Ok(())
+}
+
 /// The parts of a chunk the seed's simple endpoint (`/stream/chat`) sends: the id, the first
 /// choice's text and its finish reason. Only that endpoint pays for these allocations.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]
@@ -341,6 +404,14 @@ mod tests {
         assert!(inspect(b"[DONE] {}").is_err());
         assert!(inspect(b"42").is_err());
         assert!(inspect(br#"{"choices":[{"delta":"#).is_err());
+    }
+
+    #[test]
+    fn append_text_collects_every_kind_of_content() {
+        let mut out = String::new();
+        append_text(br#"{"choices":[{"delta":{"content":"a\n","reasoning_content":"b"}},{"delta":{"tool_calls":[{"function":{"name":"f","arguments":"{}"}}]}}]}"#, &mut out).unwrap();
+        append_text(br#"{"choices":[],"usage":null}"#, &mut out).unwrap();
+        assert_eq!(out, "a\nbf{}");
     }
 
     #[test]

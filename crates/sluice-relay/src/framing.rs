@@ -7,6 +7,7 @@ use serde_json::json;
 use sluice_sse::{write_data, write_event};
 
 use crate::chunk::{self, ChunkSummary, Usage};
+use crate::pricing::{price_usage_in_chunk, UsagePricer};
 use crate::rewrite;
 use crate::StreamError;
 
@@ -26,15 +27,25 @@ const DONE: &[u8] = b"[DONE]";
 
 impl Framing {
     /// Writes what the client gets for one provider chunk (possibly nothing).
+    /// With a `pricer`, a usage the client gets carries the gateway's `cost` and `cost_local`.
     pub fn write_chunk(
         &self,
         payload: &[u8],
         summary: &ChunkSummary,
+        pricer: Option<&dyn UsagePricer>,
         out: &mut BytesMut,
     ) -> Result<(), StreamError> {
         match *self {
             Framing::ChatCompletions { include_usage } => {
-                if include_usage || !summary.usage_key {
+                let priced = summary
+                    .usage
+                    .filter(|_| include_usage)
+                    .and_then(|u| pricer?.price(&u));
+                if let Some(priced) = priced {
+                    let with_cost = price_usage_in_chunk(payload, &priced)
+                        .map_err(|e| StreamError::Protocol(e.to_string()))?;
+                    write_data(out, &with_cost);
+                } else if include_usage || !summary.usage_key {
                     write_data(out, payload);
                 } else if summary.usage.is_some() && summary.choices == 0 {
                     // A usage-only chunk the client did not ask for is dropped.
@@ -67,18 +78,24 @@ impl Framing {
     }
 
     /// Writes the end of a stream that completed.
-    pub fn write_end(&self, usage: Option<&Usage>, out: &mut BytesMut) {
+    pub fn write_end(
+        &self,
+        usage: Option<&Usage>,
+        pricer: Option<&dyn UsagePricer>,
+        out: &mut BytesMut,
+    ) {
         if let Framing::SimpleChat = self {
             let u = usage.copied().unwrap_or_default();
-            let event = json!({
-                "prompt_tokens": u.prompt_tokens,
-                "completion_tokens": u.completion_tokens,
-                "total_tokens": u.total_tokens,
-                // Priced by the ledger; null until the request has a price to report.
-                "cost": null,
-                "cost_local": null,
-            });
-            write_event(out, Some("usage"), event.to_string().as_bytes());
+            // Amounts are exact decimal text, so the event is written by hand.
+            let (cost, cost_local) = match usage.and_then(|u| pricer?.price(u)) {
+                Some(p) => (p.cost_usd.clone(), p.cost_local_json()),
+                None => ("null".to_owned(), "null".to_owned()),
+            };
+            let event = format!(
+                "{{\"prompt_tokens\":{},\"completion_tokens\":{},\"total_tokens\":{},\"cost\":{cost},\"cost_local\":{cost_local}}}",
+                u.prompt_tokens, u.completion_tokens, u.total_tokens
+            );
+            write_event(out, Some("usage"), event.as_bytes());
         }
         write_data(out, DONE);
     }
@@ -98,7 +115,7 @@ mod tests {
         let summary = chunk::inspect(payload.as_bytes()).unwrap();
         let mut out = BytesMut::new();
         framing
-            .write_chunk(payload.as_bytes(), &summary, &mut out)
+            .write_chunk(payload.as_bytes(), &summary, None, &mut out)
             .unwrap();
         String::from_utf8(out.to_vec()).unwrap()
     }
@@ -166,7 +183,7 @@ mod tests {
             completion_tokens: 2,
             total_tokens: 3,
         };
-        Framing::SimpleChat.write_end(Some(&usage), &mut out);
+        Framing::SimpleChat.write_end(Some(&usage), None, &mut out);
         let text = String::from_utf8(out.to_vec()).unwrap();
         assert!(text.starts_with("event: usage\ndata: {\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3,"), "{text}");
         assert!(text.ends_with("\n\ndata: [DONE]\n\n"), "{text}");

@@ -15,6 +15,7 @@ pub mod chunk;
 pub mod coalesce;
 mod error;
 pub mod framing;
+pub mod pricing;
 pub mod queue;
 mod relay;
 pub mod rewrite;
@@ -22,6 +23,7 @@ pub mod rewrite;
 pub use chunk::{ChunkSummary, Usage};
 pub use error::{ProviderErrorBody, StreamError};
 pub use framing::Framing;
+pub use pricing::{PricedUsage, Pricer, UsagePricer};
 pub use queue::ClientStream;
 pub use relay::{
     start, Commit, Connect, End, Lifecycle, Outcome, OutcomeSink, RelayConfig, SlowClient,

@@ -26,7 +26,11 @@ use tokio_util::task::TaskTracker;
 use crate::chunk::{self, Usage};
 use crate::error::{ProviderErrorBody, StreamError};
 use crate::framing::Framing;
+use crate::pricing::Pricer;
 use crate::queue::{self, ClientStream, FrameKind, PushError, QueueStats, Sender};
+
+/// Text kept per stream for token estimates; past it the estimate counts what it has.
+pub const MAX_TEXT: usize = 4 << 20;
 
 /// The provider's response body, as a stream of byte chunks.
 pub type UpstreamBody = Pin<Box<dyn Stream<Item = Result<Bytes, StreamError>> + Send>>;
@@ -60,6 +64,8 @@ pub struct RelayConfig {
     pub framing: Framing,
     /// Where relay tasks are spawned and told to stop, so shutdown can wait for their outcomes.
     pub lifecycle: Lifecycle,
+    /// Puts the gateway's cost on the usage the client gets (none: usage passes unpriced).
+    pub pricer: Option<Pricer>,
 }
 
 /// The gateway's handle on its relay tasks: cancelling `shutdown` ends every open stream with
@@ -114,6 +120,9 @@ pub struct Outcome {
     pub content_events: u64,
     /// Time the reader spent waiting for queue room (block policy).
     pub blocked: Duration,
+    /// The text relayed (content, reasoning, refusal, tool calls), for counting tokens with a
+    /// tokenizer when the provider reported no usage. Capped at [`MAX_TEXT`] bytes.
+    pub text: String,
     pub queue: QueueStats,
     pub ended_at: Instant,
 }
@@ -164,6 +173,7 @@ pub fn start(connect: Connect, cfg: RelayConfig, sink: OutcomeSink) -> (Commit, 
         blocked: Duration::ZERO,
         finished_body: None,
         committed: false,
+        text: String::new(),
         headers_at: None,
         first_byte_at: None,
     };
@@ -194,6 +204,8 @@ struct Relay {
     finished_body: Option<UpstreamBody>,
     /// The handler was told to send the response head.
     committed: bool,
+    /// The content text relayed so far (see [`Outcome::text`]).
+    text: String,
     headers_at: Option<Instant>,
     first_byte_at: Option<Instant>,
 }
@@ -209,9 +221,10 @@ impl Relay {
         let mut end = self.drive(connect).await;
         match &end {
             End::Completed => {
+                let pricer = self.cfg.pricer.as_deref();
                 self.cfg
                     .framing
-                    .write_end(self.usage.as_ref(), &mut self.out);
+                    .write_end(self.usage.as_ref(), pricer, &mut self.out);
                 self.flush_final().await;
             }
             End::Failed(err) => match self.commit.take() {
@@ -250,6 +263,7 @@ impl Relay {
             events: self.events,
             content_events: self.content_events,
             blocked: self.blocked,
+            text: std::mem::take(&mut self.text),
             queue: self.tx.stats(),
             ended_at: Instant::now(),
         };
@@ -437,14 +451,20 @@ impl Relay {
         }
         self.events += 1;
         self.finished_choice |= summary.finish;
-        if let Err(err) = self
-            .cfg
-            .framing
-            .write_chunk(&event.data, &summary, &mut self.out)
-        {
+        if let Err(err) = self.cfg.framing.write_chunk(
+            &event.data,
+            &summary,
+            self.cfg.pricer.as_deref(),
+            &mut self.out,
+        ) {
             return fail(err);
         }
         if summary.content {
+            if self.usage.is_none() && self.text.len() < MAX_TEXT {
+                // Only needed if the provider never reports usage; a chunk that fails to
+                // parse here was already inspected, so an error just leaves the count short.
+                let _ = chunk::append_text(&event.data, &mut self.text);
+            }
             self.content_events += 1;
             self.first_content_at.get_or_insert(now);
             self.last_content_at = Some(now);

@@ -46,6 +46,14 @@ pub fn set_top_level(
     Ok(out)
 }
 
+/// The raw JSON text of top-level `key`, if present.
+pub fn get_top_level(payload: &[u8], key: &str) -> Result<Option<String>, serde_json::Error> {
+    Ok(parse_entries(payload)?
+        .into_iter()
+        .find(|(k, _)| k == key)
+        .map(|(_, v)| v.get().to_owned()))
+}
+
 fn parse_entries(payload: &[u8]) -> Result<Vec<(String, &RawValue)>, serde_json::Error> {
     struct Entries;
     impl<'de> Visitor<'de> for Entries {

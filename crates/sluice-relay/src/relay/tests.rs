@@ -37,6 +37,7 @@ fn config(framing: Framing) -> RelayConfig {
         started: Instant::now(),
         framing,
         lifecycle: Lifecycle::default(),
+        pricer: None,
     }
 }
 
