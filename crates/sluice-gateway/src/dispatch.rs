@@ -7,9 +7,10 @@ use std::sync::{Arc, OnceLock};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
-use sluice_relay::{Connect, End, Framing, Outcome, RelayConfig, Usage};
+use sluice_relay::{Connect, End, Framing, Outcome, RelayConfig, Usage, UsagePricer};
 use tokio::time::Instant;
 
+use crate::accounting::TargetPrice;
 use crate::error::ApiError;
 use crate::headers::{RequestId, ACCEL_BUFFERING, ATTEMPTS, PROVIDER};
 use crate::metrics::{Refused, RouteMetrics};
@@ -59,6 +60,7 @@ pub async fn chat(
         provider_model: target.model.clone(),
         started: ctx.started,
         metrics,
+        price: app.prices().target(&target.provider, &target.model),
     };
     if chat.stream {
         stream(app, log, &chat, provider, body, headers, framing).await
@@ -93,7 +95,7 @@ async fn stream(
         started: log.started,
         framing,
         lifecycle: app.relays().clone(),
-        pricer: None,
+        pricer: Some(log.price.clone()),
     };
     // Active from here until the outcome sink, which every started relay calls once.
     let active = log.metrics.stream_started();
@@ -134,6 +136,13 @@ async fn complete(
                 .ok()
                 .and_then(|v| serde_json::from_value::<Usage>(v.get("usage")?.clone()).ok());
             log.completion_finished(sent, Ok(usage));
+            // The client's usage carries the gateway's cost, as on the stream's usage chunk.
+            let body = match usage.and_then(|u| log.price.price(&u)) {
+                Some(priced) => sluice_relay::pricing::price_usage_in_chunk(&done.body, &priced)
+                    .map(bytes::Bytes::from)
+                    .unwrap_or(done.body),
+                None => done.body,
+            };
             let content_type = HeaderValue::from_str(&done.content_type)
                 .unwrap_or(HeaderValue::from_static("application/json"));
             Response::builder()
@@ -141,7 +150,7 @@ async fn complete(
                 .header(header::CONTENT_TYPE, content_type)
                 .header(PROVIDER, provider_header(&provider.name))
                 .header(ATTEMPTS, HeaderValue::from(1u32))
-                .body(Body::from(done.body))
+                .body(Body::from(body))
                 .unwrap_or_else(|e| ApiError::internal(e.to_string()).into_response())
         }
         Err(err) => {
@@ -197,12 +206,17 @@ struct RequestLog {
     provider_model: String,
     started: Instant,
     metrics: Arc<RouteMetrics>,
+    price: Arc<TargetPrice>,
 }
 
 impl RequestLog {
     /// `sent`: when the request was handed to the provider client, if it was.
     fn stream_finished(&self, outcome: &Outcome, sent: Option<Instant>) {
         self.metrics.stream_finished(self.started, sent, outcome);
+        if let Some(usage) = &outcome.usage {
+            self.metrics
+                .cost(f64::try_from(self.price.cost(usage).usd).unwrap_or(0.0));
+        }
         let (status, error) = match &outcome.end {
             End::Completed => ("ok", None),
             End::ClientClosed => ("client_closed", None),
@@ -240,6 +254,10 @@ impl RequestLog {
         result: Result<Option<Usage>, &sluice_relay::StreamError>,
     ) {
         self.metrics.completion_finished(self.started, sent, result);
+        if let Ok(Some(usage)) = &result {
+            self.metrics
+                .cost(f64::try_from(self.price.cost(usage).usd).unwrap_or(0.0));
+        }
         let (status, usage, error) = match result {
             Ok(u) => ("ok", u.unwrap_or_default(), None),
             Err(e) => (e.kind(), Usage::default(), Some(loggable(e))),

@@ -8,6 +8,7 @@
 //! **Invariant:** this crate is the only one that knows axum's server side; the relay knows no
 //! HTTP server and the provider clients know no handler.
 
+mod accounting;
 mod dispatch;
 mod error;
 pub mod headers;

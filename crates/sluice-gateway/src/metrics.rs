@@ -522,6 +522,18 @@ impl RouteMetrics {
             .inc();
     }
 
+    /// Adds a request's cost. Prometheus counters are floats; the exact decimal amount is in
+    /// the ledger.
+    pub fn cost(&self, usd: f64) {
+        self.families
+            .cost_usd
+            .get_or_create(&RouteLabels {
+                model: self.model.clone(),
+                provider: self.provider.clone(),
+            })
+            .inc_by(usd);
+    }
+
     fn tokens(&self, usage: &Usage) {
         self.prompt_tokens.inc_by(usage.prompt_tokens);
         self.completion_tokens.inc_by(usage.completion_tokens);

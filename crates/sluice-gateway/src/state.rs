@@ -7,6 +7,8 @@ use std::sync::Arc;
 use sluice_config::Config;
 use sluice_relay::Lifecycle;
 
+use crate::accounting::Prices;
+
 use crate::metrics::Metrics;
 use crate::upstream::{MockHandle, ProviderClient};
 
@@ -30,6 +32,8 @@ struct Inner {
     providers: BTreeMap<String, ProviderClient>,
     /// The relay tasks: shutdown cancels and awaits them.
     relays: Lifecycle,
+    /// Every route target's price.
+    prices: Prices,
     /// The one metrics registry, served at `/metrics`.
     metrics: Metrics,
 }
@@ -46,16 +50,22 @@ impl AppState {
             providers.insert(name.clone(), client);
         }
         let metrics = Metrics::new(&config);
+        let prices = Prices::new(&config);
         Ok(AppState(Arc::new(Inner {
             config,
             providers,
             relays: Lifecycle::default(),
             metrics,
+            prices,
         })))
     }
 
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    pub(crate) fn prices(&self) -> &Prices {
+        &self.0.prices
     }
 
     pub(crate) fn relays(&self) -> &Lifecycle {

@@ -26,7 +26,7 @@ fn relay_one(dec: &mut Decoder, out: &mut BytesMut, input: &[u8], framing: Frami
     };
     let summary = chunk::inspect(&ev.data).expect("valid chunk");
     framing
-        .write_chunk(&ev.data, &summary, out)
+        .write_chunk(&ev.data, &summary, None, out)
         .expect("framed");
     let frame = out.split().freeze();
     frame.len()

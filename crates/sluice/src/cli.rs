@@ -54,6 +54,9 @@ pub enum Command {
     },
     /// Load-test an OpenAI-compatible endpoint: TTFT, TPOT, gaps, totals, tokens/s, errors.
     Bench(BenchArgs),
+    /// The monthly cost of a workload at every priced provider and model, cheapest first:
+    /// USD, local currency at each provider's rate, saving per month and year.
+    Cost(CostArgs),
 }
 
 #[derive(Debug, Args)]
@@ -102,6 +105,30 @@ pub struct BenchArgs {
     /// difference (B − A).
     #[arg(long, value_name = "URL2")]
     pub compare: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct CostArgs {
+    // The amounts are strings parsed by the command, so a bad one is one line naming the flag.
+    /// Million input (prompt) tokens a month [default: 1000].
+    #[arg(long, value_name = "MTOK", allow_negative_numbers = true)]
+    pub input_mtok: Option<String>,
+    /// Million output (completion) tokens a month [default: 500].
+    #[arg(long, value_name = "MTOK", allow_negative_numbers = true)]
+    pub output_mtok: Option<String>,
+    /// Only this model (the provider's model name, e.g. deepseek-v3.2).
+    #[arg(long)]
+    pub model: Option<String>,
+    /// Also show amounts in this currency where a provider bills in it, e.g. JPY
+    /// (default: the config's display_currency unless it is USD).
+    #[arg(long, value_name = "CODE")]
+    pub currency: Option<String>,
+    /// A config whose providers' prices and billing are added to the built-in price list.
+    #[arg(long, env = "SLUICE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print one JSON document (amounts as exact decimal strings) instead of a table.
+    #[arg(long)]
+    pub json: bool,
 }
 
 fn parse_header(s: &str) -> Result<(String, String), String> {

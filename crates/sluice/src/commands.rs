@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod check_config;
+pub mod cost;
 pub mod mock_upstream;
 pub mod serve;
 

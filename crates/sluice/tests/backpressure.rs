@@ -171,7 +171,7 @@ async fn a_client_that_never_reads_is_cut_off_and_the_provider_cancelled() {
         let up = Proc::mock_upstream(&["--tokens", "2000000"]);
         let gw = Proc::gateway(&config_for(
             &up,
-            &format!("[stream]\nbuffer_events = 8\nslow_client = \"{policy}\"\nslow_client_timeout = \"500ms\"\n"),
+            &format!("[stream]\nbuffer_events = 8\nslow_client = \"{policy}\"\nslow_client_timeout = \"500ms\"\nsend_buffer = \"16KiB\"\n"),
         ));
         let mut sock = slow_client(&gw, "").await;
         eventually("the provider sees the stream cancelled", || async {

@@ -1,0 +1,107 @@
+//! Counting tokens a provider did not report (a client that left, a stream that broke), with
+//! the model's tokenizer: tiktoken's BPE tables, shipped inside the `tiktoken-rs` crate, loaded
+//! once. Counts for models whose tokenizer is not public (Claude, Gemini, DeepSeek) use
+//! `cl100k_base` and are as estimated as the ledger row says.
+
+use std::sync::OnceLock;
+
+use serde::Deserialize;
+use tiktoken_rs::CoreBPE;
+
+/// OpenAI's accounting for chat messages: a few tokens per message for its framing, and three
+/// to prime the reply.
+const TOKENS_PER_MESSAGE: u64 = 4;
+const REPLY_PRIMING: u64 = 3;
+
+fn tokenizer(model: &str) -> Option<&'static CoreBPE> {
+    static O200K: OnceLock<Option<CoreBPE>> = OnceLock::new();
+    static CL100K: OnceLock<Option<CoreBPE>> = OnceLock::new();
+    let m = model.to_ascii_lowercase();
+    let o200k = ["gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4", "chatgpt"]
+        .iter()
+        .any(|p| m.starts_with(p));
+    if o200k {
+        O200K.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
+    } else {
+        CL100K.get_or_init(|| tiktoken_rs::cl100k_base().ok()).as_ref()
+    }
+}
+
+/// Loads the tables ahead of the first estimate (they take a moment to build).
+pub fn warm_up() {
+    let _ = tokenizer("gpt-4o");
+    let _ = tokenizer("other");
+}
+
+/// Tokens of `text` for `model`.
+pub fn count_text(model: &str, text: &str) -> u64 {
+    if text.is_empty() {
+        return 0;
+    }
+    match tokenizer(model) {
+        Some(bpe) => bpe.encode_ordinary(text).len() as u64,
+        // Without tables, the usual rule of thumb: about four bytes a token.
+        None => (text.len() as u64).div_ceil(4),
+    }
+}
+
+/// Prompt tokens of a chat request body: its messages' text plus OpenAI's per-message framing.
+pub fn count_prompt(model: &str, body: &[u8]) -> u64 {
+    #[derive(Deserialize)]
+    struct Request {
+        #[serde(default)]
+        messages: Vec<Message>,
+    }
+    #[derive(Deserialize)]
+    struct Message {
+        #[serde(default)]
+        content: serde_json::Value,
+        #[serde(default)]
+        name: Option<String>,
+    }
+    let Ok(req) = serde_json::from_slice::<Request>(body) else {
+        return 0;
+    };
+    let mut text = String::new();
+    for m in &req.messages {
+        match &m.content {
+            serde_json::Value::String(s) => text.push_str(s),
+            // Content parts: the text ones count.
+            serde_json::Value::Array(parts) => {
+                for p in parts {
+                    if let Some(t) = p.get("text").and_then(|t| t.as_str()) {
+                        text.push_str(t);
+                    }
+                }
+            }
+            _ => {}
+        }
+        if let Some(n) = &m.name {
+            text.push_str(n);
+        }
+        text.push('\n');
+    }
+    count_text(model, &text) + TOKENS_PER_MESSAGE * req.messages.len() as u64 + REPLY_PRIMING
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn counts_with_the_models_tokenizer() {
+        // "hello world" is two tokens in both encodings.
+        assert_eq!(count_text("gpt-4o", "hello world"), 2);
+        assert_eq!(count_text("deepseek-v3.2", "hello world"), 2);
+        assert_eq!(count_text("gpt-4o", ""), 0);
+    }
+
+    #[test]
+    fn prompt_adds_message_framing() {
+        let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]}"#;
+        assert_eq!(count_prompt("gpt-4o", body), 2 + 1 + TOKENS_PER_MESSAGE + REPLY_PRIMING);
+        let parts = br#"{"messages":[{"role":"user","content":[{"type":"text","text":"hello world"}]}]}"#;
+        assert_eq!(count_prompt("gpt-4o", parts), count_prompt("gpt-4o", body));
+        assert_eq!(count_prompt("gpt-4o", b"not json"), 0);
+    }
+}

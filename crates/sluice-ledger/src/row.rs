@@ -1,0 +1,83 @@
+//! One ledger row: what the gateway knows about a request once it has ended.
+
+use rust_decimal::Decimal;
+use serde::Serialize;
+
+/// The `status` of a request that ended normally.
+pub const STATUS_OK: &str = "ok";
+
+/// One request, as the ledger stores it. `request_id` is the primary key: recording the same
+/// id twice keeps the first row.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Row {
+    pub request_id: String,
+    /// Unix time in milliseconds when the request started.
+    pub at_ms: i64,
+    /// The gateway API key's id, if the request came with one.
+    pub key_id: Option<String>,
+    /// The model asked for (the route name).
+    pub model: String,
+    pub provider: Option<String>,
+    /// The model name sent to the provider.
+    pub provider_model: Option<String>,
+    /// `ok`, or what went wrong: an error kind such as `provider_5xx` or `idle_timeout`,
+    /// `client_closed`, `rejected`, `bad_request`...
+    pub status: String,
+    pub http_status: u16,
+    pub stream: bool,
+    pub prompt_tokens: u64,
+    pub completion_tokens: u64,
+    /// The tokens were counted by the gateway's tokenizer, not reported by the provider.
+    pub estimated: bool,
+    pub cost_usd: Decimal,
+    /// The cost in the provider's billing currency.
+    pub cost_local: Decimal,
+    /// The billing currency of `cost_local` (ISO code, e.g. `JPY`).
+    pub currency: String,
+    pub ttft_ms: Option<f64>,
+    pub duration_ms: f64,
+    pub attempts: u32,
+    pub error: Option<String>,
+}
+
+/// Columns in the order both backends insert and select them.
+pub(crate) const COLUMNS: &str = "request_id, at_ms, key_id, model, provider, provider_model, \
+     status, http_status, stream, prompt_tokens, completion_tokens, estimated, cost_usd, \
+     cost_local, currency, ttft_ms, duration_ms, attempts, error";
+
+/// How many columns [`COLUMNS`] names.
+pub(crate) const COLUMN_COUNT: usize = 19;
+
+/// A count as the databases' signed 64-bit integers hold it (a count past `i64::MAX` cannot
+/// happen; clamping keeps such a row from blocking the writer forever).
+pub(crate) fn to_i64(n: u64) -> i64 {
+    i64::try_from(n).unwrap_or(i64::MAX)
+}
+
+/// A count read back from the database (negative only if someone wrote it by hand).
+pub(crate) fn to_u64(n: i64) -> u64 {
+    u64::try_from(n).unwrap_or(0)
+}
+
+/// A time measurement the databases store faithfully (SQLite turns NaN into NULL).
+pub(crate) fn finite(x: Option<f64>) -> Option<f64> {
+    x.filter(|v| v.is_finite())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn column_count_matches_the_list() {
+        assert_eq!(COLUMNS.split(',').count(), COLUMN_COUNT);
+    }
+
+    #[test]
+    fn counts_clamp_instead_of_failing() {
+        assert_eq!(to_i64(u64::MAX), i64::MAX);
+        assert_eq!(to_i64(7), 7);
+        assert_eq!(to_u64(-1), 0);
+        assert_eq!(to_u64(7), 7);
+    }
+}

@@ -1,0 +1,410 @@
+//! The [`PriceBook`]: provider -> (billing, model -> price), built in from `prices.toml` and
+//! extended or overridden by a config's providers.
+
+use std::collections::BTreeMap;
+use std::sync::OnceLock;
+
+use rust_decimal::Decimal;
+use serde::{Deserialize, Serialize};
+
+use crate::decimal::decimal_from_config;
+
+/// The date of the built-in price list (`as_of` in `prices.toml`).
+pub const BUILTIN_PRICES_AS_OF: &str = "2026-11-28";
+
+/// The built-in price list, compiled in.
+const PRICES_TOML: &str = include_str!("prices.toml");
+
+/// A list price in USD per million tokens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+pub struct Price {
+    #[serde(with = "rust_decimal::serde::str")]
+    pub input: Decimal,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub output: Decimal,
+}
+
+impl From<&sluice_config::Price> for Price {
+    fn from(p: &sluice_config::Price) -> Self {
+        Price {
+            input: decimal_from_config(p.input),
+            output: decimal_from_config(p.output),
+        }
+    }
+}
+
+/// What one USD of list price costs at a provider: `per_usd` units of `currency`.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
+pub struct Billing {
+    /// ISO 4217 code, upper case.
+    pub currency: String,
+    #[serde(with = "rust_decimal::serde::str")]
+    pub per_usd: Decimal,
+}
+
+impl Default for Billing {
+    /// USD at list price.
+    fn default() -> Self {
+        Billing {
+            currency: sluice_config::DEFAULT_CURRENCY.to_owned(),
+            per_usd: Decimal::ONE,
+        }
+    }
+}
+
+impl From<&sluice_config::Billing> for Billing {
+    fn from(b: &sluice_config::Billing) -> Self {
+        Billing {
+            currency: b.currency.clone(),
+            per_usd: decimal_from_config(b.per_usd),
+        }
+    }
+}
+
+/// Where a price or a billing came from.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Source {
+    /// The built-in price list (`prices.toml`).
+    Builtin,
+    /// The config file.
+    Config,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+struct Sheet {
+    billing: Billing,
+    billing_source: Source,
+    prices: BTreeMap<String, (Price, Source)>,
+}
+
+/// Prices and billing by provider name, then model name (the provider's model name).
+#[derive(Debug, Clone, PartialEq, Default)]
+pub struct PriceBook {
+    sheets: BTreeMap<String, Sheet>,
+}
+
+impl PriceBook {
+    /// A book with no provider at all.
+    pub fn empty() -> PriceBook {
+        PriceBook::default()
+    }
+
+    /// The built-in price sheets (`prices.toml`): HolySheep, the official providers
+    /// (`openai`, `anthropic`, `google`, `deepseek`) and the seed's `generic-relay`.
+    pub fn builtin() -> PriceBook {
+        static BUILTIN: OnceLock<PriceBook> = OnceLock::new();
+        BUILTIN
+            .get_or_init(|| parse_builtin(PRICES_TOML).expect("built-in prices.toml is valid"))
+            .clone()
+    }
+
+    /// The built-in sheets, then every configured provider on top: its billing replaces the
+    /// sheet's, and its prices replace the sheet's price for the same model and add the
+    /// others; built-in models the config does not price stay. So a configured provider with
+    /// no prices of its own inherits the built-in sheet of the same name, if any.
+    ///
+    /// The config always has a billing for a provider (USD at 1 when the file gives none),
+    /// and that is what the gateway bills at, so it wins here too.
+    pub fn with_config(config: &sluice_config::Config) -> PriceBook {
+        let mut book = PriceBook::builtin();
+        for (name, provider) in &config.providers {
+            book.set_billing(name, Billing::from(&provider.billing));
+            for (model, price) in &provider.prices {
+                book.set_price(name, model, Price::from(price));
+            }
+        }
+        book
+    }
+
+    /// Sets a provider's billing (adding the provider if new), as from a config.
+    pub fn set_billing(&mut self, provider: &str, billing: Billing) {
+        let sheet = self.sheet_mut(provider);
+        sheet.billing = billing;
+        sheet.billing_source = Source::Config;
+    }
+
+    /// Sets one model's price at a provider (adding the provider if new), as from a config.
+    pub fn set_price(&mut self, provider: &str, model: &str, price: Price) {
+        self.sheet_mut(provider)
+            .prices
+            .insert(model.to_owned(), (price, Source::Config));
+    }
+
+    fn sheet_mut(&mut self, provider: &str) -> &mut Sheet {
+        self.sheets
+            .entry(provider.to_owned())
+            .or_insert_with(|| Sheet {
+                billing: Billing::default(),
+                billing_source: Source::Config,
+                prices: BTreeMap::new(),
+            })
+    }
+
+    /// The list price of `model` at `provider`.
+    pub fn price(&self, provider: &str, model: &str) -> Option<&Price> {
+        self.sheets.get(provider)?.prices.get(model).map(|(p, _)| p)
+    }
+
+    /// Where the price of `model` at `provider` came from.
+    pub fn price_source(&self, provider: &str, model: &str) -> Option<Source> {
+        self.sheets
+            .get(provider)?
+            .prices
+            .get(model)
+            .map(|&(_, s)| s)
+    }
+
+    /// A provider's billing; USD at 1 for a provider the book does not know.
+    pub fn billing(&self, provider: &str) -> Billing {
+        self.sheets
+            .get(provider)
+            .map_or_else(Billing::default, |s| s.billing.clone())
+    }
+
+    /// Where a provider's billing came from (`None` for an unknown provider).
+    pub fn billing_source(&self, provider: &str) -> Option<Source> {
+        self.sheets.get(provider).map(|s| s.billing_source)
+    }
+
+    /// Every provider, by name.
+    pub fn providers(&self) -> impl Iterator<Item = &str> {
+        self.sheets.keys().map(String::as_str)
+    }
+
+    /// The priced models of a provider, by name (none for an unknown provider).
+    pub fn models(&self, provider: &str) -> impl Iterator<Item = &str> {
+        self.sheets
+            .get(provider)
+            .into_iter()
+            .flat_map(|s| s.prices.keys().map(String::as_str))
+    }
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawList {
+    as_of: String,
+    sheets: BTreeMap<String, RawSheet>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawSheet {
+    billing: RawBilling,
+    prices: BTreeMap<String, RawPrice>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawBilling {
+    currency: String,
+    per_usd: f64,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields)]
+struct RawPrice {
+    input: f64,
+    output: f64,
+}
+
+/// Parses and checks a price list in the `prices.toml` format.
+fn parse_builtin(text: &str) -> Result<PriceBook, String> {
+    let raw: RawList = toml::from_str(text).map_err(|e| e.to_string())?;
+    if raw.as_of != BUILTIN_PRICES_AS_OF {
+        return Err(format!(
+            "as_of {:?} is not BUILTIN_PRICES_AS_OF {BUILTIN_PRICES_AS_OF:?}",
+            raw.as_of
+        ));
+    }
+    let mut sheets = BTreeMap::new();
+    for (name, sheet) in raw.sheets {
+        let currency = &sheet.billing.currency;
+        if !(currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase())) {
+            return Err(format!("sheets.{name}.billing.currency: {currency:?}"));
+        }
+        let per_usd = decimal_from_config(sheet.billing.per_usd);
+        if per_usd <= Decimal::ZERO {
+            return Err(format!("sheets.{name}.billing.per_usd: {per_usd}"));
+        }
+        let mut prices = BTreeMap::new();
+        for (model, p) in sheet.prices {
+            let price = Price {
+                input: decimal_from_config(p.input),
+                output: decimal_from_config(p.output),
+            };
+            if price.input < Decimal::ZERO || price.output < Decimal::ZERO {
+                return Err(format!("sheets.{name}.prices.{model}: negative"));
+            }
+            prices.insert(model, (price, Source::Builtin));
+        }
+        let billing = Billing {
+            currency: sheet.billing.currency,
+            per_usd,
+        };
+        sheets.insert(
+            name,
+            Sheet {
+                billing,
+                billing_source: Source::Builtin,
+                prices,
+            },
+        );
+    }
+    Ok(PriceBook { sheets })
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use super::*;
+
+    fn dec(s: &str) -> Decimal {
+        Decimal::from_str(s).unwrap()
+    }
+
+    fn price(input: &str, output: &str) -> Price {
+        Price {
+            input: dec(input),
+            output: dec(output),
+        }
+    }
+
+    fn jpy(per_usd: &str) -> Billing {
+        Billing {
+            currency: "JPY".into(),
+            per_usd: dec(per_usd),
+        }
+    }
+
+    #[test]
+    fn the_builtin_list_parses_and_holds_the_seed_prices() {
+        let book = parse_builtin(PRICES_TOML).unwrap();
+        assert_eq!(book, PriceBook::builtin());
+        let expected = [
+            ("holysheep", "gpt-4.1", "2.00", "8.00"),
+            ("holysheep", "claude-sonnet-4.5", "3.00", "15.00"),
+            ("holysheep", "gemini-2.5-flash", "0.30", "2.50"),
+            ("holysheep", "deepseek-v3.2", "0.27", "0.42"),
+            ("holysheep", "gpt-4o", "2.50", "10.00"),
+            ("openai", "gpt-4.1", "2.00", "8.00"),
+            ("openai", "gpt-4o", "2.50", "10.00"),
+            ("anthropic", "claude-sonnet-4.5", "3.00", "15.00"),
+            ("google", "gemini-2.5-flash", "0.30", "2.50"),
+            ("deepseek", "deepseek-v3.2", "0.27", "0.42"),
+            ("generic-relay", "gpt-4o", "3.00", "12.00"),
+        ];
+        for (provider, model, input, output) in expected {
+            assert_eq!(
+                book.price(provider, model),
+                Some(&price(input, output)),
+                "{provider} {model}"
+            );
+            assert_eq!(book.price_source(provider, model), Some(Source::Builtin));
+        }
+        let priced: usize = book.providers().map(|p| book.models(p).count()).sum();
+        assert_eq!(priced, expected.len());
+        assert_eq!(book.billing("holysheep"), jpy("1"));
+        for official in ["openai", "anthropic", "google", "deepseek"] {
+            assert_eq!(book.billing(official), jpy("7.3"), "{official}");
+        }
+        assert_eq!(book.billing("generic-relay"), jpy("6"));
+        assert_eq!(book.billing("nobody"), Billing::default());
+        assert_eq!(book.billing_source("nobody"), None);
+        assert_eq!(book.price("holysheep", "nope"), None);
+        assert_eq!(book.models("nobody").count(), 0);
+    }
+
+    #[test]
+    fn a_bad_price_list_is_refused() {
+        let head = "as_of = \"2026-11-28\"\n[sheets.x]\n";
+        for bad in [
+            "billing = { currency = \"jpy\", per_usd = 1.0 }\nprices = {}\n",
+            "billing = { currency = \"JPY\", per_usd = 0.0 }\nprices = {}\n",
+            "billing = { currency = \"JPY\", per_usd = 1.0 }\nprices = { m = { input = -1.0, output = 1.0 } }\n",
+            "billing = { currency = \"JPY\", per_usd = 1.0 }\nprices = {}\nextra = 1\n",
+        ] {
+            assert!(parse_builtin(&format!("{head}{bad}")).is_err(), "{bad}");
+        }
+        assert!(parse_builtin("as_of = \"2000-01-01\"\n[sheets]\n").is_err());
+    }
+
+    fn config(text: &str) -> sluice_config::Config {
+        sluice_config::parse(text, "test.toml", &|_| None).unwrap()
+    }
+
+    #[test]
+    fn config_providers_override_and_extend_the_builtin_sheets() {
+        let cfg = config(
+            r#"
+[providers.holysheep]
+kind = "openai"
+base_url = "https://api.holysheep.ai/v1"
+billing = { currency = "JPY", per_usd = 1.05 }
+[providers.holysheep.prices]
+"deepseek-v3.2" = { input = 0.25, output = 0.40 }
+"qwen3-max" = { input = 1.2, output = 6 }
+
+[providers.openai]
+kind = "openai"
+base_url = "https://api.openai.com/v1"
+billing = { currency = "EUR", per_usd = 0.86 }
+
+[providers.local]
+kind = "openai"
+base_url = "http://127.0.0.1:9000/v1"
+[providers.local.prices]
+"mock-1" = { input = 0.1, output = 0.2 }
+"#,
+        );
+        let book = PriceBook::with_config(&cfg);
+        // Config prices win, new models are added, the rest of the sheet stays.
+        assert_eq!(
+            book.price("holysheep", "deepseek-v3.2"),
+            Some(&price("0.25", "0.40"))
+        );
+        assert_eq!(
+            book.price_source("holysheep", "deepseek-v3.2"),
+            Some(Source::Config)
+        );
+        assert_eq!(
+            book.price("holysheep", "qwen3-max"),
+            Some(&price("1.2", "6"))
+        );
+        assert_eq!(book.price("holysheep", "gpt-4.1"), Some(&price("2", "8")));
+        assert_eq!(
+            book.price_source("holysheep", "gpt-4.1"),
+            Some(Source::Builtin)
+        );
+        assert_eq!(book.billing("holysheep"), jpy("1.05"));
+        assert_eq!(book.billing_source("holysheep"), Some(Source::Config));
+        // No prices of its own: the built-in sheet of the same name, at the config's billing.
+        assert_eq!(book.price("openai", "gpt-4o"), Some(&price("2.5", "10")));
+        assert_eq!(
+            book.billing("openai"),
+            Billing {
+                currency: "EUR".into(),
+                per_usd: dec("0.86")
+            }
+        );
+        // A provider the built-in list does not know.
+        assert_eq!(book.price("local", "mock-1"), Some(&price("0.1", "0.2")));
+        assert_eq!(book.billing("local"), Billing::default());
+        // Untouched built-in sheets are still there.
+        assert_eq!(book.billing("generic-relay"), jpy("6"));
+        assert_eq!(
+            book.providers().collect::<Vec<_>>(),
+            [
+                "anthropic",
+                "deepseek",
+                "generic-relay",
+                "google",
+                "holysheep",
+                "local",
+                "openai"
+            ]
+        );
+    }
+}

@@ -1,0 +1,23 @@
+//! Money for Sluice: exact decimal prices, the built-in price list, the cost of a request
+//! and the monthly cost comparison across providers (`sluice cost`).
+//!
+//! Every amount is a [`Decimal`]: list prices are decimal USD per million tokens, a single
+//! request costs fractions of a micro-dollar, and sums of `f64` drift (`0.1 + 0.2`). Prices
+//! that arrive as `f64` from `sluice.toml` go through [`decimal_from_config`], which keeps
+//! the number as written (`0.27` stays exactly `0.27`). Rounding happens only for display
+//! ([`round_money`]). No IO, no async.
+//!
+//! Layout: `decimal` (conversion and rounding), `book` (the [`PriceBook`]: named price sheets
+//! with a billing currency, built in from `prices.toml` and extended by the config), `cost`
+//! (one request), `compare` (the monthly comparison).
+
+mod book;
+mod compare;
+mod cost;
+mod decimal;
+
+pub use book::{Billing, Price, PriceBook, Source, BUILTIN_PRICES_AS_OF};
+pub use compare::{compare, Comparison, ComparisonRow};
+pub use cost::{cost, cost_mtok, Cost};
+pub use decimal::{decimal_from_config, round_money};
+pub use rust_decimal::Decimal;
