@@ -7,8 +7,55 @@ use std::collections::HashMap;
 use std::sync::Arc;
 
 use sluice_config::{Config, ProviderKind};
+use sluice_ledger::{Ledger, LedgerHandle, Row};
 use sluice_pricing::{cost, Billing, Cost, Decimal, Price, PriceBook};
 use sluice_relay::{PricedUsage, Usage, UsagePricer};
+
+/// The ledger: queries go to `ledger`, rows to `writer`, a background batching task that never
+/// makes a request wait.
+#[derive(Debug, Clone)]
+pub struct Accounts {
+    pub ledger: Ledger,
+    pub writer: LedgerHandle,
+}
+
+impl Accounts {
+    /// Records a row; when tokens must be counted with the tokenizer first (`estimate`), that
+    /// is done on the blocking pool, off the runtime's threads.
+    pub fn record(&self, mut row: Row, estimate: Option<Estimate>, price: Arc<TargetPrice>) {
+        let writer = self.writer.clone();
+        match estimate {
+            None => writer.record(row),
+            Some(est) => {
+                tokio::task::spawn_blocking(move || {
+                    row.prompt_tokens = crate::estimate::count_prompt(&est.model, &est.request_body);
+                    row.completion_tokens = crate::estimate::count_text(&est.model, &est.text);
+                    row.estimated = true;
+                    let usage = Usage {
+                        prompt_tokens: row.prompt_tokens,
+                        completion_tokens: row.completion_tokens,
+                        total_tokens: row.prompt_tokens + row.completion_tokens,
+                    };
+                    let c = price.cost(&usage);
+                    row.cost_usd = c.usd;
+                    row.cost_local = c.local;
+                    writer.record(row);
+                });
+            }
+        }
+    }
+}
+
+/// What the tokenizer needs to count a request the provider reported no usage for.
+#[derive(Debug)]
+pub struct Estimate {
+    /// The provider's model name (it picks the tokenizer).
+    pub model: String,
+    /// The request as sent to the provider (its messages are the prompt).
+    pub request_body: bytes::Bytes,
+    /// The text relayed before the stream ended.
+    pub text: String,
+}
 
 /// The price and billing of one (provider, provider model).
 #[derive(Debug, Default)]

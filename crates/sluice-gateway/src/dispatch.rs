@@ -7,10 +7,11 @@ use std::sync::{Arc, OnceLock};
 use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
+use sluice_ledger::Row;
 use sluice_relay::{Connect, End, Framing, Outcome, RelayConfig, Usage, UsagePricer};
 use tokio::time::Instant;
 
-use crate::accounting::TargetPrice;
+use crate::accounting::{Accounts, Estimate, TargetPrice};
 use crate::error::ApiError;
 use crate::headers::{RequestId, ACCEL_BUFFERING, ATTEMPTS, PROVIDER};
 use crate::metrics::{Refused, RouteMetrics};
@@ -33,7 +34,7 @@ pub async fn chat(
     framing: Framing,
 ) -> Response {
     let Some(route) = app.config().route(&chat.model) else {
-        app.metrics().refused(Refused::NotFound);
+        refused(app, Refused::NotFound, ctx.id.as_str(), &chat.model, 404);
         return ApiError::unknown_model(&chat.model).into_response();
     };
     // Retries and fallback across the route's targets come with the resilience work; for now
@@ -61,6 +62,9 @@ pub async fn chat(
         started: ctx.started,
         metrics,
         price: app.prices().target(&target.provider, &target.model),
+        accounts: app.accounts().cloned(),
+        request_body: body.clone(),
+        at_ms: unix_ms(),
     };
     if chat.stream {
         stream(app, log, &chat, provider, body, headers, framing).await
@@ -105,7 +109,7 @@ async fn stream(
         connect,
         cfg,
         Box::new(move |outcome| {
-            log.stream_finished(&outcome, sent.get().copied());
+            log.stream_finished(outcome, sent.get().copied());
             drop(active);
         }),
     );
@@ -205,14 +209,19 @@ struct RequestLog {
     provider: String,
     provider_model: String,
     started: Instant,
+    /// Unix milliseconds at arrival, for the ledger.
+    at_ms: i64,
     metrics: Arc<RouteMetrics>,
     price: Arc<TargetPrice>,
+    accounts: Option<Accounts>,
+    /// The body sent to the provider, kept to count prompt tokens if it reports no usage.
+    request_body: bytes::Bytes,
 }
 
 impl RequestLog {
     /// `sent`: when the request was handed to the provider client, if it was.
-    fn stream_finished(&self, outcome: &Outcome, sent: Option<Instant>) {
-        self.metrics.stream_finished(self.started, sent, outcome);
+    fn stream_finished(&self, mut outcome: Outcome, sent: Option<Instant>) {
+        self.metrics.stream_finished(self.started, sent, &outcome);
         if let Some(usage) = &outcome.usage {
             self.metrics
                 .cost(f64::try_from(self.price.cost(usage).usd).unwrap_or(0.0));
@@ -246,6 +255,64 @@ impl RequestLog {
             error,
             "request finished"
         );
+        let http_status = match &outcome.end {
+            _ if outcome.committed => 200,
+            End::Failed(e) => e.http_status(),
+            // The client left before anything was sent (nginx's "client closed request").
+            End::ClientClosed => 499,
+            End::Completed => 200,
+        };
+        // Without the provider's usage, a request the provider accepted is counted with the
+        // tokenizer: the prompt it read and the text it sent before the end.
+        let estimate = (outcome.usage.is_none() && outcome.headers_at.is_some()).then(|| Estimate {
+            model: self.provider_model.clone(),
+            request_body: self.request_body.clone(),
+            text: std::mem::take(&mut outcome.text),
+        });
+        let duration_ms = (outcome.ended_at - self.started).as_secs_f64() * 1000.0;
+        self.record(true, status, http_status, outcome.usage, estimate, ttft_ms, duration_ms, error);
+    }
+
+    /// Writes the ledger row (off the request path: the writer batches it in the background).
+    #[allow(clippy::too_many_arguments)]
+    fn record(
+        &self,
+        stream: bool,
+        status: &str,
+        http_status: u16,
+        usage: Option<Usage>,
+        estimate: Option<Estimate>,
+        ttft_ms: Option<f64>,
+        duration_ms: f64,
+        error: Option<String>,
+    ) {
+        let Some(accounts) = &self.accounts else {
+            return;
+        };
+        let usage_or_zero = usage.unwrap_or_default();
+        let cost = self.price.cost(&usage_or_zero);
+        let row = Row {
+            request_id: self.id.clone(),
+            at_ms: self.at_ms,
+            key_id: None,
+            model: self.model.clone(),
+            provider: Some(self.provider.clone()),
+            provider_model: Some(self.provider_model.clone()),
+            status: status.to_owned(),
+            http_status,
+            stream,
+            prompt_tokens: usage_or_zero.prompt_tokens,
+            completion_tokens: usage_or_zero.completion_tokens,
+            estimated: false,
+            cost_usd: cost.usd,
+            cost_local: cost.local,
+            currency: cost.currency,
+            ttft_ms,
+            duration_ms,
+            attempts: 1,
+            error,
+        };
+        accounts.record(row, estimate, self.price.clone());
     }
 
     fn completion_finished(
@@ -262,6 +329,13 @@ impl RequestLog {
             Ok(u) => ("ok", u.unwrap_or_default(), None),
             Err(e) => (e.kind(), Usage::default(), Some(loggable(e))),
         };
+        let http_status = match result {
+            Ok(_) => 200,
+            Err(e) => e.http_status(),
+        };
+        let duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
+        let reported = result.ok().flatten();
+        self.record(false, status, http_status, reported, None, None, duration_ms, error.clone());
         tracing::info!(
             target: "sluice::request",
             request_id = %self.id,
@@ -272,10 +346,47 @@ impl RequestLog {
             status,
             prompt_tokens = usage.prompt_tokens,
             completion_tokens = usage.completion_tokens,
-            duration_ms = self.started.elapsed().as_secs_f64() * 1000.0,
+            duration_ms,
             attempts = 1,
             error,
             "request finished"
         );
     }
+}
+
+/// Counts and records a request refused before any provider was chosen.
+pub(crate) fn refused(app: &AppState, why: Refused, request_id: &str, model: &str, http_status: u16) {
+    app.metrics().refused(why);
+    if let Some(accounts) = app.accounts() {
+        // The model as asked, bounded: for an unknown model it is the client's own text.
+        let model: String = model.chars().take(128).collect();
+        accounts.writer.record(Row {
+            request_id: request_id.to_owned(),
+            at_ms: unix_ms(),
+            key_id: None,
+            model,
+            provider: None,
+            provider_model: None,
+            status: why.status().to_owned(),
+            http_status,
+            stream: false,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            estimated: false,
+            cost_usd: Default::default(),
+            cost_local: Default::default(),
+            currency: "USD".to_owned(),
+            ttft_ms: None,
+            duration_ms: 0.0,
+            attempts: 0,
+            error: None,
+        });
+    }
+}
+
+/// Now, in Unix milliseconds.
+pub(crate) fn unix_ms() -> i64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }

@@ -10,6 +10,7 @@
 
 mod accounting;
 mod dispatch;
+mod estimate;
 mod error;
 pub mod headers;
 mod metrics;
@@ -19,7 +20,9 @@ mod server;
 mod state;
 mod upstream;
 
+pub use accounting::Accounts;
 pub use error::ApiError;
 pub use server::{app, serve};
 pub use state::{AppState, InitError};
+pub use estimate::warm_up as warm_up_tokenizer;
 pub use upstream::MockHandle;

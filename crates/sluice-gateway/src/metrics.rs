@@ -143,7 +143,7 @@ pub enum Refused {
 }
 
 impl Refused {
-    fn status(self) -> &'static str {
+    pub fn status(self) -> &'static str {
         match self {
             Refused::BadRequest => "bad_request",
             Refused::NotFound => "not_found",

@@ -7,8 +7,7 @@ use std::sync::Arc;
 use sluice_config::Config;
 use sluice_relay::Lifecycle;
 
-use crate::accounting::Prices;
-
+use crate::accounting::{Accounts, Prices};
 use crate::metrics::Metrics;
 use crate::upstream::{MockHandle, ProviderClient};
 
@@ -36,10 +35,17 @@ struct Inner {
     prices: Prices,
     /// The one metrics registry, served at `/metrics`.
     metrics: Metrics,
+    /// The usage ledger (none in setups that keep no ledger).
+    accounts: Option<Accounts>,
 }
 
 impl AppState {
-    pub fn new(config: Config, mock: MockHandle) -> Result<Self, InitError> {
+    /// `accounts`: the ledger and its writer, when requests are to be recorded.
+    pub fn new(
+        config: Config,
+        mock: MockHandle,
+        accounts: Option<Accounts>,
+    ) -> Result<Self, InitError> {
         let mut providers = BTreeMap::new();
         for (name, provider) in &config.providers {
             let client =
@@ -57,11 +63,16 @@ impl AppState {
             relays: Lifecycle::default(),
             metrics,
             prices,
+            accounts,
         })))
     }
 
     pub fn config(&self) -> &Config {
         &self.0.config
+    }
+
+    pub(crate) fn accounts(&self) -> Option<&Accounts> {
+        self.0.accounts.as_ref()
     }
 
     pub(crate) fn prices(&self) -> &Prices {

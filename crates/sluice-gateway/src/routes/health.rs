@@ -21,7 +21,16 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
         .filter(|t| app.provider(&t.provider).is_none())
         .map(|t| t.provider.as_str())
         .collect();
-    let ready = !config.routes.is_empty() && missing.is_empty();
+    let ledger = match app.accounts() {
+        None => "none".to_owned(),
+        Some(a) => match a.ledger.ping().await {
+            Ok(()) => "ok".to_owned(),
+            Err(e) => e.to_string(),
+        },
+    };
+    let ready = !config.routes.is_empty()
+        && missing.is_empty()
+        && (ledger == "ok" || ledger == "none");
     let status = if ready {
         StatusCode::OK
     } else {
@@ -34,6 +43,7 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
             "routes": config.routes.len(),
             "providers": config.providers.keys().collect::<Vec<_>>(),
             "missing_providers": missing,
+            "ledger": ledger,
         })),
     )
 }

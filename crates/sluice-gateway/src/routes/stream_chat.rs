@@ -20,8 +20,14 @@ pub async fn stream_chat(
     req: Request,
 ) -> Response {
     let started = Instant::now();
+    let (parts, _) = req.into_parts();
+    let id = parts
+        .extensions
+        .get::<RequestId>()
+        .cloned()
+        .unwrap_or_else(|| RequestId(axum::http::HeaderValue::from_static("-")));
     let Some(message) = params.get("message").filter(|m| !m.is_empty()) else {
-        app.metrics().refused(Refused::BadRequest);
+        dispatch::refused(&app, Refused::BadRequest, id.as_str(), "-", 400);
         return ApiError::bad_request("The `message` query parameter is required.").into_response();
     };
     let model = match params.get("model") {
@@ -29,18 +35,12 @@ pub async fn stream_chat(
         None => match app.config().routes.first() {
             Some(route) => route.model.clone(),
             None => {
-                app.metrics().refused(Refused::BadRequest);
+                dispatch::refused(&app, Refused::BadRequest, id.as_str(), "-", 400);
                 return ApiError::bad_request("No model is routed by this gateway.")
                     .into_response();
             }
         },
     };
-    let (parts, _) = req.into_parts();
-    let id = parts
-        .extensions
-        .get::<RequestId>()
-        .cloned()
-        .unwrap_or_else(|| RequestId(axum::http::HeaderValue::from_static("-")));
     let ctx = RequestCtx {
         id,
         started,

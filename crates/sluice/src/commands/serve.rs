@@ -5,7 +5,10 @@ use std::path::PathBuf;
 
 use anyhow::Context;
 use sluice_config::Origin;
-use sluice_gateway::{AppState, MockHandle};
+use sluice_gateway::{Accounts, AppState, MockHandle};
+
+/// How long shutdown waits for the ledger to take the last rows.
+const LEDGER_FLUSH_LIMIT: std::time::Duration = std::time::Duration::from_secs(20);
 
 use crate::Failure;
 
@@ -31,8 +34,22 @@ pub async fn run(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<
         Origin::File(path) => tracing::info!(config = %path.display(), "config loaded"),
     }
     let addr = config.listen;
-    let state =
-        AppState::new(config, MockHandle::default()).map_err(|e| Failure::Runtime(e.into()))?;
+    // The ledger must be usable before the first request: one that cannot be opened stops
+    // the gateway with one line naming it.
+    let ledger = sluice_ledger::Ledger::open(&config.ledger)
+        .await
+        .map_err(|e| Failure::Runtime(anyhow::anyhow!("{e}")))?;
+    tracing::info!(ledger = %ledger.url(), "ledger open");
+    let (writer, writer_task) = ledger.writer(sluice_ledger::WriterConfig::default());
+    let writer_task = tokio::spawn(writer_task);
+    // The tokenizer tables take a moment to build; have them ready for the first estimate.
+    tokio::task::spawn_blocking(sluice_gateway::warm_up_tokenizer);
+    let accounts = Accounts {
+        ledger,
+        writer: writer.clone(),
+    };
+    let state = AppState::new(config, MockHandle::default(), Some(accounts))
+        .map_err(|e| Failure::Runtime(e.into()))?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
         .with_context(|| format!("cannot listen on {addr}"))
@@ -41,10 +58,20 @@ pub async fn run(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<
         .local_addr()
         .map_err(|e| Failure::Runtime(e.into()))?;
     tracing::info!("listening on http://{local}");
-    sluice_gateway::serve(listener, state, super::shutdown_signal())
+    let served = sluice_gateway::serve(listener, state, super::shutdown_signal())
         .await
-        .context("server failed")
-        .map_err(Failure::Runtime)?;
+        .context("server failed");
+    // Every row recorded so far goes to the ledger before the process exits.
+    let flushed = tokio::time::timeout(LEDGER_FLUSH_LIMIT, writer.shutdown()).await;
+    let _ = tokio::time::timeout(LEDGER_FLUSH_LIMIT, writer_task).await;
+    match flushed {
+        Ok(()) => tracing::info!(written = writer.written(), "ledger flushed"),
+        Err(_) => tracing::error!(pending = writer.pending(), "ledger not flushed in time"),
+    }
+    if writer.dropped() > 0 {
+        tracing::error!(dropped = writer.dropped(), "ledger rows dropped");
+    }
+    served.map_err(Failure::Runtime)?;
     tracing::info!("stopped");
     Ok(())
 }
