@@ -28,7 +28,8 @@ impl Accounts {
             None => writer.record(row),
             Some(est) => {
                 tokio::task::spawn_blocking(move || {
-                    row.prompt_tokens = crate::estimate::count_prompt(&est.model, &est.request_body);
+                    row.prompt_tokens =
+                        crate::estimate::count_prompt(&est.model, &est.request_body);
                     row.completion_tokens = crate::estimate::count_text(&est.model, &est.text);
                     row.estimated = true;
                     let usage = Usage {

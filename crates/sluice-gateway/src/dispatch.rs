@@ -264,13 +264,23 @@ impl RequestLog {
         };
         // Without the provider's usage, a request the provider accepted is counted with the
         // tokenizer: the prompt it read and the text it sent before the end.
-        let estimate = (outcome.usage.is_none() && outcome.headers_at.is_some()).then(|| Estimate {
-            model: self.provider_model.clone(),
-            request_body: self.request_body.clone(),
-            text: std::mem::take(&mut outcome.text),
-        });
+        let estimate =
+            (outcome.usage.is_none() && outcome.headers_at.is_some()).then(|| Estimate {
+                model: self.provider_model.clone(),
+                request_body: self.request_body.clone(),
+                text: std::mem::take(&mut outcome.text),
+            });
         let duration_ms = (outcome.ended_at - self.started).as_secs_f64() * 1000.0;
-        self.record(true, status, http_status, outcome.usage, estimate, ttft_ms, duration_ms, error);
+        self.record(
+            true,
+            status,
+            http_status,
+            outcome.usage,
+            estimate,
+            ttft_ms,
+            duration_ms,
+            error,
+        );
     }
 
     /// Writes the ledger row (off the request path: the writer batches it in the background).
@@ -335,7 +345,16 @@ impl RequestLog {
         };
         let duration_ms = self.started.elapsed().as_secs_f64() * 1000.0;
         let reported = result.ok().flatten();
-        self.record(false, status, http_status, reported, None, None, duration_ms, error.clone());
+        self.record(
+            false,
+            status,
+            http_status,
+            reported,
+            None,
+            None,
+            duration_ms,
+            error.clone(),
+        );
         tracing::info!(
             target: "sluice::request",
             request_id = %self.id,
@@ -355,7 +374,13 @@ impl RequestLog {
 }
 
 /// Counts and records a request refused before any provider was chosen.
-pub(crate) fn refused(app: &AppState, why: Refused, request_id: &str, model: &str, http_status: u16) {
+pub(crate) fn refused(
+    app: &AppState,
+    why: Refused,
+    request_id: &str,
+    model: &str,
+    http_status: u16,
+) {
     app.metrics().refused(why);
     if let Some(accounts) = app.accounts() {
         // The model as asked, bounded: for an unknown model it is the client's own text.

@@ -21,9 +21,13 @@ fn tokenizer(model: &str) -> Option<&'static CoreBPE> {
         .iter()
         .any(|p| m.starts_with(p));
     if o200k {
-        O200K.get_or_init(|| tiktoken_rs::o200k_base().ok()).as_ref()
+        O200K
+            .get_or_init(|| tiktoken_rs::o200k_base().ok())
+            .as_ref()
     } else {
-        CL100K.get_or_init(|| tiktoken_rs::cl100k_base().ok()).as_ref()
+        CL100K
+            .get_or_init(|| tiktoken_rs::cl100k_base().ok())
+            .as_ref()
     }
 }
 
@@ -99,8 +103,12 @@ mod tests {
     #[test]
     fn prompt_adds_message_framing() {
         let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]}"#;
-        assert_eq!(count_prompt("gpt-4o", body), 2 + 1 + TOKENS_PER_MESSAGE + REPLY_PRIMING);
-        let parts = br#"{"messages":[{"role":"user","content":[{"type":"text","text":"hello world"}]}]}"#;
+        assert_eq!(
+            count_prompt("gpt-4o", body),
+            2 + 1 + TOKENS_PER_MESSAGE + REPLY_PRIMING
+        );
+        let parts =
+            br#"{"messages":[{"role":"user","content":[{"type":"text","text":"hello world"}]}]}"#;
         assert_eq!(count_prompt("gpt-4o", parts), count_prompt("gpt-4o", body));
         assert_eq!(count_prompt("gpt-4o", b"not json"), 0);
     }

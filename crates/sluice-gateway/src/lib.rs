@@ -10,8 +10,8 @@
 
 mod accounting;
 mod dispatch;
-mod estimate;
 mod error;
+mod estimate;
 pub mod headers;
 mod metrics;
 mod request;
@@ -22,7 +22,7 @@ mod upstream;
 
 pub use accounting::Accounts;
 pub use error::ApiError;
+pub use estimate::warm_up as warm_up_tokenizer;
 pub use server::{app, serve};
 pub use state::{AppState, InitError};
-pub use estimate::warm_up as warm_up_tokenizer;
 pub use upstream::MockHandle;

@@ -29,7 +29,13 @@ pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Resp
         Ok(c) => c,
         Err(e) => {
             let model = "-";
-            dispatch::refused(&app, Refused::BadRequest, id.as_str(), model, e.status.as_u16());
+            dispatch::refused(
+                &app,
+                Refused::BadRequest,
+                id.as_str(),
+                model,
+                e.status.as_u16(),
+            );
             return e.into_response();
         }
     };

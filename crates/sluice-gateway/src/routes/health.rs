@@ -28,9 +28,8 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
             Err(e) => e.to_string(),
         },
     };
-    let ready = !config.routes.is_empty()
-        && missing.is_empty()
-        && (ledger == "ok" || ledger == "none");
+    let ready =
+        !config.routes.is_empty() && missing.is_empty() && (ledger == "ok" || ledger == "none");
     let status = if ready {
         StatusCode::OK
     } else {

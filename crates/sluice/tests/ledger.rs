@@ -1,0 +1,286 @@
+//! Every request billed: the real gateway writes one ledger row per request, whatever its
+//! ending, with the provider's usage priced exactly, or tokenizer counts marked estimated.
+//! The same scenarios run against SQLite and against the Postgres on this machine.
+
+mod common;
+
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::time::{Duration, SystemTime, UNIX_EPOCH};
+
+use common::{chat, config_for, eventually, post, Proc};
+use futures_util::StreamExt;
+use serde_json::json;
+use sluice_ledger::{Ledger, Row};
+
+/// Where the ledger lives for one test; dropping it removes it.
+enum Store {
+    Sqlite(tempfile::TempDir),
+    Postgres { base: String, schema: String },
+}
+
+fn postgres_url() -> String {
+    std::env::var("SLUICE_TEST_POSTGRES_URL")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".to_owned())
+}
+
+impl Store {
+    async fn new(postgres: bool) -> Store {
+        if !postgres {
+            return Store::Sqlite(tempfile::tempdir().unwrap());
+        }
+        static NEXT: AtomicU32 = AtomicU32::new(0);
+        let nanos = SystemTime::now()
+            .duration_since(UNIX_EPOCH)
+            .unwrap()
+            .subsec_nanos();
+        let schema = format!(
+            "sluice_gw_test_{}_{}_{nanos}",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let base = postgres_url();
+        let (client, conn) = tokio_postgres::connect(&base, tokio_postgres::NoTls)
+            .await
+            .unwrap_or_else(|e| panic!("cannot reach Postgres at {base}: {e}"));
+        tokio::spawn(conn);
+        client
+            .batch_execute(&format!("CREATE SCHEMA {schema}"))
+            .await
+            .unwrap();
+        Store::Postgres { base, schema }
+    }
+
+    fn url(&self) -> String {
+        match self {
+            Store::Sqlite(dir) => format!("sqlite://{}", dir.path().join("ledger.db").display()),
+            Store::Postgres { base, schema } => {
+                let sep = if base.contains('?') { '&' } else { '?' };
+                format!("{base}{sep}options=-csearch_path%3D{schema}")
+            }
+        }
+    }
+
+    async fn ledger(&self) -> Ledger {
+        Ledger::open(&self.url()).await.expect("open ledger")
+    }
+
+    async fn row(&self, id: &str) -> Row {
+        let ledger = self.ledger().await;
+        for _ in 0..250 {
+            if let Some(row) = ledger.get(id).await.expect("query") {
+                return row;
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        panic!("no ledger row for {id}");
+    }
+}
+
+impl Drop for Store {
+    fn drop(&mut self) {
+        if let Store::Postgres { base, schema } = self {
+            let (url, name) = (base.clone(), schema.clone());
+            let _ = std::thread::spawn(move || {
+                let rt = tokio::runtime::Builder::new_current_thread()
+                    .enable_all()
+                    .build()
+                    .unwrap();
+                rt.block_on(async move {
+                    if let Ok((client, conn)) =
+                        tokio_postgres::connect(&url, tokio_postgres::NoTls).await
+                    {
+                        tokio::spawn(conn);
+                        let _ = client
+                            .batch_execute(&format!("DROP SCHEMA IF EXISTS {name} CASCADE"))
+                            .await;
+                    }
+                });
+            })
+            .join();
+        }
+    }
+}
+
+/// A gateway in front of `up` writing to `store`; "mock" costs 0.27 / 0.42 USD per MTok, billed
+/// in JPY at 1 per USD.
+fn gateway(up: &Proc, store: &Store, extra: &str) -> Proc {
+    let config = config_for(
+        up,
+        &format!(
+            "ledger = \"{}\"\n{extra}\n[providers.up.prices]\n\"mock\" = {{ input = 0.27, output = 0.42 }}\n",
+            store.url()
+        ),
+    );
+    // `ledger` is a top-level key: it must come before the first table.
+    let (tables, top) = config.split_at(config.find("ledger = ").unwrap());
+    let (top_line, rest) = top.split_once('\n').unwrap();
+    Proc::gateway(&format!("{top_line}\n{tables}{rest}"))
+}
+
+fn exact(s: &str) -> rust_decimal::Decimal {
+    s.parse().unwrap()
+}
+
+async fn same_request_streamed_or_not_gives_the_same_row(postgres: bool) {
+    let store = Store::new(postgres).await;
+    let up = Proc::mock_upstream(&["--tokens", "7"]);
+    let gw = gateway(&up, &store, "");
+    let url = gw.url("/v1/chat/completions");
+    post(&url, &chat("fast", true), &[("x-request-id", "r-stream")]).await;
+    post(&url, &chat("fast", false), &[("x-request-id", "r-whole")]).await;
+    let (s, w) = (store.row("r-stream").await, store.row("r-whole").await);
+    for row in [&s, &w] {
+        assert_eq!(row.status, "ok");
+        assert_eq!(row.http_status, 200);
+        assert_eq!(row.model, "fast");
+        assert_eq!(row.provider.as_deref(), Some("up"));
+        assert_eq!(row.provider_model.as_deref(), Some("mock"));
+        assert_eq!(row.completion_tokens, 7);
+        assert!(!row.estimated);
+        // Priced at the provider's model, exactly: (prompt × 0.27 + 7 × 0.42) / 1e6.
+        let expected = (rust_decimal::Decimal::from(row.prompt_tokens) * exact("0.27")
+            + rust_decimal::Decimal::from(7) * exact("0.42"))
+            / exact("1000000");
+        assert_eq!(row.cost_usd, expected);
+        assert_eq!(row.currency, "USD");
+        assert_eq!(row.attempts, 1);
+    }
+    assert!(s.stream && !w.stream);
+    assert!(s.ttft_ms.is_some());
+    assert_eq!(
+        (s.prompt_tokens, s.completion_tokens, s.cost_usd),
+        (w.prompt_tokens, w.completion_tokens, w.cost_usd)
+    );
+}
+
+async fn a_client_that_hangs_up_leaves_an_estimated_row(postgres: bool) {
+    let store = Store::new(postgres).await;
+    let up = Proc::mock_upstream(&["--tokens", "500", "--itl", "10ms"]);
+    let gw = gateway(&up, &store, "");
+    let res = common::client()
+        .post(gw.url("/v1/chat/completions"))
+        .header("x-request-id", "r-gone")
+        .json(&chat("mock", true))
+        .send()
+        .await
+        .unwrap();
+    let mut body = res.bytes_stream();
+    let mut seen = 0;
+    while seen < 2000 {
+        seen += body.next().await.unwrap().unwrap().len();
+    }
+    drop(body);
+    let row = store.row("r-gone").await;
+    assert_eq!(row.status, "client_closed");
+    assert!(row.estimated);
+    assert!(
+        row.prompt_tokens > 0 && row.completion_tokens > 0,
+        "{row:?}"
+    );
+    assert!(row.completion_tokens < 500);
+    assert!(row.cost_usd > rust_decimal::Decimal::ZERO);
+}
+
+async fn every_failure_has_its_row(postgres: bool) {
+    let store = Store::new(postgres).await;
+    let up = Proc::mock_upstream(&[]);
+    let gw = gateway(&up, &store, "");
+    let url = gw.url("/v1/chat/completions");
+    let cases = [
+        ("r-500", chat("mock-500", true), "provider_5xx", 502),
+        ("r-429", chat("mock-429", false), "rate_limited", 429),
+        ("r-drop", chat("mock-drop", true), "transport", 200),
+        ("r-404", chat("no-such-model", true), "not_found", 404),
+        ("r-400", json!({"model": "mock"}), "bad_request", 400),
+    ];
+    for (id, body, _, _) in &cases {
+        post(&url, body, &[("x-request-id", id)]).await;
+    }
+    for (id, _, status, http) in cases {
+        let row = store.row(id).await;
+        assert_eq!(
+            (row.status.as_str(), row.http_status),
+            (status, http),
+            "{id}: {row:?}"
+        );
+    }
+}
+
+async fn a_thousand_concurrent_requests_make_a_thousand_rows(postgres: bool) {
+    let store = Store::new(postgres).await;
+    let up = Proc::mock_upstream(&["--tokens", "2"]);
+    let gw = gateway(&up, &store, "");
+    let url = gw.url("/v1/chat/completions");
+    let client = common::client();
+    let replies = futures_util::future::join_all((0..1000).map(|i| {
+        let req = client
+            .post(&url)
+            .header("x-request-id", format!("bulk-{i}"))
+            .json(&chat("mock", i % 2 == 0));
+        async move { req.send().await.map(|r| r.status().as_u16()) }
+    }))
+    .await;
+    assert!(
+        replies.iter().all(|r| matches!(r, Ok(200))),
+        "{:?}",
+        replies.iter().find(|r| !matches!(r, Ok(200)))
+    );
+    let ledger = store.ledger().await;
+    eventually("1,000 rows", || async {
+        ledger.count().await.unwrap() == 1000
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(ledger.count().await.unwrap(), 1000);
+}
+
+async fn sigterm_during_traffic_loses_no_row(postgres: bool) {
+    let store = Store::new(postgres).await;
+    let up = Proc::mock_upstream(&["--tokens", "30", "--itl", "20ms"]);
+    let mut gw = gateway(&up, &store, "");
+    let url = gw.url("/v1/chat/completions");
+    let client = common::client();
+    let streams: Vec<_> = (0..40)
+        .map(|i| {
+            let req = client
+                .post(&url)
+                .header("x-request-id", format!("term-{i}"))
+                .json(&chat("mock", true));
+            tokio::spawn(async move {
+                let res = req.send().await.unwrap();
+                res.bytes().await.map(|b| b.len()).unwrap_or(0)
+            })
+        })
+        .collect();
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    gw.sigterm();
+    for s in streams {
+        assert!(s.await.unwrap() > 0);
+    }
+    let (status, _gw) =
+        tokio::task::spawn_blocking(move || (gw.wait_exit(Duration::from_secs(30)), gw))
+            .await
+            .unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    // Every row is in before the process exits: no waiting here.
+    assert_eq!(store.ledger().await.count().await.unwrap(), 40);
+}
+
+macro_rules! on_both {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[tokio::test] async fn $name() { super::$name(false).await })*
+        }
+        mod postgres {
+            $(#[tokio::test] async fn $name() { super::$name(true).await })*
+        }
+    };
+}
+
+on_both!(
+    same_request_streamed_or_not_gives_the_same_row,
+    a_client_that_hangs_up_leaves_an_estimated_row,
+    every_failure_has_its_row,
+    a_thousand_concurrent_requests_make_a_thousand_rows,
+    sigterm_during_traffic_loses_no_row,
+);
