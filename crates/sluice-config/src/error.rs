@@ -91,7 +91,9 @@ pub enum Problem {
     Size { value: String },
     #[error("invalid listen address {value:?}: expected IP:PORT such as 127.0.0.1:8080")]
     Listen { value: String },
-    #[error("unsupported ledger URL {value:?}: expected sqlite://PATH or postgres://USER@HOST/DB")]
+    #[error(
+        "unsupported ledger URL {value:?}: expected sqlite://PATH, postgres://USER@HOST/DB or none"
+    )]
     Ledger { value: String },
     #[error("invalid redis URL {value:?}: expected redis://HOST:PORT or rediss://HOST:PORT")]
     Redis { value: String },

@@ -33,9 +33,11 @@ pub(crate) fn resolve(
     let ledger = match raw.ledger {
         None => DEFAULT_LEDGER.to_owned(),
         Some(value) => {
-            let ok = ["sqlite:", "postgres://", "postgresql://"]
-                .iter()
-                .any(|scheme| value.len() > scheme.len() && value.starts_with(scheme));
+            // `none`: keep no ledger (benchmarks, or a deployment billing elsewhere).
+            let ok = value == "none"
+                || ["sqlite:", "postgres://", "postgresql://"]
+                    .iter()
+                    .any(|scheme| value.len() > scheme.len() && value.starts_with(scheme));
             if !ok {
                 cx.push(
                     "ledger".into(),

@@ -117,3 +117,19 @@ fn check_config_without_a_file_describes_the_builtin_mock() {
     assert_eq!(out.status.code(), Some(0));
     assert!(String::from_utf8(out.stdout).unwrap().contains("mock"));
 }
+
+#[test]
+fn an_unreachable_ledger_stops_serve_with_one_line() {
+    let out = with_config(
+        "ledger = \"postgres://nobody:hunter2@127.0.0.1:1/none\"\n",
+        &["serve", "--listen", "127.0.0.1:0"],
+    );
+    assert_eq!(out.status.code(), Some(1));
+    // Start-up log lines come first; the failure is the one `sluice:` line at the end.
+    let stderr = String::from_utf8_lossy(&out.stderr).to_string();
+    let line = stderr.lines().last().unwrap_or_default();
+    assert!(line.starts_with("sluice: ledger"), "{stderr}");
+    assert_eq!(stderr.matches("sluice:").count(), 1, "{stderr}");
+    assert!(line.contains("127.0.0.1:1"), "{line}");
+    assert!(!stderr.contains("hunter2"), "{stderr}");
+}

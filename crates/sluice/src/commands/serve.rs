@@ -36,19 +36,25 @@ pub async fn run(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<
     let addr = config.listen;
     // The ledger must be usable before the first request: one that cannot be opened stops
     // the gateway with one line naming it.
-    let ledger = sluice_ledger::Ledger::open(&config.ledger)
-        .await
-        .map_err(|e| Failure::Runtime(anyhow::anyhow!("{e}")))?;
-    tracing::info!(ledger = %ledger.url(), "ledger open");
-    let (writer, writer_task) = ledger.writer(sluice_ledger::WriterConfig::default());
-    let writer_task = tokio::spawn(writer_task);
-    // The tokenizer tables take a moment to build; have them ready for the first estimate.
-    tokio::task::spawn_blocking(sluice_gateway::warm_up_tokenizer);
-    let accounts = Accounts {
-        ledger,
-        writer: writer.clone(),
+    let accounts = if config.ledger == "none" {
+        tracing::warn!("ledger = \"none\": requests are not recorded");
+        None
+    } else {
+        let ledger = sluice_ledger::Ledger::open(&config.ledger)
+            .await
+            .map_err(|e| Failure::Runtime(anyhow::anyhow!("{e}")))?;
+        tracing::info!(ledger = %ledger.url(), "ledger open");
+        let (writer, writer_task) = ledger.writer(sluice_ledger::WriterConfig::default());
+        // The tokenizer tables take a moment to build; have them ready for the first estimate.
+        tokio::task::spawn_blocking(sluice_gateway::warm_up_tokenizer);
+        Some((Accounts { ledger, writer }, tokio::spawn(writer_task)))
     };
-    let state = AppState::new(config, MockHandle::default(), Some(accounts))
+    let (accounts, writer_task) = match accounts {
+        Some((a, t)) => (Some(a), Some(t)),
+        None => (None, None),
+    };
+    let writer = accounts.as_ref().map(|a| a.writer.clone());
+    let state = AppState::new(config, MockHandle::default(), accounts)
         .map_err(|e| Failure::Runtime(e.into()))?;
     let listener = tokio::net::TcpListener::bind(addr)
         .await
@@ -62,14 +68,16 @@ pub async fn run(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<
         .await
         .context("server failed");
     // Every row recorded so far goes to the ledger before the process exits.
-    let flushed = tokio::time::timeout(LEDGER_FLUSH_LIMIT, writer.shutdown()).await;
-    let _ = tokio::time::timeout(LEDGER_FLUSH_LIMIT, writer_task).await;
-    match flushed {
-        Ok(()) => tracing::info!(written = writer.written(), "ledger flushed"),
-        Err(_) => tracing::error!(pending = writer.pending(), "ledger not flushed in time"),
-    }
-    if writer.dropped() > 0 {
-        tracing::error!(dropped = writer.dropped(), "ledger rows dropped");
+    if let (Some(writer), Some(task)) = (writer, writer_task) {
+        let flushed = tokio::time::timeout(LEDGER_FLUSH_LIMIT, writer.shutdown()).await;
+        let _ = tokio::time::timeout(LEDGER_FLUSH_LIMIT, task).await;
+        match flushed {
+            Ok(()) => tracing::info!(written = writer.written(), "ledger flushed"),
+            Err(_) => tracing::error!(pending = writer.pending(), "ledger not flushed in time"),
+        }
+        if writer.dropped() > 0 {
+            tracing::error!(dropped = writer.dropped(), "ledger rows dropped");
+        }
     }
     served.map_err(Failure::Runtime)?;
     tracing::info!("stopped");
