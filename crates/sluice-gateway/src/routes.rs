@@ -5,3 +5,4 @@ pub mod health;
 pub mod metrics;
 pub mod models;
 pub mod stream_chat;
+pub mod usage;

@@ -25,6 +25,7 @@ pub fn app(state: AppState) -> Router {
     Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/models", get(models::list))
+        .route("/v1/usage", get(crate::routes::usage::report))
         .route("/stream/chat", get(stream_chat::stream_chat))
         .route("/healthz", get(health::healthz))
         .route("/readyz", get(health::readyz))

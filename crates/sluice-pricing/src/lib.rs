@@ -9,15 +9,22 @@
 //!
 //! Layout: `decimal` (conversion and rounding), `book` (the [`PriceBook`]: named price sheets
 //! with a billing currency, built in from `prices.toml` and extended by the config), `cost`
-//! (one request), `compare` (the monthly comparison).
+//! (one request), `compare` (the monthly comparison), `report` (usage reports in money: the
+//! window, the display-currency rate, the report document, monthly projections of traffic).
 
 mod book;
 mod compare;
 mod cost;
 mod decimal;
+mod report;
 
 pub use book::{Billing, Price, PriceBook, Source, BUILTIN_PRICES_AS_OF};
 pub use compare::{compare, Comparison, ComparisonRow};
 pub use cost::{cost, cost_mtok, Cost};
 pub use decimal::{decimal_from_config, round_money};
+pub use report::{
+    currency_code, display_rate, month_scale, monthly_mtok, parse_duration_ms, parse_time_bound,
+    rate_note, restrict_models, Rate, UsageLine, UsageReport, UsageTotals, Window, WindowError,
+    DAY_MS, DEFAULT_SINCE, MONTH_MS,
+};
 pub use rust_decimal::Decimal;

@@ -57,6 +57,8 @@ pub enum Command {
     /// The monthly cost of a workload at every priced provider and model, cheapest first:
     /// USD, local currency at each provider's rate, saving per month and year.
     Cost(CostArgs),
+    /// Spend and tokens from the ledger, grouped by model, provider, key or day.
+    Usage(UsageArgs),
 }
 
 #[derive(Debug, Args)]
@@ -129,6 +131,53 @@ pub struct CostArgs {
     /// Print one JSON document (amounts as exact decimal strings) instead of a table.
     #[arg(long)]
     pub json: bool,
+    /// Take the monthly workload from the traffic recorded in the config's ledger (scaled
+    /// from the --since window to a 30-day month) instead of --input-mtok/--output-mtok.
+    #[arg(long, conflicts_with_all = ["input_mtok", "output_mtok"])]
+    pub from_ledger: bool,
+    /// With --from-ledger: the window measured, a duration before now (e.g. 30d, 7d, 24h) or
+    /// unix milliseconds [default: 30d].
+    #[arg(long, value_name = "DUR", requires = "from_ledger")]
+    pub since: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct UsageArgs {
+    /// The config whose ledger is read (default: $SLUICE_CONFIG; without either, the built-in
+    /// config and its ledger, sqlite://sluice.db in the working directory).
+    #[arg(long, env = "SLUICE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// The start of the report: a duration before now (e.g. 30d, 24h, 90m) or unix
+    /// milliseconds [default: 30d].
+    #[arg(long, value_name = "DUR")]
+    pub since: Option<String>,
+    /// The end of the report (exclusive): a duration before now or unix milliseconds
+    /// [default: now].
+    #[arg(long, value_name = "DUR")]
+    pub until: Option<String>,
+    /// What the rows are grouped by.
+    #[arg(long, value_enum, default_value_t = UsageBy::Model)]
+    pub by: UsageBy,
+    /// Also show costs in this currency, e.g. JPY, at the billing rate of a provider that
+    /// bills in it (default: the config's display_currency).
+    #[arg(long, value_name = "CODE")]
+    pub currency: Option<String>,
+    /// Print one JSON document (amounts as exact decimal strings) instead of a table.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// The groups of a usage report.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum UsageBy {
+    /// The model asked for (the route name).
+    Model,
+    /// The provider that served it (`-` when none did).
+    Provider,
+    /// The gateway API key (`-` for requests without one).
+    Key,
+    /// The UTC date the request started.
+    Day,
 }
 
 fn parse_header(s: &str) -> Result<(String, String), String> {

@@ -5,6 +5,7 @@ pub mod check_config;
 pub mod cost;
 pub mod mock_upstream;
 pub mod serve;
+pub mod usage;
 
 /// Resolves when the process is asked to stop (SIGTERM or Ctrl-C).
 pub async fn shutdown_signal() {

@@ -59,7 +59,8 @@ async fn run(command: Command) -> Result<(), Failure> {
         } => commands::mock_upstream::run(listen, tokens, ttft, itl).await,
         Command::CheckConfig { config } => commands::check_config::run(config),
         Command::Bench(args) => commands::bench::run(args).await,
-        Command::Cost(args) => commands::cost::run(args),
+        Command::Cost(args) => commands::cost::run(args).await,
+        Command::Usage(args) => commands::usage::run(args).await,
     }
 }
 

@@ -2,14 +2,21 @@
 //! (provider, model) of the built-in price list and the config, as a table or one JSON
 //! document. Amounts are exact decimals; the table rounds them for display only, the JSON
 //! gives them as exact decimal strings (`"54750"`, `"0.00017151"`).
+//!
+//! With `--from-ledger`, the workload is the traffic the config's ledger recorded over the
+//! `--since` window (default 30 days), scaled to a 30-day month, and the comparison keeps the
+//! models that traffic used (every provider pricing them).
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 use std::str::FromStr;
 
 use sluice_pricing::{
-    compare, round_money, Comparison, ComparisonRow, Decimal, PriceBook, BUILTIN_PRICES_AS_OF,
+    compare, month_scale, monthly_mtok, restrict_models, round_money, Comparison, ComparisonRow,
+    Decimal, PriceBook, Window, BUILTIN_PRICES_AS_OF,
 };
 
+use super::usage::{now_ms, open_ledger, utc};
 use crate::cli::CostArgs;
 use crate::Failure;
 
@@ -19,7 +26,16 @@ const DEFAULT_OUTPUT_MTOK: Decimal = Decimal::from_parts(500, 0, 0, false, 0);
 /// The largest workload accepted: a million million MTok (1e18 tokens) a month.
 const MAX_MTOK: Decimal = Decimal::from_parts(0xD4A5_1000, 0xE8, 0, false, 0);
 
-pub fn run(args: CostArgs) -> Result<(), Failure> {
+pub async fn run(args: CostArgs) -> Result<(), Failure> {
+    let now = now_ms();
+    // Every flag is checked before the ledger is opened.
+    let window = if args.from_ledger {
+        let window = Window::parse(args.since.as_deref(), None, now)
+            .map_err(|e| Failure::Usage(format!("--{}: {}", e.param, e.reason)))?;
+        Some(window)
+    } else {
+        None
+    };
     let input_mtok = mtok(
         "--input-mtok",
         args.input_mtok.as_deref(),
@@ -39,13 +55,25 @@ pub fn run(args: CostArgs) -> Result<(), Failure> {
             .then(|| config.display_currency.clone())
     });
 
-    let comparison = compare(
+    let measured = match window {
+        Some(window) => Some(measure(&config, &book, window, now, args.model.as_deref()).await?),
+        None => None,
+    };
+    let (input_mtok, output_mtok) = match &measured {
+        Some(m) => (m.input_mtok, m.output_mtok),
+        None => (input_mtok, output_mtok),
+    };
+
+    let mut comparison = compare(
         &book,
         input_mtok,
         output_mtok,
         args.model.as_deref(),
         display_currency.as_deref(),
     );
+    if let (Some(m), None) = (&measured, &args.model) {
+        comparison = restrict_models(comparison, &m.models);
+    }
     if let (Some(model), true) = (&args.model, comparison.rows.is_empty()) {
         return Err(Failure::Usage(format!(
             "--model: no price for {model:?} (priced models: {})",
@@ -55,12 +83,123 @@ pub fn run(args: CostArgs) -> Result<(), Failure> {
 
     let config_name = args.config.as_ref().map(|p| p.display().to_string());
     let text = if args.json {
-        json(&comparison, config_name.as_deref())?
+        json(&comparison, config_name.as_deref(), measured.as_ref())?
     } else {
-        table(&comparison, config_name.as_deref())
+        table(&comparison, config_name.as_deref(), measured.as_ref())
     };
     print!("{text}");
     Ok(())
+}
+
+/// The traffic a ledger recorded over a window, and the monthly workload it makes.
+struct Measured {
+    /// The ledger's URL (password masked).
+    ledger: String,
+    since_ms: i64,
+    until_ms: i64,
+    /// `MONTH_MS / (until_ms - since_ms)`: what the window's tokens are multiplied by.
+    scale: Decimal,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    input_mtok: Decimal,
+    output_mtok: Decimal,
+    /// Per route model and provider, as recorded (those with tokens).
+    traffic: Vec<Traffic>,
+    /// The provider model names the traffic used.
+    models: BTreeSet<String>,
+    /// Those of `models` that no provider prices.
+    unpriced: Vec<String>,
+}
+
+#[derive(serde::Serialize)]
+struct Traffic {
+    /// The model asked for (the route name).
+    model: String,
+    provider: String,
+    /// The model name at the provider, from the config's route (the route name when the
+    /// config no longer routes it there).
+    provider_model: String,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+}
+
+/// Reads the ledger's traffic since `window.since_ms` (only that of `model`, the provider's
+/// model name, when given) and scales it to a 30-day month.
+async fn measure(
+    config: &sluice_config::Config,
+    book: &PriceBook,
+    window: Window,
+    now: i64,
+    model: Option<&str>,
+) -> Result<Measured, Failure> {
+    let ledger = open_ledger(&config.ledger).await?;
+    let totals = ledger
+        .totals_by_model_provider(Some(window.since_ms))
+        .await
+        .map_err(|e| Failure::Runtime(anyhow::anyhow!("{e}")))?;
+    let traffic: Vec<Traffic> = totals
+        .into_iter()
+        .map(|(route, provider, prompt_tokens, completion_tokens)| {
+            let provider_model = config
+                .route(&route)
+                .and_then(|r| r.targets.iter().find(|t| t.provider == provider))
+                .map_or_else(|| route.clone(), |t| t.model.clone());
+            Traffic {
+                model: route,
+                provider,
+                provider_model,
+                prompt_tokens,
+                completion_tokens,
+            }
+        })
+        // Requests that failed before any token (a provider error) add nothing to a workload.
+        .filter(|t| t.prompt_tokens > 0 || t.completion_tokens > 0)
+        .filter(|t| model.is_none_or(|m| t.provider_model == m))
+        .collect();
+    let prompt_tokens = traffic
+        .iter()
+        .fold(0u64, |sum, t| sum.saturating_add(t.prompt_tokens));
+    let completion_tokens = traffic
+        .iter()
+        .fold(0u64, |sum, t| sum.saturating_add(t.completion_tokens));
+    let models: BTreeSet<String> = traffic.iter().map(|t| t.provider_model.clone()).collect();
+    let unpriced = models
+        .iter()
+        .filter(|m| !book.providers().any(|p| book.price(p, m).is_some()))
+        .cloned()
+        .collect();
+    let until_ms = window.end_ms(now);
+    let window_ms = until_ms - window.since_ms;
+    Ok(Measured {
+        ledger: ledger.url().to_owned(),
+        since_ms: window.since_ms,
+        until_ms,
+        scale: month_scale(window_ms),
+        prompt_tokens,
+        completion_tokens,
+        input_mtok: monthly_mtok(prompt_tokens, window_ms),
+        output_mtok: monthly_mtok(completion_tokens, window_ms),
+        traffic,
+        models,
+        unpriced,
+    })
+}
+
+/// The window's length in words: `30 days`, `36 hours`, `90 minutes`, or milliseconds.
+fn window_words(ms: i64) -> String {
+    const UNITS: [(i64, &str); 4] = [
+        (sluice_pricing::DAY_MS, "day"),
+        (3_600_000, "hour"),
+        (60_000, "minute"),
+        (1_000, "second"),
+    ];
+    for (unit, name) in UNITS {
+        if ms >= unit && ms % unit == 0 {
+            let n = ms / unit;
+            return format!("{n} {name}{}", if n == 1 { "" } else { "s" });
+        }
+    }
+    format!("{ms} ms")
 }
 
 /// A non-negative number of million tokens: a plain decimal (`1000`, `2.5`) or scientific
@@ -113,9 +252,13 @@ fn priced_models(book: &PriceBook) -> Vec<String> {
     models
 }
 
-fn json(c: &Comparison, config: Option<&str>) -> Result<String, Failure> {
+fn json(
+    c: &Comparison,
+    config: Option<&str>,
+    measured: Option<&Measured>,
+) -> Result<String, Failure> {
     let rows = serde_json::to_value(&c.rows).map_err(|e| Failure::Runtime(e.into()))?;
-    let doc = serde_json::json!({
+    let mut doc = serde_json::json!({
         "input_mtok": c.input_mtok.to_string(),
         "output_mtok": c.output_mtok.to_string(),
         "model": c.model,
@@ -128,23 +271,73 @@ fn json(c: &Comparison, config: Option<&str>) -> Result<String, Failure> {
         })),
         "rows": rows,
     });
+    if let Some(m) = measured {
+        doc["from_ledger"] = serde_json::json!({
+            "ledger": m.ledger,
+            "since_ms": m.since_ms,
+            "until_ms": m.until_ms,
+            "window_ms": m.until_ms - m.since_ms,
+            "month_days": 30,
+            "scale": m.scale.to_string(),
+            "prompt_tokens": m.prompt_tokens,
+            "completion_tokens": m.completion_tokens,
+            "traffic": m.traffic,
+            "models": m.models,
+            "unpriced_models": m.unpriced,
+        });
+    }
     let mut text = serde_json::to_string_pretty(&doc).map_err(|e| Failure::Runtime(e.into()))?;
     text.push('\n');
     Ok(text)
 }
 
-fn table(c: &Comparison, config: Option<&str>) -> String {
+fn table(c: &Comparison, config: Option<&str>, measured: Option<&Measured>) -> String {
     let mut out = String::new();
+    // A measured workload is a quotient with up to 28 places: shown to the token.
+    let shown = |mtok: Decimal| match measured {
+        Some(_) => grouped(&round_money(mtok, 6).normalize().to_string()),
+        None => grouped(&mtok.to_string()),
+    };
     let _ = writeln!(
         out,
         "Monthly cost of {} MTok input + {} MTok output{}",
-        grouped(&c.input_mtok.to_string()),
-        grouped(&c.output_mtok.to_string()),
+        shown(c.input_mtok),
+        shown(c.output_mtok),
         c.model
             .as_deref()
             .map(|m| format!(", model {m}"))
             .unwrap_or_default()
     );
+    if let Some(m) = measured {
+        let _ = writeln!(
+            out,
+            "Measured in ledger {}: {} prompt + {} completion tokens over {} ({} to {}), \
+             scaled x{} to a 30-day month",
+            m.ledger,
+            grouped(&m.prompt_tokens.to_string()),
+            grouped(&m.completion_tokens.to_string()),
+            window_words(m.until_ms - m.since_ms),
+            utc(m.since_ms),
+            utc(m.until_ms),
+            round_money(m.scale, 4).normalize(),
+        );
+        if m.models.is_empty() {
+            let _ = writeln!(out, "No traffic recorded in this window.");
+        } else {
+            let _ = writeln!(
+                out,
+                "Models seen: {}",
+                m.models.iter().cloned().collect::<Vec<_>>().join(", ")
+            );
+        }
+        if !m.unpriced.is_empty() {
+            let _ = writeln!(
+                out,
+                "No provider prices {} (their tokens are in the workload above).",
+                m.unpriced.join(", ")
+            );
+        }
+    }
     let _ = writeln!(
         out,
         "List prices in USD per million tokens (built-in list as of {BUILTIN_PRICES_AS_OF}{})",
@@ -253,7 +446,7 @@ fn cells(row: &ComparisonRow, display: Option<&str>) -> Vec<String> {
 /// An amount for the table: rounded half away from zero to the currency's minor unit (JPY
 /// has none), with thousands separators. A non-zero amount that would show as zero gets the
 /// places it needs, up to eight.
-fn money(amount: Decimal, currency: &str) -> String {
+pub(crate) fn money(amount: Decimal, currency: &str) -> String {
     let mut places = minor_units(currency);
     let mut rounded = round_money(amount, places);
     while rounded.is_zero() && !amount.is_zero() && places < 8 {
@@ -272,7 +465,7 @@ fn minor_units(currency: &str) -> u32 {
 }
 
 /// `1234567.5` -> `1,234,567.5`.
-fn grouped(number: &str) -> String {
+pub(crate) fn grouped(number: &str) -> String {
     let (sign, rest) = match number.strip_prefix('-') {
         Some(rest) => ("-", rest),
         None => ("", number),
