@@ -178,6 +178,9 @@ struct Families {
     cost_usd: Family<RouteLabels, FloatCounter>,
     upstream_errors: Family<UpstreamErrorLabels, Counter>,
     active_streams: Gauge,
+    /// The ledger writer's figures, read when the exposition is rendered.
+    ledger_dropped: Gauge,
+    ledger_pending: Gauge,
     client_disconnects: Counter,
     slow_client_disconnects: Counter,
     coalesced_events: Counter,
@@ -200,6 +203,8 @@ impl Metrics {
             cost_usd: Family::default(),
             upstream_errors: Family::default(),
             active_streams: Gauge::default(),
+            ledger_dropped: Gauge::default(),
+            ledger_pending: Gauge::default(),
             client_disconnects: Counter::default(),
             slow_client_disconnects: Counter::default(),
             coalesced_events: Counter::default(),
@@ -269,6 +274,16 @@ impl Metrics {
             "sluice_active_streams",
             "Streams being relayed now",
             f.active_streams.clone(),
+        );
+        r.register(
+            "sluice_ledger_dropped_rows",
+            "Ledger rows dropped because the write queue was full (should stay 0)",
+            f.ledger_dropped.clone(),
+        );
+        r.register(
+            "sluice_ledger_pending_rows",
+            "Ledger rows recorded and not yet written",
+            f.ledger_pending.clone(),
         );
         r.register(
             "sluice_upstream_errors",
@@ -364,7 +379,16 @@ impl Metrics {
     }
 
     /// The exposition, in the OpenMetrics text format.
-    pub fn render(&self) -> String {
+    /// The exposition; `ledger` supplies the writer's current figures.
+    pub fn render(&self, ledger: Option<&sluice_ledger::LedgerHandle>) -> String {
+        if let Some(l) = ledger {
+            self.families
+                .ledger_dropped
+                .set(i64::try_from(l.dropped()).unwrap_or(i64::MAX));
+            self.families
+                .ledger_pending
+                .set(i64::try_from(l.pending()).unwrap_or(i64::MAX));
+        }
         let mut out = String::with_capacity(16 * 1024);
         // Writing into a String cannot fail.
         let _ = prometheus_client::encoding::text::encode(&mut out, &self.registry);
@@ -637,13 +661,13 @@ api_key = "k"
     #[test]
     fn route_series_exist_before_any_request_and_refusals_use_fixed_labels() {
         let m = Metrics::new(&config());
-        let text = m.render();
+        let text = m.render(None);
         assert!(text.contains(r#"sluice_ttft_seconds_count{model="m",provider="up"} 0"#));
         assert!(text.contains(r#"sluice_cost_usd_total{model="m",provider="up"} 0"#));
         assert!(text.contains("sluice_active_streams 0"));
         assert!(text.ends_with("# EOF\n"));
         m.refused(Refused::NotFound);
-        let text = m.render();
+        let text = m.render(None);
         assert!(text.contains(
             r#"sluice_requests_total{model="unknown",provider="none",status="not_found"} 1"#
         ));
@@ -669,9 +693,9 @@ api_key = "k"
         let r = m.route("m", "up");
         let a = r.stream_started();
         let b = r.stream_started();
-        assert!(m.render().contains("sluice_active_streams 2"));
+        assert!(m.render(None).contains("sluice_active_streams 2"));
         drop(a);
         drop(b);
-        assert!(m.render().contains("sluice_active_streams 0"));
+        assert!(m.render(None).contains("sluice_active_streams 0"));
     }
 }

@@ -232,6 +232,16 @@ async fn a_thousand_concurrent_requests_make_a_thousand_rows(postgres: bool) {
     .await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(ledger.count().await.unwrap(), 1000);
+    // The write queue never overflowed.
+    let metrics = common::get(&gw.url("/metrics")).await.body;
+    assert!(
+        metrics.contains("\nsluice_ledger_dropped_rows 0\n"),
+        "{metrics}"
+    );
+    assert!(
+        metrics.contains("\nsluice_ledger_pending_rows 0\n"),
+        "{metrics}"
+    );
 }
 
 async fn sigterm_during_traffic_loses_no_row(postgres: bool) {
