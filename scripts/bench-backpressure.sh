@@ -37,6 +37,7 @@ wait_port $MOCK_PORT
 echo "== $STREAMS streams x $TOKENS tokens ($ITL_MS ms apart); clients read $READ_BYTES bytes every $PAUSE_MS ms"
 for policy in coalesce block; do
   cat >"$WORK/$policy.toml" <<TOML
+ledger = "sqlite://$WORK/ledger.db"
 [providers.up]
 kind = "openai"
 base_url = "http://127.0.0.1:$MOCK_PORT/v1"

@@ -35,6 +35,7 @@ wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/nul
 taskset -c 1 "$BIN" mock-upstream --listen 127.0.0.1:$MOCK_PORT --ttft 0ms --itl 0ms --tokens 20 \
   2>"$WORK/mock.log" & pids+=($!)
 cat >"$WORK/sluice.toml" <<TOML
+ledger = "sqlite://$WORK/ledger.db"
 [providers.up]
 kind = "openai"
 base_url = "http://127.0.0.1:$MOCK_PORT/v1"
