@@ -9,6 +9,7 @@
 //! HTTP server and the provider clients know no handler.
 
 mod accounting;
+mod breaker;
 mod dispatch;
 mod error;
 mod estimate;
@@ -22,7 +23,6 @@ mod upstream;
 
 pub use accounting::Accounts;
 pub use error::ApiError;
-pub use estimate::warm_up as warm_up_tokenizer;
 pub use server::{app, serve};
 pub use state::{AppState, InitError};
 pub use upstream::MockHandle;

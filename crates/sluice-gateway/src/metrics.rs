@@ -24,6 +24,8 @@ use sluice_config::Config;
 use sluice_relay::{End, Outcome, ProviderErrorBody, StreamError, Usage};
 use tokio::time::Instant;
 
+use crate::breaker::{Breakers, CircuitState};
+
 /// The exposition's content type in the OpenMetrics format (what the encoder writes).
 pub const OPENMETRICS_CONTENT_TYPE: &str =
     "application/openmetrics-text; version=1.0.0; charset=utf-8";
@@ -162,6 +164,8 @@ pub struct Metrics {
     families: Arc<Families>,
     /// The labels of requests that matched no route.
     unrouted: RouteLabels,
+    /// The providers' circuit breakers, read into `sluice_circuit_open` at each rendering.
+    breakers: Option<Arc<Breakers>>,
 }
 
 /// The metric families, and the metrics without labels.
@@ -186,6 +190,14 @@ struct Families {
     coalesced_events: Counter,
     backpressure_seconds: FloatCounter,
     queue_high_water: Histogram,
+    retries: Counter,
+    fallbacks: Family<ProviderLabels, Counter>,
+    circuit_open: Family<ProviderLabels, Gauge>,
+}
+
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct ProviderLabels {
+    provider: Arc<str>,
 }
 
 impl Metrics {
@@ -210,6 +222,9 @@ impl Metrics {
             coalesced_events: Counter::default(),
             backpressure_seconds: FloatCounter::default(),
             queue_high_water: Histogram::new(QUEUE_BUCKETS),
+            retries: Counter::default(),
+            fallbacks: Family::default(),
+            circuit_open: Family::default(),
         });
         let f = &families;
         let mut r = Registry::default();
@@ -290,11 +305,20 @@ impl Metrics {
             "Provider failures (connect, HTTP status, error event, timeouts, broken streams)",
             f.upstream_errors.clone(),
         );
-        // Nothing increments it yet: retries come with the resilience work.
         r.register(
             "sluice_retries",
-            "Provider attempts after the first",
-            Counter::<u64>::default(),
+            "Provider attempts after the first (retries at the same provider and fallbacks)",
+            f.retries.clone(),
+        );
+        r.register(
+            "sluice_fallbacks",
+            "Requests moved on to a route's next target, by the provider moved to",
+            f.fallbacks.clone(),
+        );
+        r.register(
+            "sluice_circuit_open",
+            "Whether a provider's circuit breaker is open (1) or not (0: closed or half-open)",
+            f.circuit_open.clone(),
         );
         r.register(
             "sluice_client_disconnects",
@@ -326,6 +350,12 @@ impl Metrics {
         // Every provider's error series show (at 0) from the start.
         for provider in config.providers.keys() {
             let provider: Arc<str> = provider.as_str().into();
+            drop(f.fallbacks.get_or_create(&ProviderLabels {
+                provider: provider.clone(),
+            }));
+            drop(f.circuit_open.get_or_create(&ProviderLabels {
+                provider: provider.clone(),
+            }));
             for kind in upstream_error_kinds() {
                 drop(f.upstream_errors.get_or_create(&UpstreamErrorLabels {
                     provider: provider.clone(),
@@ -353,7 +383,29 @@ impl Metrics {
                 model: UNKNOWN_MODEL.into(),
                 provider: NO_PROVIDER.into(),
             },
+            breakers: None,
         }
+    }
+
+    /// Shows these breakers' states as `sluice_circuit_open`.
+    pub fn with_breakers(mut self, breakers: Arc<Breakers>) -> Self {
+        self.breakers = Some(breakers);
+        self
+    }
+
+    /// Counts a provider attempt after the request's first.
+    pub fn retry(&self) {
+        self.families.retries.inc();
+    }
+
+    /// Counts a request moving on to a route target at `provider`.
+    pub fn fallback(&self, provider: &str) {
+        self.families
+            .fallbacks
+            .get_or_create(&ProviderLabels {
+                provider: provider.into(),
+            })
+            .inc();
     }
 
     /// The handle for a route (by its configured name) served by a provider.
@@ -388,6 +440,16 @@ impl Metrics {
             self.families
                 .ledger_pending
                 .set(i64::try_from(l.pending()).unwrap_or(i64::MAX));
+        }
+        if let Some(b) = &self.breakers {
+            for (provider, state) in b.states(Instant::now()) {
+                self.families
+                    .circuit_open
+                    .get_or_create(&ProviderLabels {
+                        provider: provider.into(),
+                    })
+                    .set(i64::from(state == CircuitState::Open));
+            }
         }
         let mut out = String::with_capacity(16 * 1024);
         // Writing into a String cannot fail.
@@ -561,6 +623,12 @@ impl RouteMetrics {
     fn tokens(&self, usage: &Usage) {
         self.prompt_tokens.inc_by(usage.prompt_tokens);
         self.completion_tokens.inc_by(usage.completion_tokens);
+    }
+
+    /// Records a failed attempt that was retried or fallen back from (the request itself is
+    /// counted once, at its end, under the provider that served or last failed).
+    pub fn attempt_failed(&self, err: &StreamError) {
+        self.upstream_error(err);
     }
 
     fn upstream_error(&self, err: &StreamError) {

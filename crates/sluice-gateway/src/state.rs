@@ -8,6 +8,7 @@ use sluice_config::Config;
 use sluice_relay::Lifecycle;
 
 use crate::accounting::{Accounts, Prices};
+use crate::breaker::Breakers;
 use crate::metrics::Metrics;
 use crate::upstream::{MockHandle, ProviderClient};
 
@@ -37,6 +38,8 @@ struct Inner {
     metrics: Metrics,
     /// The usage ledger (none in setups that keep no ledger).
     accounts: Option<Accounts>,
+    /// A circuit breaker per provider (shared with the metrics, which show their states).
+    breakers: Arc<Breakers>,
 }
 
 impl AppState {
@@ -55,7 +58,8 @@ impl AppState {
                 })?;
             providers.insert(name.clone(), client);
         }
-        let metrics = Metrics::new(&config);
+        let breakers = Arc::new(Breakers::new(config.providers.keys()));
+        let metrics = Metrics::new(&config).with_breakers(breakers.clone());
         let prices = Prices::new(&config);
         Ok(AppState(Arc::new(Inner {
             config,
@@ -64,6 +68,7 @@ impl AppState {
             metrics,
             prices,
             accounts,
+            breakers,
         })))
     }
 
@@ -81,6 +86,10 @@ impl AppState {
 
     pub(crate) fn relays(&self) -> &Lifecycle {
         &self.0.relays
+    }
+
+    pub(crate) fn breakers(&self) -> &Breakers {
+        &self.0.breakers
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {

@@ -106,7 +106,8 @@ async fn streamed_requests_are_timed_and_counted() {
 #[tokio::test]
 async fn a_provider_error_counts_as_its_kind_and_as_an_upstream_error() {
     let up = Proc::mock_upstream(&["--tokens", "7"]);
-    let gw = Proc::gateway(&config_for(&up, ""));
+    // One attempt per request, so each request is one upstream error.
+    let gw = Proc::gateway(&config_for(&up, "[retry]\nattempts = 0\n"));
     let reply = post(
         &gw.url("/v1/chat/completions"),
         &chat("mock-500", true),

@@ -28,6 +28,14 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
             Err(e) => e.to_string(),
         },
     };
+    // Each provider's circuit: closed, open or half_open (see `breaker`). An open circuit does
+    // not make the gateway unready: routes fall back, and a probe goes through after the
+    // cool-down.
+    let circuits: serde_json::Map<String, Value> = app
+        .breakers()
+        .states(tokio::time::Instant::now())
+        .map(|(p, s)| (p.to_owned(), Value::from(s.as_str())))
+        .collect();
     let ready =
         !config.routes.is_empty() && missing.is_empty() && (ledger == "ok" || ledger == "none");
     let status = if ready {
@@ -43,6 +51,7 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
             "providers": config.providers.keys().collect::<Vec<_>>(),
             "missing_providers": missing,
             "ledger": ledger,
+            "circuits": circuits,
         })),
     )
 }

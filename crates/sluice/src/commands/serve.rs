@@ -45,8 +45,6 @@ pub async fn run(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<
             .map_err(|e| Failure::Runtime(anyhow::anyhow!("{e}")))?;
         tracing::info!(ledger = %ledger.url(), "ledger open");
         let (writer, writer_task) = ledger.writer(sluice_ledger::WriterConfig::default());
-        // The tokenizer tables take a moment to build; have them ready for the first estimate.
-        tokio::task::spawn_blocking(sluice_gateway::warm_up_tokenizer);
         Some((Accounts { ledger, writer }, tokio::spawn(writer_task)))
     };
     let (accounts, writer_task) = match accounts {
