@@ -594,3 +594,37 @@ async fn wrong_methods_get_openai_shaped_errors() {
     assert_eq!(reply.status, 405);
     assert_eq!(reply.json()["error"]["code"], "method_not_allowed");
 }
+
+#[tokio::test]
+async fn a_provider_answering_html_is_a_clear_502() {
+    let (base, _recorded) = capture_provider_raw(
+        "HTTP/1.1 200 OK\r\ncontent-type: text/html\r\nconnection: close\r\n\r\n",
+        "<html><body>Bad gateway at the proxy</body></html>",
+    )
+    .await;
+    let gw = Proc::gateway(&format!(
+        "[providers.p]\nkind = \"openai\"\nbase_url = \"{base}/v1\"\n[routes]\n\"m\" = [\"p\"]\n[retry]\nattempts = 0\n"
+    ));
+    let reply = post(&gw.url("/v1/chat/completions"), &chat("m", true), &[]).await;
+    assert_eq!(reply.status, 502, "{}", reply.body);
+    assert_eq!(reply.json()["error"]["code"], "protocol");
+}
+
+#[tokio::test]
+async fn a_provider_that_accepts_and_never_answers_times_out() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let base = format!("http://{}", listener.local_addr().unwrap());
+    // Accepts connections and keeps them open, silent.
+    let _silent = tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((sock, _)) = listener.accept().await {
+            held.push(sock);
+        }
+    });
+    let gw = Proc::gateway(&format!(
+        "[providers.p]\nkind = \"openai\"\nbase_url = \"{base}/v1\"\ntimeouts = {{ first_token = \"300ms\" }}\n[routes]\n\"m\" = [\"p\"]\n[retry]\nattempts = 0\n[stream]\nkeepalive = \"10s\"\n"
+    ));
+    let reply = post(&gw.url("/v1/chat/completions"), &chat("m", true), &[]).await;
+    assert_eq!(reply.status, 504, "{}", reply.body);
+    assert_eq!(reply.json()["error"]["code"], "first_token_timeout");
+}
