@@ -18,6 +18,7 @@ async fn mock(tokens: usize) -> String {
         tokens,
         ttft: Duration::ZERO,
         itl: Duration::ZERO,
+        fail_percent: 0,
     };
     tokio::spawn(async move {
         let _ = axum::serve(listener, sluice_mock::router(settings, Stats::new())).await;

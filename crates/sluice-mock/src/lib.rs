@@ -35,6 +35,9 @@ pub struct MockSettings {
     pub ttft: Duration,
     /// Delay between content chunks (`x-mock-itl-ms` overrides).
     pub itl: Duration,
+    /// Percentage of otherwise healthy requests that fail at random, half with a 500 before the
+    /// stream, half dropping the connection mid-stream (for soak and fault-injection runs).
+    pub fail_percent: u8,
 }
 
 impl Default for MockSettings {
@@ -43,6 +46,7 @@ impl Default for MockSettings {
             tokens: 16,
             ttft: Duration::from_millis(150),
             itl: Duration::from_millis(15),
+            fail_percent: 0,
         }
     }
 }

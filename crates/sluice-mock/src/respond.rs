@@ -22,7 +22,7 @@ pub fn respond(
 ) -> MockResponse {
     stats.request();
     let start = Instant::now();
-    let scenario = match Scenario::parse(settings, headers, body) {
+    let mut scenario = match Scenario::parse(settings, headers, body) {
         Ok(scenario) => scenario,
         Err(message) => {
             return error(
@@ -34,6 +34,16 @@ pub fn respond(
             )
         }
     };
+    if scenario.fault == Fault::None && settings.fail_percent > 0 {
+        let roll = random_percent();
+        if roll < u64::from(settings.fail_percent) {
+            scenario.fault = if roll < u64::from(settings.fail_percent) / 2 {
+                Fault::ServerError
+            } else {
+                Fault::Drop
+            };
+        }
+    }
     match scenario.fault {
         Fault::ServerError => {
             return error(
@@ -97,8 +107,30 @@ fn once(bytes: Bytes) -> MockBody {
     Box::pin(futures_util::stream::iter([Ok(bytes)]))
 }
 
+/// A number in 0..100 from a process-wide splitmix64 sequence: random enough for fault
+/// injection, with no dependency.
+fn random_percent() -> u64 {
+    use std::sync::atomic::{AtomicU64, Ordering};
+    static STATE: AtomicU64 = AtomicU64::new(0x9E37_79B9_7F4A_7C15);
+    let mut z = STATE.fetch_add(0x9E37_79B9_7F4A_7C15, Ordering::Relaxed);
+    z = (z ^ (z >> 30)).wrapping_mul(0xBF58_476D_1CE4_E5B9);
+    z = (z ^ (z >> 27)).wrapping_mul(0x94D0_49BB_1331_11EB);
+    (z ^ (z >> 31)) % 100
+}
+
 #[cfg(test)]
 mod tests {
+    #[test]
+    fn random_percent_spreads_over_0_to_99() {
+        let mut deciles = [0u32; 10];
+        for _ in 0..10_000 {
+            let r = super::random_percent();
+            assert!(r < 100);
+            deciles[(r / 10) as usize] += 1;
+        }
+        assert!(deciles.iter().all(|&n| n > 700), "{deciles:?}");
+    }
+
     use super::*;
     use futures_util::StreamExt;
     use std::time::Duration;
@@ -108,6 +140,7 @@ mod tests {
             tokens: 16,
             ttft: Duration::ZERO,
             itl: Duration::ZERO,
+            fail_percent: 0,
         }
     }
 

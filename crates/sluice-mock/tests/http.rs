@@ -29,6 +29,7 @@ fn fast() -> MockSettings {
         tokens: 16,
         ttft: Duration::ZERO,
         itl: Duration::ZERO,
+        fail_percent: 0,
     }
 }
 
@@ -263,6 +264,7 @@ async fn settings_defaults_apply() {
         tokens: 4,
         ttft: Duration::from_millis(120),
         itl: Duration::from_millis(10),
+        fail_percent: 0,
     })
     .await;
     let started = Instant::now();

@@ -46,6 +46,10 @@ pub enum Command {
         /// Delay between tokens, e.g. 15ms (`x-mock-itl-ms` overrides).
         #[arg(long, value_parser = humantime::parse_duration, default_value = "15ms")]
         itl: Duration,
+        /// Percentage of requests that fail at random (a 500, or a connection dropped
+        /// mid-stream), for soak and fault-injection runs.
+        #[arg(long, default_value_t = 0, value_parser = clap::value_parser!(u8).range(0..=100))]
+        fail_percent: u8,
     },
     /// Validate a config and print the resolved routes, prices and limits.
     CheckConfig {

@@ -14,8 +14,14 @@ pub async fn run(
     tokens: usize,
     ttft: Duration,
     itl: Duration,
+    fail_percent: u8,
 ) -> Result<(), Failure> {
-    let settings = MockSettings { tokens, ttft, itl };
+    let settings = MockSettings {
+        tokens,
+        ttft,
+        itl,
+        fail_percent,
+    };
     let router = sluice_mock::router(settings, Stats::new());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
