@@ -23,6 +23,7 @@ mod upstream;
 
 pub use accounting::Accounts;
 pub use error::ApiError;
+pub use routes::usage::usage_groups;
 pub use server::{app, serve};
 pub use state::{AppState, InitError};
 pub use upstream::MockHandle;

@@ -78,20 +78,7 @@ pub async fn report(
             return unavailable(&format!("The usage report failed: {e}"));
         }
     };
-    let groups = rows
-        .into_iter()
-        .map(|r| {
-            let totals = UsageTotals {
-                requests: r.requests,
-                prompt_tokens: r.prompt_tokens,
-                completion_tokens: r.completion_tokens,
-                cost_usd: r.cost_usd,
-                estimated_requests: r.estimated_requests,
-                errors: r.errors,
-            };
-            (r.group, totals)
-        })
-        .collect();
+    let groups = usage_groups(rows);
     let book = PriceBook::with_config(app.config());
     let report = UsageReport::new(
         window.since_ms,
@@ -121,4 +108,22 @@ fn now_ms() -> i64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
+}
+
+/// The ledger's report rows as the pricing crate's report takes them (shared with
+/// `sluice usage`).
+pub fn usage_groups(rows: Vec<sluice_ledger::UsageRow>) -> Vec<(String, UsageTotals)> {
+    rows.into_iter()
+        .map(|r| {
+            let totals = UsageTotals {
+                requests: r.requests,
+                prompt_tokens: r.prompt_tokens,
+                completion_tokens: r.completion_tokens,
+                cost_usd: r.cost_usd,
+                estimated_requests: r.estimated_requests,
+                errors: r.errors,
+            };
+            (r.group, totals)
+        })
+        .collect()
 }

@@ -7,7 +7,7 @@ use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
 use sluice_ledger::{GroupBy, Ledger, UsageQuery};
-use sluice_pricing::{currency_code, PriceBook, UsageLine, UsageReport, UsageTotals, Window};
+use sluice_pricing::{currency_code, PriceBook, UsageLine, UsageReport, Window};
 
 use super::cost::{grouped, money};
 use crate::cli::{UsageArgs, UsageBy};
@@ -46,20 +46,7 @@ pub async fn run(args: UsageArgs) -> Result<(), Failure> {
         })
         .await
         .map_err(|e| Failure::Runtime(anyhow::anyhow!("{e}")))?;
-    let groups = rows
-        .into_iter()
-        .map(|r| {
-            let totals = UsageTotals {
-                requests: r.requests,
-                prompt_tokens: r.prompt_tokens,
-                completion_tokens: r.completion_tokens,
-                cost_usd: r.cost_usd,
-                estimated_requests: r.estimated_requests,
-                errors: r.errors,
-            };
-            (r.group, totals)
-        })
-        .collect();
+    let groups = sluice_gateway::usage_groups(rows);
     let book = PriceBook::with_config(&config);
     let report = UsageReport::new(
         window.since_ms,
