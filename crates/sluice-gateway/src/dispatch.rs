@@ -79,6 +79,7 @@ pub async fn chat(
         attempts: 0,
         out_of_time: false,
         last: LastFailure(None),
+        earlier: Vec::new(),
         jitter: Jitter::new(),
     };
     let breakers = app.breakers();
@@ -127,6 +128,8 @@ struct Run<'a> {
     out_of_time: bool,
     /// The last failed attempt, recorded as the request's ending unless another attempt follows.
     last: LastFailure,
+    /// The failed attempts before the current one (`provider kind`), for the ledger row.
+    earlier: Vec<String>,
     jitter: Jitter,
 }
 
@@ -171,11 +174,14 @@ impl Run<'_> {
                     // In this future: a client that leaves drops it, and the wait with it.
                     tokio::time::sleep(delay).await;
                 }
-                // Another attempt follows: the previous failure is not the request's ending.
+                // Another attempt follows: the previous failure is not the request's ending,
+                // but the ledger row keeps its kind.
                 if let Some(prev) = self.last.0.take() {
+                    app.metrics().retry(&prev.provider, prev.err.kind());
+                    self.earlier
+                        .push(format!("{} {}", prev.provider, prev.err.kind()));
                     prev.discard();
                 }
-                app.metrics().retry();
                 if try_no == 0 {
                     app.metrics().fallback(&provider.name);
                 }
@@ -193,6 +199,7 @@ impl Run<'_> {
                 request_body: body.clone(),
                 at_ms: self.at_ms,
                 attempts: self.attempts,
+                earlier_failures: (!self.earlier.is_empty()).then(|| self.earlier.join("; ")),
             };
             let result = if self.chat.stream {
                 self.stream(log, provider, body.clone()).await
@@ -523,6 +530,8 @@ struct RequestLog {
     request_body: bytes::Bytes,
     /// Provider attempts the request made, this one included.
     attempts: u32,
+    /// The failed attempts before this one, for the ledger row's error.
+    earlier_failures: Option<String>,
 }
 
 impl RequestLog {
@@ -608,6 +617,11 @@ impl RequestLog {
         };
         let usage_or_zero = usage.unwrap_or_default();
         let cost = self.price.cost(&usage_or_zero);
+        let error = match (error, &self.earlier_failures) {
+            (Some(e), Some(earlier)) => Some(format!("{e} (earlier attempts: {earlier})")),
+            (None, Some(earlier)) => Some(format!("earlier attempts: {earlier}")),
+            (e, None) => e,
+        };
         let row = Row {
             request_id: self.id.clone(),
             at_ms: self.at_ms,

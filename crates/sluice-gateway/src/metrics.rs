@@ -190,7 +190,7 @@ struct Families {
     coalesced_events: Counter,
     backpressure_seconds: FloatCounter,
     queue_high_water: Histogram,
-    retries: Counter,
+    retries: Family<RetryLabels, Counter>,
     fallbacks: Family<ProviderLabels, Counter>,
     circuit_open: Family<ProviderLabels, Gauge>,
 }
@@ -198,6 +198,13 @@ struct Families {
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 struct ProviderLabels {
     provider: Arc<str>,
+}
+
+/// A retry: the provider whose attempt failed, and why (a bounded error kind).
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct RetryLabels {
+    provider: Arc<str>,
+    reason: &'static str,
 }
 
 impl Metrics {
@@ -222,7 +229,7 @@ impl Metrics {
             coalesced_events: Counter::default(),
             backpressure_seconds: FloatCounter::default(),
             queue_high_water: Histogram::new(QUEUE_BUCKETS),
-            retries: Counter::default(),
+            retries: Family::default(),
             fallbacks: Family::default(),
             circuit_open: Family::default(),
         });
@@ -393,9 +400,16 @@ impl Metrics {
         self
     }
 
-    /// Counts a provider attempt after the request's first.
-    pub fn retry(&self) {
-        self.families.retries.inc();
+    /// Counts a provider attempt after the request's first, by the provider whose attempt
+    /// failed and the kind of failure.
+    pub fn retry(&self, failed_provider: &str, reason: &'static str) {
+        self.families
+            .retries
+            .get_or_create(&RetryLabels {
+                provider: failed_provider.into(),
+                reason,
+            })
+            .inc();
     }
 
     /// Counts a request moving on to a route target at `provider`.

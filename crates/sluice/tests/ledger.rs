@@ -276,6 +276,35 @@ async fn sigterm_during_traffic_loses_no_row(postgres: bool) {
     assert_eq!(store.ledger().await.count().await.unwrap(), 40);
 }
 
+async fn a_retried_request_records_its_attempts_and_earlier_errors(postgres: bool) {
+    let store = Store::new(postgres).await;
+    let up = Proc::mock_upstream(&[]);
+    let gw = Proc::gateway(&format!(
+        "ledger = \"{}\"\n[providers.a]\nkind = \"openai\"\nbase_url = \"{base}/v1\"\n\
+         [providers.b]\nkind = \"openai\"\nbase_url = \"{base}/v1\"\n\
+         [routes]\n\"r\" = [{{ provider = \"a\", model = \"mock-500\" }}, {{ provider = \"b\", model = \"mock\" }}]\n\
+         [retry]\nattempts = 1\nbackoff = \"1ms\"\n",
+        store.url(),
+        base = up.base
+    ));
+    let reply = post(
+        &gw.url("/v1/chat/completions"),
+        &chat("r", true),
+        &[("x-request-id", "r-retried")],
+    )
+    .await;
+    assert_eq!(reply.status, 200);
+    let row = store.row("r-retried").await;
+    assert_eq!(row.status, "ok");
+    assert_eq!(row.attempts, 3);
+    assert_eq!(row.provider.as_deref(), Some("b"));
+    let error = row.error.unwrap_or_default();
+    assert_eq!(
+        error, "earlier attempts: a provider_5xx; a provider_5xx",
+        "{error}"
+    );
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -293,4 +322,5 @@ on_both!(
     every_failure_has_its_row,
     a_thousand_concurrent_requests_make_a_thousand_rows,
     sigterm_during_traffic_loses_no_row,
+    a_retried_request_records_its_attempts_and_earlier_errors,
 );

@@ -80,7 +80,11 @@ async fn a_5xx_is_retried_then_the_next_target_serves() {
     assert_eq!(requests(&up).await, 7);
 
     let metrics = get(&gw.url("/metrics")).await.body;
-    assert!(metrics.contains("sluice_retries_total 5"), "{metrics}");
+    // Retries are counted by the provider that failed and why: all five here are `a`'s 500s.
+    assert!(
+        metrics.contains(r#"sluice_retries_total{provider="a",reason="provider_5xx"} 5"#),
+        "{metrics}"
+    );
     assert!(
         metrics.contains(r#"sluice_fallbacks_total{provider="b"} 2"#),
         "{metrics}"
@@ -266,4 +270,28 @@ async fn a_route_whose_every_target_is_open_still_probes_one() {
     assert_eq!(requests(&up).await, 7);
     let ready = get(&gw.url("/readyz")).await.json();
     assert_eq!(ready["circuits"]["a"], "open", "{ready}");
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_during_backoff_ends_all_work() {
+    let up = Proc::mock_upstream(&[]);
+    // The provider answers 429 with `retry-after: 1`: the gateway waits a second to retry.
+    let gw = Proc::gateway(&format!(
+        "[providers.a]\nkind = \"openai\"\nbase_url = \"{}/v1\"\n[routes]\n\"r\" = [{{ provider = \"a\", model = \"mock-429\" }}]\n[retry]\nattempts = 3\n",
+        up.base
+    ));
+    let client = reqwest::Client::builder()
+        .timeout(std::time::Duration::from_millis(300))
+        .build()
+        .unwrap();
+    let res = client
+        .post(gw.url("/v1/chat/completions"))
+        .json(&chat("r", true))
+        .send()
+        .await;
+    assert!(res.is_err(), "the client gave up during the backoff");
+    assert_eq!(requests(&up).await, 1);
+    // Past the retry's due time, no retry was sent for the client that left.
+    tokio::time::sleep(std::time::Duration::from_millis(1500)).await;
+    assert_eq!(requests(&up).await, 1);
 }
