@@ -360,6 +360,18 @@ impl Metrics {
             drop(f.fallbacks.get_or_create(&ProviderLabels {
                 provider: provider.clone(),
             }));
+            // The failures that are retried (see `StreamError::retryable`).
+            for reason in [
+                "connect",
+                "rate_limited",
+                "provider_5xx",
+                "first_token_timeout",
+            ] {
+                drop(f.retries.get_or_create(&RetryLabels {
+                    provider: provider.clone(),
+                    reason,
+                }));
+            }
             drop(f.circuit_open.get_or_create(&ProviderLabels {
                 provider: provider.clone(),
             }));
