@@ -10,9 +10,7 @@ use std::fmt;
 use std::time::Duration;
 
 use reqwest::Client;
-use serde::de::{Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use serde_json::value::RawValue;
 use sluice_sse::{Decoder, Event, Frame};
 use tokio::time::Instant;
 
@@ -312,19 +310,23 @@ pub struct ChunkInfo {
     pub error: Option<String>,
 }
 
-/// Reads a chunk payload through a borrowed view: nothing is copied but an error's text.
+/// Reads a chunk payload with the relay's own one-pass inspection (so the bench and the
+/// gateway agree on what counts as content); only an error's text is read again.
 pub fn inspect_chunk(data: &[u8]) -> Result<ChunkInfo, serde_json::Error> {
-    let view: ChunkView<'_> = serde_json::from_slice(data)?;
-    let content = view
-        .choices
-        .iter()
-        .flatten()
-        .filter_map(|c| c.delta.as_ref())
-        .any(DeltaView::has_content);
+    let summary = sluice_relay::chunk::inspect(data)?;
+    let error = if summary.error {
+        let value: serde_json::Value = serde_json::from_slice(data)?;
+        Some(error_text(&value["error"].to_string()))
+    } else {
+        None
+    };
     Ok(ChunkInfo {
-        content,
-        completion_tokens: view.usage.and_then(|u| u.completion_tokens),
-        error: view.error.map(|raw| error_text(raw.get())),
+        content: summary.content,
+        completion_tokens: summary
+            .usage
+            .or(summary.vendor_usage)
+            .map(|u| u.completion_tokens),
+        error,
     })
 }
 
@@ -342,125 +344,6 @@ fn error_text(raw: &str) -> String {
             Ok(text) => snippet(&text),
             Err(_) => snippet(raw),
         },
-    }
-}
-
-#[derive(Deserialize)]
-struct ChunkView<'a> {
-    #[serde(default)]
-    choices: Option<Vec<ChoiceView>>,
-    #[serde(default)]
-    usage: Option<UsageView>,
-    #[serde(default, borrow)]
-    error: Option<&'a RawValue>,
-}
-
-#[derive(Deserialize)]
-struct ChoiceView {
-    #[serde(default)]
-    delta: Option<DeltaView>,
-}
-
-#[derive(Deserialize)]
-struct DeltaView {
-    #[serde(default)]
-    content: NonEmpty,
-    #[serde(default)]
-    reasoning_content: NonEmpty,
-    #[serde(default)]
-    reasoning: NonEmpty,
-    #[serde(default)]
-    refusal: NonEmpty,
-    #[serde(default)]
-    tool_calls: NonEmpty,
-}
-
-impl DeltaView {
-    fn has_content(&self) -> bool {
-        [
-            &self.content,
-            &self.reasoning_content,
-            &self.reasoning,
-            &self.refusal,
-            &self.tool_calls,
-        ]
-        .iter()
-        .any(|f| f.0)
-    }
-}
-
-#[derive(Deserialize)]
-struct UsageView {
-    #[serde(default)]
-    completion_tokens: Option<u64>,
-}
-
-/// Whether a JSON value has something in it (a non-empty string, array or object, any
-/// number or boolean), read without keeping it.
-#[derive(Debug, Default, Clone, Copy)]
-struct NonEmpty(bool);
-
-impl<'de> Deserialize<'de> for NonEmpty {
-    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
-        deserializer.deserialize_any(NonEmptyVisitor)
-    }
-}
-
-struct NonEmptyVisitor;
-
-impl<'de> Visitor<'de> for NonEmptyVisitor {
-    type Value = NonEmpty;
-
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("any JSON value")
-    }
-
-    fn visit_str<E>(self, v: &str) -> Result<NonEmpty, E> {
-        Ok(NonEmpty(!v.is_empty()))
-    }
-
-    fn visit_unit<E>(self) -> Result<NonEmpty, E> {
-        Ok(NonEmpty(false))
-    }
-
-    fn visit_none<E>(self) -> Result<NonEmpty, E> {
-        Ok(NonEmpty(false))
-    }
-
-    fn visit_some<D: Deserializer<'de>>(self, d: D) -> Result<NonEmpty, D::Error> {
-        d.deserialize_any(self)
-    }
-
-    fn visit_bool<E>(self, _: bool) -> Result<NonEmpty, E> {
-        Ok(NonEmpty(true))
-    }
-
-    fn visit_i64<E>(self, _: i64) -> Result<NonEmpty, E> {
-        Ok(NonEmpty(true))
-    }
-
-    fn visit_u64<E>(self, _: u64) -> Result<NonEmpty, E> {
-        Ok(NonEmpty(true))
-    }
-
-    fn visit_f64<E>(self, _: f64) -> Result<NonEmpty, E> {
-        Ok(NonEmpty(true))
-    }
-
-    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<NonEmpty, A::Error> {
-        let mut any = false;
-        while seq.next_element::<IgnoredAny>()?.is_some() {
-            any = true;
-        }
-        Ok(NonEmpty(any))
-    }
-
-    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<NonEmpty, A::Error> {
-        let mut any = false;
-        while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {
-            any = true;
-        }
-        Ok(NonEmpty(any))
     }
 }
 
