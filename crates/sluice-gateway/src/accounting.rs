@@ -10,6 +10,7 @@ use sluice_config::{Config, ProviderKind};
 use sluice_ledger::{Ledger, LedgerHandle, Row};
 use sluice_pricing::{cost, Billing, Cost, Decimal, Price, PriceBook};
 use sluice_relay::{PricedUsage, Usage, UsagePricer};
+use tokio_util::task::TaskTracker;
 
 /// The ledger: queries go to `ledger`, rows to `writer`, a background batching task that never
 /// makes a request wait.
@@ -17,9 +18,26 @@ use sluice_relay::{PricedUsage, Usage, UsagePricer};
 pub struct Accounts {
     pub ledger: Ledger,
     pub writer: LedgerHandle,
+    /// Rows waiting for a tokenizer count: shutdown waits for them before the writer's last
+    /// flush, so an estimated row is not lost on SIGTERM.
+    estimates: TaskTracker,
 }
 
 impl Accounts {
+    pub fn new(ledger: Ledger, writer: LedgerHandle) -> Self {
+        Accounts {
+            ledger,
+            writer,
+            estimates: TaskTracker::new(),
+        }
+    }
+
+    /// Waits for the rows still being counted to reach the writer.
+    pub async fn finish_estimates(&self) {
+        self.estimates.close();
+        self.estimates.wait().await;
+    }
+
     /// Records a row; when tokens must be counted with the tokenizer first (`estimate`), that
     /// is done on the blocking pool, off the runtime's threads.
     pub fn record(&self, mut row: Row, estimate: Option<Estimate>, price: Arc<TargetPrice>) {
@@ -27,7 +45,7 @@ impl Accounts {
         match estimate {
             None => writer.record(row),
             Some(est) => {
-                tokio::task::spawn_blocking(move || {
+                self.estimates.spawn_blocking(move || {
                     row.prompt_tokens =
                         crate::estimate::count_prompt(&est.model, &est.request_body);
                     row.completion_tokens = crate::estimate::count_text(&est.model, &est.text);

@@ -305,6 +305,49 @@ async fn a_retried_request_records_its_attempts_and_earlier_errors(postgres: boo
     );
 }
 
+async fn streams_cut_at_the_end_of_the_grace_period_still_have_their_rows(postgres: bool) {
+    let store = Store::new(postgres).await;
+    let up = Proc::mock_upstream(&["--tokens", "500", "--itl", "50ms"]);
+    let mut gw = Proc::gateway(&format!(
+        "ledger = \"{}\"\nshutdown_grace = \"300ms\"\n[providers.up]\nkind = \"openai\"\nbase_url = \"{}/v1\"\n[routes]\n\"mock\" = [\"up\"]\n",
+        store.url(),
+        up.base
+    ));
+    let url = gw.url("/v1/chat/completions");
+    let mut bodies = Vec::new();
+    for i in 0..5 {
+        let res = common::client()
+            .post(&url)
+            .header("x-request-id", format!("cut-{i}"))
+            .json(&chat("mock", true))
+            .send()
+            .await
+            .unwrap();
+        let mut body = res.bytes_stream();
+        body.next().await.unwrap().unwrap();
+        bodies.push(body);
+    }
+    gw.sigterm();
+    let (status, _gw) =
+        tokio::task::spawn_blocking(move || (gw.wait_exit(Duration::from_secs(30)), gw))
+            .await
+            .unwrap();
+    assert_eq!(status.and_then(|s| s.code()), Some(0));
+    // Cut by the shutdown with no usage from the provider: counted with the tokenizer, and
+    // written before the process exited.
+    let ledger = store.ledger().await;
+    for i in 0..5 {
+        let row = ledger
+            .get(&format!("cut-{i}"))
+            .await
+            .unwrap()
+            .expect("row written before exit");
+        assert_eq!(row.status, "shutdown");
+        assert!(row.estimated && row.completion_tokens > 0, "{row:?}");
+    }
+    drop(bodies);
+}
+
 macro_rules! on_both {
     ($($name:ident),* $(,)?) => {
         mod sqlite {
@@ -323,4 +366,5 @@ on_both!(
     a_thousand_concurrent_requests_make_a_thousand_rows,
     sigterm_during_traffic_loses_no_row,
     a_retried_request_records_its_attempts_and_earlier_errors,
+    streams_cut_at_the_end_of_the_grace_period_still_have_their_rows,
 );

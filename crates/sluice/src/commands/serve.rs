@@ -45,13 +45,14 @@ pub async fn run(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<
             .map_err(|e| Failure::Runtime(anyhow::anyhow!("{e}")))?;
         tracing::info!(ledger = %ledger.url(), "ledger open");
         let (writer, writer_task) = ledger.writer(sluice_ledger::WriterConfig::default());
-        Some((Accounts { ledger, writer }, tokio::spawn(writer_task)))
+        Some((Accounts::new(ledger, writer), tokio::spawn(writer_task)))
     };
     let (accounts, writer_task) = match accounts {
         Some((a, t)) => (Some(a), Some(t)),
         None => (None, None),
     };
     let writer = accounts.as_ref().map(|a| a.writer.clone());
+    let estimates = accounts.clone();
     let state = AppState::new(config, MockHandle::default(), accounts)
         .map_err(|e| Failure::Runtime(e.into()))?;
     let listener = tokio::net::TcpListener::bind(addr)
@@ -65,7 +66,11 @@ pub async fn run(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<
     let served = sluice_gateway::serve(listener, state, super::shutdown_signal())
         .await
         .context("server failed");
-    // Every row recorded so far goes to the ledger before the process exits.
+    // Every row recorded so far goes to the ledger before the process exits: first the rows
+    // still being counted with the tokenizer, then the writer's queue.
+    if let Some(accounts) = &estimates {
+        let _ = tokio::time::timeout(LEDGER_FLUSH_LIMIT, accounts.finish_estimates()).await;
+    }
     if let (Some(writer), Some(task)) = (writer, writer_task) {
         let flushed = tokio::time::timeout(LEDGER_FLUSH_LIMIT, writer.shutdown()).await;
         let _ = tokio::time::timeout(LEDGER_FLUSH_LIMIT, task).await;
