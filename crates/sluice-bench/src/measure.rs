@@ -313,7 +313,7 @@ pub struct ChunkInfo {
 /// Reads a chunk payload with the relay's own one-pass inspection (so the bench and the
 /// gateway agree on what counts as content); only an error's text is read again.
 pub fn inspect_chunk(data: &[u8]) -> Result<ChunkInfo, serde_json::Error> {
-    let summary = sluice_relay::chunk::inspect(data)?;
+    let summary = sluice_openai::chunk::inspect(data)?;
     let error = if summary.error {
         let value: serde_json::Value = serde_json::from_slice(data)?;
         Some(error_text(&value["error"].to_string()))

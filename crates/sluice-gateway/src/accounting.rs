@@ -8,8 +8,9 @@ use std::sync::Arc;
 
 use sluice_config::{Config, ProviderKind};
 use sluice_ledger::{Ledger, LedgerHandle, Row};
+use sluice_openai::{PricedUsage, UsagePricer};
 use sluice_pricing::{cost, Billing, Cost, Decimal, Price, PriceBook};
-use sluice_relay::{PricedUsage, Usage, UsagePricer};
+use sluice_types::Usage;
 use tokio_util::task::TaskTracker;
 
 /// The ledger: queries go to `ledger`, rows to `writer`, a background batching task that never
@@ -50,11 +51,7 @@ impl Accounts {
                         crate::estimate::count_prompt(&est.model, &est.request_body);
                     row.completion_tokens = crate::estimate::count_text(&est.model, &est.text);
                     row.estimated = true;
-                    let usage = Usage {
-                        prompt_tokens: row.prompt_tokens,
-                        completion_tokens: row.completion_tokens,
-                        total_tokens: row.prompt_tokens + row.completion_tokens,
-                    };
+                    let usage = Usage::counted(row.prompt_tokens, row.completion_tokens);
                     let c = price.cost(&usage);
                     row.cost_usd = c.usd;
                     row.cost_local = c.local;

@@ -30,16 +30,18 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use sluice_config::Target;
 use sluice_ledger::Row;
-use sluice_relay::{Connect, End, Framing, Outcome, RelayConfig, StreamError, Usage, UsagePricer};
+use sluice_openai::{ChatRequest, UsagePricer};
+use sluice_relay::{Connect, End, Outcome, RelayConfig, StreamError};
+use sluice_types::Usage;
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::accounting::{Accounts, Estimate, TargetPrice};
 use crate::breaker::{Admission, Permit};
 use crate::error::ApiError;
+use crate::format::ClientFormat;
 use crate::headers::{RequestId, ACCEL_BUFFERING, ATTEMPTS, PROVIDER};
 use crate::metrics::{Refused, RouteMetrics};
-use crate::request::ChatRequest;
 use crate::state::AppState;
 use crate::upstream::{forwarded_headers, ProviderClient};
 
@@ -55,7 +57,7 @@ pub async fn chat(
     app: &AppState,
     ctx: RequestCtx,
     chat: ChatRequest,
-    framing: Framing,
+    format: ClientFormat,
 ) -> Response {
     let Some(route) = app.config().route(&chat.model) else {
         refused(app, Refused::NotFound, ctx.id.as_str(), &chat.model, 404);
@@ -69,7 +71,7 @@ pub async fn chat(
         app,
         route_model: &route.model,
         chat: &chat,
-        framing,
+        format,
         id: ctx.id.as_str().to_owned(),
         started: ctx.started,
         at_ms: unix_ms(),
@@ -114,7 +116,7 @@ struct Run<'a> {
     app: &'a AppState,
     route_model: &'a str,
     chat: &'a ChatRequest,
-    framing: Framing,
+    format: ClientFormat,
     id: String,
     started: Instant,
     at_ms: i64,
@@ -150,7 +152,7 @@ impl Run<'_> {
             Ok(b) => b,
             Err(e) => {
                 metrics.refused(Refused::Internal);
-                return Some(e.into_response());
+                return Some(ApiError::internal(e.0).into_response());
             }
         };
         let mut permit = Permit::new(app.breakers(), &provider.name);
@@ -177,7 +179,8 @@ impl Run<'_> {
                 // Another attempt follows: the previous failure is not the request's ending,
                 // but the ledger row keeps its kind.
                 if let Some(prev) = self.last.0.take() {
-                    app.metrics().retry(&prev.provider, prev.err.kind());
+                    app.metrics()
+                        .retry(&prev.provider, prev.err.kind().as_str());
                     self.earlier
                         .push(format!("{} {}", prev.provider, prev.err.kind()));
                     prev.discard();
@@ -252,8 +255,8 @@ impl Run<'_> {
         let chat = self.chat;
         let stream_cfg = app.config().stream_for(&chat.model);
         let slow_client = match stream_cfg.slow_client {
-            sluice_config::SlowClient::Coalesce => sluice_relay::SlowClient::Coalesce,
-            sluice_config::SlowClient::Block => sluice_relay::SlowClient::Block,
+            sluice_config::SlowClient::Coalesce => sluice_types::SlowClient::Coalesce,
+            sluice_config::SlowClient::Block => sluice_types::SlowClient::Block,
         };
         let timeouts = &provider.timeouts;
         // The relay's timers run from the request's arrival; a later attempt gets its full
@@ -268,9 +271,8 @@ impl Run<'_> {
             slow_client_timeout: stream_cfg.slow_client_timeout,
             slow_client,
             started: self.started,
-            framing: self.framing,
+            encoder: self.format.encoder(Some(log.price.clone())),
             lifecycle: app.relays().clone(),
-            pricer: Some(log.price.clone()),
         };
         let attempts = log.attempts;
         // Active from here until the outcome sink, which every started relay calls once.
@@ -350,7 +352,7 @@ impl Run<'_> {
                 // The client's usage carries the gateway's cost, as on the stream's usage chunk.
                 let body = match usage.and_then(|u| log.price.price(&u)) {
                     Some(priced) => {
-                        sluice_relay::pricing::price_usage_in_chunk(&done.body, &priced)
+                        sluice_openai::pricing::price_usage_in_chunk(&done.body, &priced)
                             .map(bytes::Bytes::from)
                             .unwrap_or(done.body)
                     }
@@ -538,16 +540,16 @@ impl RequestLog {
     /// `sent`: when the request was handed to the provider client, if it was.
     fn stream_finished(&self, mut outcome: Outcome, sent: Option<Instant>) {
         self.metrics.stream_finished(self.started, sent, &outcome);
-        if let Some(usage) = &outcome.usage {
+        if let Some(usage) = &outcome.tally.usage {
             self.metrics
                 .cost(f64::try_from(self.price.cost(usage).usd).unwrap_or(0.0));
         }
         let (status, error) = match &outcome.end {
             End::Completed => ("ok", None),
             End::ClientClosed => ("client_closed", None),
-            End::Failed(e) => (e.kind(), Some(loggable(e))),
+            End::Failed(e) => (e.kind().as_str(), Some(loggable(e))),
         };
-        let usage = outcome.usage.unwrap_or_default();
+        let usage = outcome.tally.usage.unwrap_or_default();
         let ttft_ms = outcome
             .first_token_at()
             .map(|t| (t - self.started).as_secs_f64() * 1000.0);
@@ -563,10 +565,10 @@ impl RequestLog {
             completion_tokens = usage.completion_tokens,
             ttft_ms,
             duration_ms = (outcome.ended_at - self.started).as_secs_f64() * 1000.0,
-            events = outcome.events,
+            events = outcome.tally.events,
             queue_high_water = outcome.queue.high_water,
             coalesced = outcome.queue.coalesced,
-            blocked_ms = outcome.blocked.as_secs_f64() * 1000.0,
+            blocked_ms = outcome.tally.blocked.as_secs_f64() * 1000.0,
             attempts = self.attempts,
             error,
             "request finished"
@@ -581,17 +583,19 @@ impl RequestLog {
         // Without the provider's usage, a request the provider accepted is counted with the
         // tokenizer: the prompt it read and the text it sent before the end.
         let estimate =
-            (outcome.usage.is_none() && outcome.headers_at.is_some()).then(|| Estimate {
-                model: self.provider_model.clone(),
-                request_body: self.request_body.clone(),
-                text: std::mem::take(&mut outcome.text),
+            (outcome.tally.usage.is_none() && outcome.tally.headers_at.is_some()).then(|| {
+                Estimate {
+                    model: self.provider_model.clone(),
+                    request_body: self.request_body.clone(),
+                    text: std::mem::take(&mut outcome.tally.text),
+                }
             });
         let duration_ms = (outcome.ended_at - self.started).as_secs_f64() * 1000.0;
         self.record(
             true,
             status,
             http_status,
-            outcome.usage,
+            outcome.tally.usage,
             estimate,
             ttft_ms,
             duration_ms,
@@ -658,7 +662,7 @@ impl RequestLog {
         }
         let (status, usage, error) = match result {
             Ok(u) => ("ok", u.unwrap_or_default(), None),
-            Err(e) => (e.kind(), Usage::default(), Some(loggable(e))),
+            Err(e) => (e.kind().as_str(), Usage::default(), Some(loggable(e))),
         };
         let http_status = match result {
             Ok(_) => 200,

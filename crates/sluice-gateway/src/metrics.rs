@@ -21,7 +21,8 @@ use prometheus_client::metrics::gauge::Gauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use sluice_config::Config;
-use sluice_relay::{End, Outcome, ProviderErrorBody, StreamError, Usage};
+use sluice_relay::{End, Outcome, StreamError};
+use sluice_types::{StreamErrorKind, Usage};
 use tokio::time::Instant;
 
 use crate::breaker::{Breakers, CircuitState};
@@ -361,15 +362,13 @@ impl Metrics {
                 provider: provider.clone(),
             }));
             // The failures that are retried (see `StreamError::retryable`).
-            for reason in [
-                "connect",
-                "rate_limited",
-                "provider_5xx",
-                "first_token_timeout",
-            ] {
+            for reason in StreamErrorKind::ALL
+                .into_iter()
+                .filter(|k| k.may_be_retried())
+            {
                 drop(f.retries.get_or_create(&RetryLabels {
                     provider: provider.clone(),
-                    reason,
+                    reason: reason.as_str(),
                 }));
             }
             drop(f.circuit_open.get_or_create(&ProviderLabels {
@@ -562,15 +561,15 @@ impl RouteMetrics {
                     f.slow_client_disconnects.inc();
                 }
                 self.upstream_error(err);
-                err.kind()
+                err.kind().as_str()
             }
         };
         self.count(status);
         self.duration.observe(secs(outcome.ended_at - started));
-        if let Some(t) = outcome.headers_at {
+        if let Some(t) = outcome.tally.headers_at {
             self.upstream_headers.observe(secs(t - started));
         }
-        if let Some(t) = outcome.first_byte_at {
+        if let Some(t) = outcome.tally.first_byte_at {
             self.upstream_first_byte.observe(secs(t - started));
         }
         if let Some(t) = sent {
@@ -579,19 +578,20 @@ impl RouteMetrics {
         if let Some(first_token) = outcome.first_token_at() {
             self.ttft.observe(secs(first_token - started));
         }
-        if let Some(first) = outcome.first_content_at {
-            if let (Some(last), Some(usage)) = (outcome.last_content_at, outcome.usage) {
+        if let Some(first) = outcome.tally.first_content_at {
+            if let (Some(last), Some(usage)) = (outcome.tally.last_content_at, outcome.tally.usage)
+            {
                 if usage.completion_tokens >= 2 {
                     let gaps = (usage.completion_tokens - 1) as f64;
                     self.tpot.observe(secs(last - first) / gaps);
                 }
             }
         }
-        if let Some(usage) = outcome.usage {
+        if let Some(usage) = outcome.tally.usage {
             self.tokens(&usage);
         }
         f.coalesced_events.inc_by(outcome.queue.coalesced);
-        f.backpressure_seconds.inc_by(secs(outcome.blocked));
+        f.backpressure_seconds.inc_by(secs(outcome.tally.blocked));
         f.queue_high_water.observe(outcome.queue.high_water as f64);
     }
 
@@ -611,7 +611,7 @@ impl RouteMetrics {
             }
             Err(err) => {
                 self.upstream_error(err);
-                err.kind()
+                err.kind().as_str()
             }
         };
         self.count(status);
@@ -658,57 +658,25 @@ impl RouteMetrics {
     }
 
     fn upstream_error(&self, err: &StreamError) {
-        if is_upstream(err) {
+        let kind = err.kind();
+        if kind.is_upstream() {
             self.families
                 .upstream_errors
                 .get_or_create(&UpstreamErrorLabels {
                     provider: self.provider.clone(),
-                    kind: err.kind(),
+                    kind: kind.as_str(),
                 })
                 .inc();
         }
     }
 }
 
-/// Whether the provider (or the way to it) failed, rather than the client or the gateway.
-fn is_upstream(err: &StreamError) -> bool {
-    match err {
-        StreamError::Connect(_)
-        | StreamError::ProviderStatus { .. }
-        | StreamError::ProviderEvent(_)
-        | StreamError::FirstTokenTimeout(_)
-        | StreamError::IdleTimeout(_)
-        | StreamError::TotalTimeout(_)
-        | StreamError::Transport(_)
-        | StreamError::PrematureEnd
-        | StreamError::Protocol(_) => true,
-        StreamError::SlowClient(_) | StreamError::Shutdown => false,
-    }
-}
-
-/// The kinds of [`StreamError`] that [`is_upstream`] counts.
+/// The kinds of failure counted in `sluice_upstream_errors_total`.
 fn upstream_error_kinds() -> impl Iterator<Item = &'static str> {
-    let status = |status| StreamError::ProviderStatus {
-        status,
-        body: Box::new(ProviderErrorBody::from_message(String::new())),
-        retry_after: None,
-    };
-    [
-        StreamError::Connect(String::new()),
-        status(429),
-        status(500),
-        status(400),
-        StreamError::ProviderEvent(Box::new(ProviderErrorBody::from_message(String::new()))),
-        StreamError::FirstTokenTimeout(Duration::ZERO),
-        StreamError::IdleTimeout(Duration::ZERO),
-        StreamError::TotalTimeout(Duration::ZERO),
-        StreamError::Transport(String::new()),
-        StreamError::PrematureEnd,
-        StreamError::Protocol(String::new()),
-    ]
-    .into_iter()
-    .filter(is_upstream)
-    .map(|e| e.kind())
+    StreamErrorKind::ALL
+        .into_iter()
+        .filter(|k| k.is_upstream())
+        .map(StreamErrorKind::as_str)
 }
 
 fn secs(d: Duration) -> f64 {

@@ -13,7 +13,8 @@ use std::time::Duration;
 use axum::http::HeaderMap;
 use bytes::Bytes;
 use sluice_config::{Provider, ProviderKind, Timeouts};
-use sluice_relay::{Connect, ProviderErrorBody, StreamError};
+use sluice_openai::ErrorBody;
+use sluice_relay::{Connect, StreamError};
 
 /// A provider's whole answer to a non-streaming request.
 #[derive(Debug)]
@@ -100,13 +101,13 @@ pub use simulated::MockHandle;
 /// even quotes part of it), which is no business of the client's and must not reach logs.
 fn status_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> StreamError {
     if matches!(status, 401 | 403) {
-        let mut err = ProviderErrorBody::from_message(format!(
+        let mut err = ErrorBody::from_message(format!(
             "the provider refused the gateway's credentials (HTTP {status})"
         ));
         err.error_type = Some("upstream_auth_error".to_owned());
         // The provider's code (e.g. `invalid_api_key`) says what is wrong without quoting it.
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
-            err.code = ProviderErrorBody::from_json(&v).code;
+            err.code = ErrorBody::from_json(&v).code;
         }
         let body = err;
         return StreamError::ProviderStatus {
@@ -119,14 +120,14 @@ fn status_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Stre
         .ok()
         .filter(|v| v.get("error").is_some() || v.get("message").is_some());
     let body = match parsed {
-        Some(v) => ProviderErrorBody::from_json(&v),
+        Some(v) => ErrorBody::from_json(&v),
         None => {
             let text = String::from_utf8_lossy(body);
             let text: String = text.trim().chars().take(300).collect();
             if text.is_empty() {
-                ProviderErrorBody::from_message(format!("the provider answered HTTP {status}"))
+                ErrorBody::from_message(format!("the provider answered HTTP {status}"))
             } else {
-                ProviderErrorBody::from_message(text)
+                ErrorBody::from_message(text)
             }
         }
     };

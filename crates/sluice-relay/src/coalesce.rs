@@ -6,8 +6,16 @@
 //! ids and names, `usage: null`, vendor fields) must be equal, so merging loses nothing but
 //! chunk boundaries. Chunks with a finish reason, a usage, an error, several choices or
 //! per-chunk data such as logprobs never merge, so they stay in place and in order.
+//!
+//! This is the one place in the relay that builds a `serde_json::Value` per chunk, and only
+//! while a client is behind (a full queue).
 
+use std::collections::VecDeque;
+
+use bytes::Bytes;
 use serde_json::{Map, Value};
+
+use crate::queue::{FrameKind, Item};
 
 /// The delta fields whose string values are appended when chunks merge.
 const TEXT_KEYS: [&str; 4] = ["content", "reasoning_content", "reasoning", "refusal"];
@@ -106,6 +114,72 @@ impl Mergeable {
         }
         serde_json::to_vec(&out).unwrap_or_default()
     }
+}
+
+/// How a full queue made room for a frame.
+#[derive(Debug)]
+pub(crate) enum Room {
+    /// The frame was merged into the last queued delta.
+    Absorbed,
+    /// Two neighbouring queued deltas (`merged` provider chunks in the second) became one,
+    /// freeing a place for the frame, which the caller queues.
+    Freed { merged: u64, frame: Bytes },
+}
+
+/// Makes room in a full queue: merges `frame` into the last queued delta, or else the latest
+/// pair of neighbouring queued deltas that can merge. Hands the frame back if neither works.
+pub(crate) fn make_room(
+    items: &mut VecDeque<Item>,
+    frame: Bytes,
+    kind: FrameKind,
+) -> Result<Room, Bytes> {
+    if kind == FrameKind::Delta {
+        if let Some(next) = Mergeable::parse(payload_of(&frame)) {
+            if let Some(mut last) = items.back().and_then(to_mergeable) {
+                if last.try_append(next).is_ok() {
+                    if let Some(slot) = items.back_mut() {
+                        *slot = Item::Merged(Box::new(last));
+                    }
+                    return Ok(Room::Absorbed);
+                }
+            }
+        }
+    }
+    for i in (1..items.len()).rev() {
+        if !(items[i - 1].is_mergeable() && items[i].is_mergeable()) {
+            continue;
+        }
+        let (Some(mut first), Some(second)) =
+            (to_mergeable(&items[i - 1]), to_mergeable(&items[i]))
+        else {
+            continue;
+        };
+        let merged = u64::from(second.chunks());
+        if first.try_append(second).is_ok() {
+            items[i - 1] = Item::Merged(Box::new(first));
+            items.remove(i);
+            return Ok(Room::Freed { merged, frame });
+        }
+    }
+    Err(frame)
+}
+
+/// The merge view of a queued item, if it is mergeable.
+fn to_mergeable(item: &Item) -> Option<Mergeable> {
+    match item {
+        Item::Frame {
+            bytes,
+            kind: FrameKind::Delta,
+        } => Mergeable::parse(payload_of(bytes)),
+        Item::Merged(m) => Some((**m).clone()),
+        Item::Frame { .. } => None,
+    }
+}
+
+/// The JSON of a frame written by `sluice_sse::write_data` on one line.
+fn payload_of(frame: &[u8]) -> &[u8] {
+    let frame = frame.strip_prefix(b"data: ").unwrap_or(frame);
+    frame.strip_suffix(b"\n\n").unwrap_or(frame)
 }
 
 fn is_null(v: Option<&Value>) -> bool {

@@ -1,72 +1,12 @@
-//! What can go wrong with one stream, from connecting to the provider to the last byte, and how
+//! What can go wrong with one request to a provider, from connecting to the last byte, and how
 //! each failure is described to a client (HTTP status before the stream starts, an error event
-//! after) and to metrics.
+//! after, both from [`StreamError::body`]) and to metrics ([`StreamError::kind`]).
 
 use std::time::Duration;
 
-use serde_json::{Map, Value};
-
-/// An error as a provider described it, kept verbatim where it was given.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ProviderErrorBody {
-    pub message: String,
-    /// The provider's `type`, if it gave one.
-    pub error_type: Option<String>,
-    /// The provider's `code`, as given (a string or a number).
-    pub code: Value,
-    /// Any other fields of the provider's error object, relayed unchanged.
-    pub extra: Map<String, Value>,
-}
-
-impl ProviderErrorBody {
-    /// Reads `{"error": {...}}`, `{"error": "text"}` or a bare error object.
-    pub fn from_json(value: &Value) -> Self {
-        let inner = value.get("error").unwrap_or(value);
-        match inner {
-            Value::Object(obj) => {
-                let mut extra = obj.clone();
-                let message = match extra.remove("message") {
-                    Some(Value::String(s)) => s,
-                    Some(other) => other.to_string(),
-                    None => "provider reported an error".to_owned(),
-                };
-                let error_type = match extra.remove("type") {
-                    Some(Value::String(s)) => Some(s),
-                    _ => None,
-                };
-                let code = extra.remove("code").unwrap_or(Value::Null);
-                ProviderErrorBody {
-                    message,
-                    error_type,
-                    code,
-                    extra,
-                }
-            }
-            Value::String(s) => Self::from_message(s.clone()),
-            other => Self::from_message(other.to_string()),
-        }
-    }
-
-    /// An error whose only information is a text (a non-JSON error body or event).
-    pub fn from_message(message: String) -> Self {
-        ProviderErrorBody {
-            message,
-            error_type: None,
-            code: Value::Null,
-            extra: Map::new(),
-        }
-    }
-
-    /// The HTTP status the provider put in its error object (`status_code`, as Groq does).
-    fn status_hint(&self) -> Option<u16> {
-        self.extra
-            .get("status_code")
-            .and_then(Value::as_u64)
-            .and_then(|s| u16::try_from(s).ok())
-            .or_else(|| self.code.as_u64().and_then(|s| u16::try_from(s).ok()))
-            .filter(|s| (400..600).contains(s))
-    }
-}
+use serde_json::Value;
+use sluice_openai::ErrorBody;
+use sluice_types::StreamErrorKind;
 
 /// Why a stream did not complete normally.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -76,12 +16,12 @@ pub enum StreamError {
     #[error("provider answered HTTP {status}: {}", .body.message)]
     ProviderStatus {
         status: u16,
-        body: Box<ProviderErrorBody>,
+        body: Box<ErrorBody>,
         /// The provider's `Retry-After`, if any (for retries and the client's 429).
         retry_after: Option<Duration>,
     },
     #[error("{}", .0.message)]
-    ProviderEvent(Box<ProviderErrorBody>),
+    ProviderEvent(Box<ErrorBody>),
     #[error("the provider sent no first token within {}", humanize(*.0))]
     FirstTokenTimeout(Duration),
     #[error("the provider sent nothing for {}", humanize(*.0))]
@@ -136,22 +76,32 @@ impl StreamError {
         }
     }
 
-    /// A short, bounded label for metrics and logs.
-    pub fn kind(&self) -> &'static str {
+    /// Its kind: a short, bounded label for metrics, logs and the ledger.
+    pub fn kind(&self) -> StreamErrorKind {
         match self {
-            StreamError::Connect(_) => "connect",
-            StreamError::ProviderStatus { status: 429, .. } => "rate_limited",
-            StreamError::ProviderStatus { status, .. } if *status >= 500 => "provider_5xx",
-            StreamError::ProviderStatus { .. } => "provider_4xx",
-            StreamError::ProviderEvent(_) => "provider_error_event",
-            StreamError::FirstTokenTimeout(_) => "first_token_timeout",
-            StreamError::IdleTimeout(_) => "idle_timeout",
-            StreamError::TotalTimeout(_) => "total_timeout",
-            StreamError::Transport(_) => "transport",
-            StreamError::PrematureEnd => "premature_end",
-            StreamError::Protocol(_) => "protocol",
-            StreamError::SlowClient(_) => "slow_client",
-            StreamError::Shutdown => "shutdown",
+            StreamError::Connect(_) => StreamErrorKind::Connect,
+            StreamError::ProviderStatus { status: 429, .. } => StreamErrorKind::RateLimited,
+            StreamError::ProviderStatus { status, .. } if *status >= 500 => {
+                StreamErrorKind::Provider5xx
+            }
+            StreamError::ProviderStatus { .. } => StreamErrorKind::Provider4xx,
+            StreamError::ProviderEvent(_) => StreamErrorKind::ProviderErrorEvent,
+            StreamError::FirstTokenTimeout(_) => StreamErrorKind::FirstTokenTimeout,
+            StreamError::IdleTimeout(_) => StreamErrorKind::IdleTimeout,
+            StreamError::TotalTimeout(_) => StreamErrorKind::TotalTimeout,
+            StreamError::Transport(_) => StreamErrorKind::Transport,
+            StreamError::PrematureEnd => StreamErrorKind::PrematureEnd,
+            StreamError::Protocol(_) => StreamErrorKind::Protocol,
+            StreamError::SlowClient(_) => StreamErrorKind::SlowClient,
+            StreamError::Shutdown => StreamErrorKind::Shutdown,
+        }
+    }
+
+    /// The provider's `Retry-After`, when it sent one.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            StreamError::ProviderStatus { retry_after, .. } => *retry_after,
+            _ => None,
         }
     }
 
@@ -166,46 +116,30 @@ impl StreamError {
         }
     }
 
-    /// OpenAI's error shape: `{"error":{"message","type","code"}}`. A provider's own error keeps
-    /// its message, type and code verbatim, and its other fields.
-    pub fn to_json(&self) -> Value {
-        let (error_type, code, extra) = match self {
-            StreamError::ProviderStatus { body, .. } | StreamError::ProviderEvent(body) => (
-                body.error_type
-                    .clone()
-                    .unwrap_or_else(|| "upstream_error".to_owned()),
-                body.code.clone(),
-                Some(&body.extra),
-            ),
+    /// How the error is told to a client: a provider's own error keeps its message, type,
+    /// code and other fields verbatim; the gateway's errors name their kind as the code.
+    pub fn body(&self) -> ErrorBody {
+        let code = || Value::from(self.kind().as_str());
+        match self {
+            StreamError::ProviderStatus { body, .. } | StreamError::ProviderEvent(body) => {
+                (**body).clone()
+            }
             StreamError::FirstTokenTimeout(_)
             | StreamError::IdleTimeout(_)
-            | StreamError::TotalTimeout(_) => {
-                ("timeout".to_owned(), Value::from(self.kind()), None)
-            }
-            StreamError::SlowClient(_) => {
-                ("slow_client".to_owned(), Value::from(self.kind()), None)
-            }
-            StreamError::Shutdown => ("server_error".to_owned(), Value::from(self.kind()), None),
-            _ => ("upstream_error".to_owned(), Value::from(self.kind()), None),
-        };
-        let message = match self {
-            StreamError::ProviderEvent(body) | StreamError::ProviderStatus { body, .. } => {
-                body.message.clone()
-            }
-            other => other.to_string(),
-        };
-        let mut obj = Map::new();
-        obj.insert("message".into(), Value::String(message));
-        obj.insert("type".into(), Value::String(error_type));
-        obj.insert("code".into(), code);
-        if let Some(extra) = extra {
-            for (k, v) in extra {
-                obj.entry(k.clone()).or_insert_with(|| v.clone());
-            }
+            | StreamError::TotalTimeout(_) => ErrorBody::new(self.to_string(), "timeout", code()),
+            StreamError::SlowClient(_) => ErrorBody::new(self.to_string(), "slow_client", code()),
+            StreamError::Shutdown => ErrorBody::new(self.to_string(), "server_error", code()),
+            _ => ErrorBody::new(
+                self.to_string(),
+                sluice_openai::error::UPSTREAM_ERROR,
+                code(),
+            ),
         }
-        let mut root = Map::new();
-        root.insert("error".into(), Value::Object(obj));
-        Value::Object(root)
+    }
+
+    /// [`body`](Self::body) in OpenAI's error shape.
+    pub fn to_json(&self) -> Value {
+        self.body().to_json()
     }
 }
 
@@ -216,7 +150,7 @@ mod tests {
 
     #[test]
     fn provider_error_keeps_message_type_code_and_extras() {
-        let body = ProviderErrorBody::from_json(&json!({"error": {
+        let body = ErrorBody::from_json(&json!({"error": {
             "message": "Tool call validation failed", "type": "invalid_request_error",
             "code": "tool_use_failed", "status_code": 400}}));
         let err = StreamError::ProviderEvent(Box::new(body));
@@ -230,7 +164,7 @@ mod tests {
 
     #[test]
     fn provider_error_without_type_is_upstream_error() {
-        let err = StreamError::ProviderEvent(Box::new(ProviderErrorBody::from_json(
+        let err = StreamError::ProviderEvent(Box::new(ErrorBody::from_json(
             &json!({"error": {"message": "boom"}}),
         )));
         assert_eq!(err.to_json()["error"]["type"], "upstream_error");
@@ -241,7 +175,7 @@ mod tests {
     fn statuses() {
         let status = |s| StreamError::ProviderStatus {
             status: s,
-            body: Box::new(ProviderErrorBody::from_message("x".into())),
+            body: Box::new(ErrorBody::from_message("x".into())),
             retry_after: None,
         };
         assert_eq!(status(429).http_status(), 429);

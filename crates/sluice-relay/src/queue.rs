@@ -4,7 +4,8 @@
 //!
 //! Hand-written rather than a `tokio::sync::mpsc` because the slow-client policies need to see
 //! and rewrite what is queued (coalescing merges queued deltas), and the consumer drains every
-//! ready frame in one poll so several events leave in one socket write. The lock is a plain
+//! ready frame in one poll so several events leave in one socket write. What may merge, and
+//! how, is [`coalesce`]'s business; this module is the mechanism. The lock is a plain
 //! mutex held only for a few pointer moves and never across an await: a waiting side parks its
 //! waker and returns `Pending`, unlike the seed's handler that awaited while holding its lock.
 
@@ -18,7 +19,7 @@ use tokio::time::Instant;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 
-use crate::coalesce::Mergeable;
+use crate::coalesce::{self, Mergeable, Room};
 
 /// Figures the relay reports about its queue when the stream ends.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -65,7 +66,7 @@ pub struct CutOff;
 
 /// One queued frame.
 #[derive(Debug)]
-enum Item {
+pub(crate) enum Item {
     /// Bytes ready for the socket.
     Frame { bytes: Bytes, kind: FrameKind },
     /// Content deltas merged while the client was behind, written out when taken.
@@ -73,7 +74,7 @@ enum Item {
 }
 
 impl Item {
-    fn is_mergeable(&self) -> bool {
+    pub(crate) fn is_mergeable(&self) -> bool {
         matches!(
             self,
             Item::Frame {
@@ -93,30 +94,12 @@ impl Item {
         )
     }
 
-    /// The merge view of a mergeable item.
-    fn to_mergeable(&self) -> Option<Mergeable> {
-        match self {
-            Item::Frame {
-                bytes,
-                kind: FrameKind::Delta,
-            } => Mergeable::parse(payload_of(bytes)),
-            Item::Merged(m) => Some((**m).clone()),
-            Item::Frame { .. } => None,
-        }
-    }
-
     fn len_hint(&self) -> usize {
         match self {
             Item::Frame { bytes, .. } => bytes.len(),
             Item::Merged(_) => 256,
         }
     }
-}
-
-/// The JSON of a frame written by `sluice_sse::write_data` on one line.
-fn payload_of(frame: &[u8]) -> &[u8] {
-    let frame = frame.strip_prefix(b"data: ").unwrap_or(frame);
-    frame.strip_suffix(b"\n\n").unwrap_or(frame)
 }
 
 #[derive(Debug)]
@@ -142,43 +125,17 @@ impl State {
         self.stats.high_water = self.stats.high_water.max(self.items.len());
     }
 
-    /// Makes room under the coalesce policy: merges `frame` into the last queued delta, or
-    /// two neighbouring queued deltas into one. Returns the frame back if neither works.
+    /// Makes room under the coalesce policy (see [`coalesce::make_room`]); hands the frame
+    /// back if nothing could merge.
     fn coalesce(&mut self, frame: Bytes, kind: FrameKind) -> Result<(), Bytes> {
-        if kind == FrameKind::Delta {
-            if let Some(next) = Mergeable::parse(payload_of(&frame)) {
-                if let Some(mut last) = self.items.back().and_then(Item::to_mergeable) {
-                    if last.try_append(next).is_ok() {
-                        self.stats.coalesced += 1;
-                        if let Some(slot) = self.items.back_mut() {
-                            *slot = Item::Merged(Box::new(last));
-                        }
-                        return Ok(());
-                    }
-                }
-            }
-        }
-        // Merge the latest pair of neighbouring deltas that can merge, freeing one place.
-        for i in (1..self.items.len()).rev() {
-            if !(self.items[i - 1].is_mergeable() && self.items[i].is_mergeable()) {
-                continue;
-            }
-            let (Some(mut first), Some(second)) = (
-                self.items[i - 1].to_mergeable(),
-                self.items[i].to_mergeable(),
-            ) else {
-                continue;
-            };
-            let merged_chunks = u64::from(second.chunks());
-            if first.try_append(second).is_ok() {
-                self.items[i - 1] = Item::Merged(Box::new(first));
-                self.items.remove(i);
-                self.stats.coalesced += merged_chunks;
+        match coalesce::make_room(&mut self.items, frame, kind)? {
+            Room::Absorbed => self.stats.coalesced += 1,
+            Room::Freed { merged, frame } => {
+                self.stats.coalesced += merged;
                 self.push(Item::Frame { bytes: frame, kind });
-                return Ok(());
             }
         }
-        Err(frame)
+        Ok(())
     }
 }
 

@@ -1,15 +1,18 @@
 //! The relay task: one per stream, from the provider's first byte to the client's last.
 //!
 //! ```text
-//!  provider body ──► decoder ──► inspect ──► framing ──► bounded queue ──► client body
-//!                     (sse)      (chunk)                 (queue)          (HTTP server)
-//!  timers: first token, idle gap, total, keep-alive          commit ──► handler sends 200
+//!  provider body ──► decoder ──► inspect ──► client encoder ──► bounded queue ──► client body
+//!                     (sse)      (openai)     (openai::encode)   (queue)          (HTTP server)
+//!  timers: first token, idle gap, total, keep-alive                commit ──► handler sends 200
 //! ```
 //!
 //! The commit point: the handler sends the 200 and headers only once the relay has queued
 //! something, i.e. the provider's first event or, if that takes longer than `keepalive`, a
 //! keep-alive comment. A failure before then reaches the handler through [`Commit`] and becomes
-//! a proper HTTP error (or, later, a retry); after it, the failure is the stream's last event.
+//! a proper HTTP error (or, later, a retry); after it, the failure is the stream's last event,
+//! written by the client's encoder.
+
+mod deadlines;
 
 use std::future::Future;
 use std::pin::Pin;
@@ -17,20 +20,18 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
+use sluice_openai::{chunk, ClientEncoder, ErrorBody};
 use sluice_sse::{Decoder, Event, Frame, KEEPALIVE};
+use sluice_types::SlowClient;
 use tokio::sync::oneshot;
 use tokio::time::{sleep_until, Instant};
 use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
-use crate::chunk::{self, Usage};
-use crate::error::{ProviderErrorBody, StreamError};
-use crate::framing::Framing;
-use crate::pricing::Pricer;
-use crate::queue::{self, ClientStream, FrameKind, PushError, QueueStats, Sender};
-
-/// Text kept per stream for token estimates; past it the estimate counts what it has.
-pub const MAX_TEXT: usize = 4 << 20;
+use self::deadlines::Deadlines;
+use crate::error::StreamError;
+use crate::outcome::{Commit, End, Outcome, OutcomeSink, Tally, MAX_TEXT};
+use crate::queue::{self, ClientStream, FrameKind, PushError, Sender};
 
 /// The provider's response body, as a stream of byte chunks.
 pub type UpstreamBody = Pin<Box<dyn Stream<Item = Result<Bytes, StreamError>> + Send>>;
@@ -39,11 +40,8 @@ pub type UpstreamBody = Pin<Box<dyn Stream<Item = Result<Bytes, StreamError>> + 
 /// success headers (a non-success answer resolves to the error it describes).
 pub type Connect = Pin<Box<dyn Future<Output = Result<UpstreamBody, StreamError>> + Send>>;
 
-/// Receives the stream's [`Outcome`], exactly once, when the relay task ends.
-pub type OutcomeSink = Box<dyn FnOnce(Outcome) + Send>;
-
 /// Settings of one stream.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct RelayConfig {
     /// Bound of the per-stream queue, in frames.
     pub buffer_events: usize,
@@ -61,11 +59,10 @@ pub struct RelayConfig {
     pub slow_client: SlowClient,
     /// When the gateway received the request.
     pub started: Instant,
-    pub framing: Framing,
+    /// Writes the client's format (and puts the gateway's cost on the usage it shows).
+    pub encoder: Box<dyn ClientEncoder>,
     /// Where relay tasks are spawned and told to stop, so shutdown can wait for their outcomes.
     pub lifecycle: Lifecycle,
-    /// Puts the gateway's cost on the usage the client gets (none: usage passes unpriced).
-    pub pricer: Option<Pricer>,
 }
 
 /// The gateway's handle on its relay tasks: cancelling `shutdown` ends every open stream with
@@ -77,137 +74,53 @@ pub struct Lifecycle {
     pub tasks: TaskTracker,
 }
 
-/// The policy for a client that reads slower than the provider writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum SlowClient {
-    /// Keep reading the provider and merge queued content deltas into fewer, larger events.
-    Coalesce,
-    /// Stop reading the provider while the queue is full (TCP backpressure).
-    Block,
-}
-
-/// How a stream ended.
-#[derive(Debug, Clone, PartialEq)]
-pub enum End {
-    /// The provider finished (`[DONE]`, or end of body after a finish reason).
-    Completed,
-    /// The provider, the network or a timer failed the stream.
-    Failed(StreamError),
-    /// The client went away first.
-    ClientClosed,
-}
-
-/// Everything the gateway learns from one stream, reported once when it ends.
-#[derive(Debug, Clone)]
-pub struct Outcome {
-    pub end: End,
-    /// Whether the client got a response head (something was queued before the end).
-    pub committed: bool,
-    /// The last usage the provider reported (top level, or a vendor extension).
-    pub usage: Option<Usage>,
-    /// When the provider answered with success headers (its `Connect` resolved).
-    pub headers_at: Option<Instant>,
-    /// When the first body byte from the provider arrived.
-    pub first_byte_at: Option<Instant>,
-    /// When the provider's first event arrived.
-    pub first_event_at: Option<Instant>,
-    /// When the first and last chunk with content (text, reasoning, refusal, tool call) were
-    /// queued for the client.
-    pub first_content_at: Option<Instant>,
-    pub last_content_at: Option<Instant>,
-    /// Provider events relayed, and those with content.
-    pub events: u64,
-    pub content_events: u64,
-    /// Time the reader spent waiting for queue room (block policy).
-    pub blocked: Duration,
-    /// The text relayed (content, reasoning, refusal, tool calls), for counting tokens with a
-    /// tokenizer when the provider reported no usage. Capped at [`MAX_TEXT`] bytes.
-    pub text: String,
-    pub queue: QueueStats,
-    pub ended_at: Instant,
-}
-
-impl Outcome {
-    /// When the first content reached the client's writer (the end of the time to first
-    /// token), if any did.
-    pub fn first_token_at(&self) -> Option<Instant> {
-        self.queue.first_content_taken
-    }
-}
-
-/// Resolves when the handler may send the response head: `Ok` once something is queued for the
-/// client, or the error that ended the stream before anything was.
-pub struct Commit(oneshot::Receiver<Result<(), StreamError>>);
-
-impl Future for Commit {
-    type Output = Result<(), StreamError>;
-    fn poll(
-        mut self: Pin<&mut Self>,
-        cx: &mut std::task::Context<'_>,
-    ) -> std::task::Poll<Self::Output> {
-        Pin::new(&mut self.0).poll(cx).map(|r| {
-            r.unwrap_or_else(|_| Err(StreamError::Protocol("the relay task ended early".into())))
-        })
-    }
-}
-
 /// Starts a relay task on the current runtime. The returned stream is the client's response
 /// body; dropping it cancels the provider request.
 pub fn start(connect: Connect, cfg: RelayConfig, sink: OutcomeSink) -> (Commit, ClientStream) {
     let (tx, body) = queue::channel(cfg.buffer_events);
     let (commit_tx, commit_rx) = oneshot::channel();
+    let deadlines = Deadlines {
+        started: cfg.started,
+        first_token: cfg.first_token,
+        idle: cfg.idle,
+        total: cfg.total,
+        keepalive: cfg.keepalive,
+    };
+    let tasks = cfg.lifecycle.tasks.clone();
     let relay = Relay {
         cfg,
+        deadlines,
         tx,
         commit: Some(commit_tx),
+        committed: false,
         out: BytesMut::new(),
         decoder: Decoder::new(),
-        usage: None,
-        finished_choice: false,
+        tally: Tally::default(),
         last_sent: Instant::now(),
-        first_event_at: None,
-        first_content_at: None,
-        last_content_at: None,
-        events: 0,
-        content_events: 0,
-        blocked: Duration::ZERO,
         finished_body: None,
-        committed: false,
-        text: String::new(),
-        headers_at: None,
-        first_byte_at: None,
     };
-    let tasks = relay.cfg.lifecycle.tasks.clone();
     tasks.spawn(relay.run(connect, sink));
     (Commit(commit_rx), body)
 }
 
 struct Relay {
     cfg: RelayConfig,
+    deadlines: Deadlines,
     tx: Sender,
     /// Present until the handler has been told to commit (or why it cannot).
     commit: Option<oneshot::Sender<Result<(), StreamError>>>,
+    /// The handler was told to send the response head.
+    committed: bool,
     /// Reused for every frame written, so steady-state relaying does not allocate per chunk.
     out: BytesMut,
     decoder: Decoder,
-    usage: Option<Usage>,
-    finished_choice: bool,
+    /// What the outcome will report.
+    tally: Tally,
+    /// When the client was last sent something (for keep-alives).
     last_sent: Instant,
-    first_event_at: Option<Instant>,
-    first_content_at: Option<Instant>,
-    last_content_at: Option<Instant>,
-    events: u64,
-    content_events: u64,
-    blocked: Duration,
     /// The provider body after `[DONE]`, kept to read its last bytes so the connection can be
     /// reused.
     finished_body: Option<UpstreamBody>,
-    /// The handler was told to send the response head.
-    committed: bool,
-    /// The content text relayed so far (see [`Outcome::text`]).
-    text: String,
-    headers_at: Option<Instant>,
-    first_byte_at: Option<Instant>,
 }
 
 /// What the reader does after an event.
@@ -221,10 +134,9 @@ impl Relay {
         let mut end = self.drive(connect).await;
         match &end {
             End::Completed => {
-                let pricer = self.cfg.pricer.as_deref();
                 self.cfg
-                    .framing
-                    .write_end(self.usage.as_ref(), pricer, &mut self.out);
+                    .encoder
+                    .end(self.tally.usage.as_ref(), &mut self.out);
                 self.flush_final().await;
             }
             End::Failed(err) => match self.commit.take() {
@@ -235,7 +147,7 @@ impl Relay {
                 // connection is closed instead.
                 None if matches!(err, StreamError::SlowClient(_)) => self.tx.cut_off(),
                 None => {
-                    self.cfg.framing.write_error(err, &mut self.out);
+                    self.cfg.encoder.error(&err.body(), &mut self.out);
                     self.flush_final().await;
                 }
             },
@@ -254,25 +166,17 @@ impl Relay {
         let outcome = Outcome {
             end,
             committed: self.committed,
-            usage: self.usage,
-            headers_at: self.headers_at,
-            first_byte_at: self.first_byte_at,
-            first_event_at: self.first_event_at,
-            first_content_at: self.first_content_at,
-            last_content_at: self.last_content_at,
-            events: self.events,
-            content_events: self.content_events,
-            blocked: self.blocked,
-            text: std::mem::take(&mut self.text),
+            tally: std::mem::take(&mut self.tally),
             queue: self.tx.stats(),
             ended_at: Instant::now(),
         };
         // Reported before the client's body ends, so that a shutdown waiting for connections
         // to close cannot lose it.
         sink(outcome);
-        drop(self.tx); // ends the client's body after what is queued
-                       // Any other provider body was dropped when `drive` returned: its connection is closed,
-                       // which is how a provider request is cancelled.
+        // Ends the client's body after what is queued.
+        drop(self.tx);
+        // Any other provider body was dropped when `drive` returned: its connection is closed,
+        // which is how a provider request is cancelled.
         if let Some(body) = self.finished_body.take() {
             drain_for_reuse(body).await;
         }
@@ -280,10 +184,10 @@ impl Relay {
 
     /// Connects and reads the provider until the stream ends one way or another.
     async fn drive(&mut self, connect: Connect) -> End {
-        let total_deadline = self.cfg.started + self.cfg.total;
+        let total_at = self.deadlines.total_at();
         // One timer for every deadline, re-armed lazily when it fires, so the per-chunk cost
         // of timing is reading the clock, not re-registering a timer.
-        let timer = sleep_until(self.next_wake(total_deadline, None));
+        let timer = sleep_until(self.deadlines.next_wake(None, self.last_sent));
         tokio::pin!(timer);
         let mut connect = connect;
         let mut last_byte: Option<Instant> = None;
@@ -298,16 +202,16 @@ impl Relay {
                 () = &mut shutdown => return End::Failed(StreamError::Shutdown),
                 res = &mut connect => match res {
                     Ok(body) => {
-                        self.headers_at = Some(Instant::now());
+                        self.tally.headers_at = Some(Instant::now());
                         break body;
                     }
                     Err(err) => return End::Failed(err),
                 },
                 () = &mut timer => {
-                    if let Err(err) = self.on_timer(total_deadline, last_byte).await {
+                    if let Err(err) = self.on_timer(last_byte).await {
                         return err;
                     }
-                    timer.as_mut().reset(self.next_wake(total_deadline, last_byte));
+                    timer.as_mut().reset(self.deadlines.next_wake(last_byte, self.last_sent));
                 }
             }
         };
@@ -320,10 +224,10 @@ impl Relay {
                 item = body.next() => match item {
                     Some(Ok(bytes)) => {
                         let received = Instant::now();
-                        self.first_byte_at.get_or_insert(received);
+                        self.tally.first_byte_at.get_or_insert(received);
                         // With data always ready the timer branch may never run, so the total
                         // limit is also checked here.
-                        if received >= total_deadline {
+                        if received >= total_at {
                             return End::Failed(StreamError::TotalTimeout(self.cfg.total));
                         }
                         self.decoder.push(&bytes);
@@ -335,13 +239,15 @@ impl Relay {
                         }
                         // Any byte after the first event, comments included, resets the idle
                         // limit; before it, the first-token limit applies.
-                        if self.first_event_at.is_some() {
+                        if self.tally.first_event_at.is_some() {
                             let first = last_byte.is_none();
                             last_byte = Some(received);
                             // Deadlines only move later, which the lazy timer handles, except
                             // here: the idle limit may fall before the first-token one.
                             if first {
-                                timer.as_mut().reset(self.next_wake(total_deadline, last_byte));
+                                timer
+                                    .as_mut()
+                                    .reset(self.deadlines.next_wake(last_byte, self.last_sent));
                             }
                         }
                     }
@@ -349,49 +255,18 @@ impl Relay {
                     None => return self.end_of_body(None).await,
                 },
                 () = &mut timer => {
-                    if let Err(end) = self.on_timer(total_deadline, last_byte).await {
+                    if let Err(end) = self.on_timer(last_byte).await {
                         return end;
                     }
-                    timer.as_mut().reset(self.next_wake(total_deadline, last_byte));
+                    timer.as_mut().reset(self.deadlines.next_wake(last_byte, self.last_sent));
                 }
             }
         }
     }
 
-    /// The earliest instant something time-driven may be due.
-    fn next_wake(&self, total_deadline: Instant, last_byte: Option<Instant>) -> Instant {
-        self.read_deadline(total_deadline, last_byte)
-            .0
-            .min(self.last_sent + self.cfg.keepalive)
-    }
-
-    /// The current limit on waiting for the provider, and the error if it passes.
-    fn read_deadline(
-        &self,
-        total_deadline: Instant,
-        last_byte: Option<Instant>,
-    ) -> (Instant, StreamError) {
-        let (at, err) = match last_byte {
-            None => (
-                self.cfg.started + self.cfg.first_token,
-                StreamError::FirstTokenTimeout(self.cfg.first_token),
-            ),
-            Some(t) => (t + self.cfg.idle, StreamError::IdleTimeout(self.cfg.idle)),
-        };
-        if total_deadline <= at {
-            (total_deadline, StreamError::TotalTimeout(self.cfg.total))
-        } else {
-            (at, err)
-        }
-    }
-
-    async fn on_timer(
-        &mut self,
-        total_deadline: Instant,
-        last_byte: Option<Instant>,
-    ) -> Result<(), End> {
+    async fn on_timer(&mut self, last_byte: Option<Instant>) -> Result<(), End> {
         let now = Instant::now();
-        let (deadline, err) = self.read_deadline(total_deadline, last_byte);
+        let (deadline, err) = self.deadlines.read(last_byte);
         if now >= deadline {
             return Err(End::Failed(err));
         }
@@ -427,9 +302,9 @@ impl Relay {
 
     async fn on_event(&mut self, event: Event) -> Flow {
         let now = Instant::now();
-        self.first_event_at.get_or_insert(now);
+        self.tally.first_event_at.get_or_insert(now);
         if event.event_type() == b"error" {
-            return fail(error_from_event_data(&event.data));
+            return fail(provider_error(&event.data));
         }
         if &event.data[..] == b"[DONE]" {
             return Flow::Stop(End::Completed);
@@ -444,41 +319,30 @@ impl Relay {
         };
         // The last usage seen wins, never a sum: some providers repeat it cumulatively.
         if let Some(usage) = summary.usage.or(summary.vendor_usage) {
-            self.usage = Some(usage);
+            self.tally.usage = Some(usage);
         }
         if summary.error {
-            return fail(error_from_event_data(&event.data));
+            return fail(provider_error(&event.data));
         }
-        self.events += 1;
-        self.finished_choice |= summary.finish;
-        if let Err(err) = self.cfg.framing.write_chunk(
-            &event.data,
-            &summary,
-            self.cfg.pricer.as_deref(),
-            &mut self.out,
-        ) {
-            return fail(err);
-        }
+        self.tally.events += 1;
+        self.tally.finished |= summary.finish;
+        let mergeable = match self.cfg.encoder.chunk(&event.data, &summary, &mut self.out) {
+            Ok(m) => m,
+            Err(err) => return fail(StreamError::Protocol(err.to_string())),
+        };
         if summary.content {
-            if self.usage.is_none() && self.text.len() < MAX_TEXT {
+            if self.tally.usage.is_none() && self.tally.text.len() < MAX_TEXT {
                 // Only needed if the provider never reports usage; a chunk that fails to
                 // parse here was already inspected, so an error just leaves the count short.
-                let _ = chunk::append_text(&event.data, &mut self.text);
+                let _ = chunk::append_text(&event.data, &mut self.tally.text);
             }
-            self.content_events += 1;
-            self.first_content_at.get_or_insert(now);
-            self.last_content_at = Some(now);
+            self.tally.content_events += 1;
+            self.tally.first_content_at.get_or_insert(now);
+            self.tally.last_content_at = Some(now);
         }
         if self.out.is_empty() {
             return Flow::Continue;
         }
-        // Plain content deltas on one line may later be merged with their neighbours.
-        let mergeable = summary.content
-            && !summary.finish
-            && summary.usage.is_none()
-            && summary.choices == 1
-            && matches!(self.cfg.framing, Framing::ChatCompletions { .. })
-            && memchr::memchr(b'\n', &event.data).is_none();
         let kind = match (mergeable, summary.content) {
             (true, _) => FrameKind::Delta,
             (false, true) => FrameKind::Content,
@@ -500,7 +364,7 @@ impl Relay {
             Err(PushError::Full(frame)) => {
                 let waited = Instant::now();
                 let slow_at = waited + self.cfg.slow_client_timeout;
-                let total_at = self.cfg.started + self.cfg.total;
+                let total_at = self.deadlines.total_at();
                 let limit = if total_at <= slow_at {
                     StreamError::TotalTimeout(self.cfg.total)
                 } else {
@@ -513,7 +377,7 @@ impl Relay {
                         Err(End::Failed(StreamError::Shutdown))
                     }
                 };
-                self.blocked += waited.elapsed();
+                self.tally.blocked += waited.elapsed();
                 res?
             }
             other => other,
@@ -550,7 +414,7 @@ impl Relay {
             // A last event without its blank line (e.g. `data: [DONE]` at EOF) still counts.
             if let Some(event) = self.decoder.finish() {
                 match self.on_event(event).await {
-                    Flow::Stop(End::Failed(StreamError::Protocol(_))) if self.finished_choice => {
+                    Flow::Stop(End::Failed(StreamError::Protocol(_))) if self.tally.finished => {
                         return End::Completed
                     }
                     Flow::Stop(end) => return end,
@@ -559,7 +423,7 @@ impl Relay {
             }
         }
         match transport_err {
-            _ if self.finished_choice => End::Completed,
+            _ if self.tally.finished => End::Completed,
             Some(err) => End::Failed(err),
             None => End::Failed(StreamError::PrematureEnd),
         }
@@ -618,13 +482,8 @@ fn fail(err: StreamError) -> Flow {
 }
 
 /// An upstream `event: error`, or a chunk whose top-level `error` is set.
-fn error_from_event_data(data: &[u8]) -> StreamError {
-    match serde_json::from_slice::<serde_json::Value>(data) {
-        Ok(value) => StreamError::ProviderEvent(Box::new(ProviderErrorBody::from_json(&value))),
-        Err(_) => StreamError::ProviderEvent(Box::new(ProviderErrorBody::from_message(
-            String::from_utf8_lossy(data).into_owned(),
-        ))),
-    }
+fn provider_error(data: &[u8]) -> StreamError {
+    StreamError::ProviderEvent(Box::new(ErrorBody::from_event_data(data)))
 }
 
 #[cfg(test)]

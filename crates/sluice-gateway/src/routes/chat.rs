@@ -4,14 +4,14 @@ use axum::body::Body;
 use axum::extract::{Request, State};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use sluice_relay::Framing;
+use sluice_openai::ChatRequest;
 use tokio::time::Instant;
 
 use crate::dispatch::{self, RequestCtx};
 use crate::error::ApiError;
+use crate::format::ClientFormat;
 use crate::headers::RequestId;
 use crate::metrics::Refused;
-use crate::request::ChatRequest;
 use crate::state::AppState;
 
 pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Response {
@@ -24,7 +24,7 @@ pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Resp
         .unwrap_or_else(|| RequestId(axum::http::HeaderValue::from_static("-")));
     let chat = match read_body(body, app.config().max_body)
         .await
-        .and_then(ChatRequest::parse)
+        .and_then(|raw| ChatRequest::parse(raw).map_err(|e| ApiError::bad_request(e.0)))
     {
         Ok(c) => c,
         Err(e) => {
@@ -39,7 +39,7 @@ pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Resp
             return e.into_response();
         }
     };
-    let framing = Framing::ChatCompletions {
+    let format = ClientFormat::ChatCompletions {
         include_usage: chat.include_usage,
     };
     let ctx = RequestCtx {
@@ -47,7 +47,7 @@ pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Resp
         started,
         client_headers: parts.headers,
     };
-    dispatch::chat(&app, ctx, chat, framing).await
+    dispatch::chat(&app, ctx, chat, format).await
 }
 
 /// Reads the whole body, refusing more than `limit` bytes with 413.

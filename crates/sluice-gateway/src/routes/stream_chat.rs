@@ -4,14 +4,14 @@ use std::collections::HashMap;
 
 use axum::extract::{Query, Request, State};
 use axum::response::{IntoResponse, Response};
-use sluice_relay::Framing;
+use sluice_openai::ChatRequest;
 use tokio::time::Instant;
 
 use crate::dispatch::{self, RequestCtx};
 use crate::error::ApiError;
+use crate::format::ClientFormat;
 use crate::headers::RequestId;
 use crate::metrics::Refused;
-use crate::request::ChatRequest;
 use crate::state::AppState;
 
 pub async fn stream_chat(
@@ -47,5 +47,5 @@ pub async fn stream_chat(
         client_headers: parts.headers,
     };
     let chat = ChatRequest::from_message(&model, message);
-    dispatch::chat(&app, ctx, chat, Framing::SimpleChat).await
+    dispatch::chat(&app, ctx, chat, ClientFormat::SimpleChat).await
 }

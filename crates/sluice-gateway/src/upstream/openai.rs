@@ -8,7 +8,8 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use bytes::Bytes;
 use futures_util::StreamExt;
 use sluice_config::Provider;
-use sluice_relay::{Connect, ProviderErrorBody, StreamError, UpstreamBody};
+use sluice_openai::ErrorBody;
+use sluice_relay::{Connect, StreamError, UpstreamBody};
 
 use super::{retry_after, status_error, Completion};
 
@@ -229,7 +230,7 @@ impl HeadProblem {
             // ignored `stream`) is not quoted, since it holds the answer.
             HeadProblem::Json => match serde_json::from_slice::<serde_json::Value>(body) {
                 Ok(v) if v.get("error").is_some() => {
-                    StreamError::ProviderEvent(Box::new(ProviderErrorBody::from_json(&v)))
+                    StreamError::ProviderEvent(Box::new(ErrorBody::from_json(&v)))
                 }
                 _ => StreamError::Protocol(
                     "the provider answered a stream request with a JSON document".to_owned(),

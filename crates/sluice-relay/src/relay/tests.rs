@@ -2,6 +2,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 
 use futures_util::stream;
+use sluice_openai::encode::{ChatChunks, SimpleChat};
 
 use super::*;
 
@@ -25,7 +26,7 @@ fn provider(
     Box::pin(async move { Ok(Box::pin(body) as UpstreamBody) })
 }
 
-fn config(framing: Framing) -> RelayConfig {
+fn config(encoder: Box<dyn ClientEncoder>) -> RelayConfig {
     RelayConfig {
         buffer_events: 8,
         keepalive: Duration::from_secs(15),
@@ -35,15 +36,15 @@ fn config(framing: Framing) -> RelayConfig {
         slow_client_timeout: Duration::from_secs(30),
         slow_client: SlowClient::Coalesce,
         started: Instant::now(),
-        framing,
+        encoder,
         lifecycle: Lifecycle::default(),
-        pricer: None,
     }
 }
 
-const CHAT: Framing = Framing::ChatCompletions {
-    include_usage: false,
-};
+/// `/v1/chat/completions` for a client that did not ask for usage.
+fn chat() -> Box<dyn ClientEncoder> {
+    Box::new(ChatChunks::new(false, None))
+}
 
 struct Run {
     commit: Result<(), StreamError>,
@@ -98,14 +99,14 @@ async fn relays_chunks_and_ends_with_done() {
             (0, Ok(USAGE)),
             (0, Ok(DONE)),
         ],
-        config(CHAT),
+        config(chat()),
     )
     .await;
     assert_eq!(run.commit, Ok(()));
     assert_eq!(run.body, format!("{ROLE}{HI}{STOP}{DONE}"));
     assert_eq!(run.outcome.end, End::Completed);
-    assert_eq!(run.outcome.usage.unwrap().total_tokens, 4);
-    assert_eq!(run.outcome.content_events, 1);
+    assert_eq!(run.outcome.tally.usage.unwrap().total_tokens, 4);
+    assert_eq!(run.outcome.tally.content_events, 1);
     assert!(run.provider_dropped);
 }
 
@@ -113,9 +114,7 @@ async fn relays_chunks_and_ends_with_done() {
 async fn usage_is_relayed_when_asked() {
     let run = run_with(
         vec![(0, Ok(HI)), (0, Ok(STOP)), (0, Ok(USAGE)), (0, Ok(DONE))],
-        config(Framing::ChatCompletions {
-            include_usage: true,
-        }),
+        config(Box::new(ChatChunks::new(true, None))),
     )
     .await;
     assert_eq!(run.body, format!("{HI}{STOP}{USAGE}{DONE}"));
@@ -129,7 +128,7 @@ async fn events_split_anywhere_and_fields_reframed() {
             (5, Ok("\"delta\":{\"content\":\"hi\"}}]}\r\n\r\ndata: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n")),
             (5, Ok("\ndata: [DONE]")),
         ],
-        config(CHAT),
+        config(chat()),
     )
     .await;
     assert_eq!(run.body, format!("{HI}{STOP}{DONE}"));
@@ -138,14 +137,14 @@ async fn events_split_anywhere_and_fields_reframed() {
 
 #[tokio::test(start_paused = true)]
 async fn eof_after_finish_reason_is_a_normal_end() {
-    let run = run_with(vec![(0, Ok(HI)), (0, Ok(STOP))], config(CHAT)).await;
+    let run = run_with(vec![(0, Ok(HI)), (0, Ok(STOP))], config(chat())).await;
     assert_eq!(run.body, format!("{HI}{STOP}{DONE}"));
     assert_eq!(run.outcome.end, End::Completed);
 }
 
 #[tokio::test(start_paused = true)]
 async fn eof_before_finish_is_an_error_event_without_done() {
-    let run = run_with(vec![(0, Ok(HI))], config(CHAT)).await;
+    let run = run_with(vec![(0, Ok(HI))], config(chat())).await;
     assert_eq!(run.outcome.end, End::Failed(StreamError::PrematureEnd));
     assert!(run.body.starts_with(HI));
     assert!(
@@ -160,7 +159,7 @@ async fn eof_before_finish_is_an_error_event_without_done() {
 async fn failure_before_the_first_event_reaches_the_handler_not_the_body() {
     let run = run_with(
         vec![(0, Err(StreamError::Transport("reset".into())))],
-        config(CHAT),
+        config(chat()),
     )
     .await;
     assert_eq!(run.commit, Err(StreamError::Transport("reset".into())));
@@ -176,7 +175,7 @@ async fn provider_error_event_is_the_last_event() {
             (0, Ok("event: error\ndata: {\"error\":{\"message\":\"tool failed\",\"type\":\"invalid_request_error\",\"code\":\"tool_use_failed\"}}\n\n")),
             (0, Ok(STOP)),
         ],
-        config(CHAT),
+        config(chat()),
     )
     .await;
     assert_eq!(
@@ -193,17 +192,17 @@ async fn provider_error_event_is_the_last_event() {
 async fn usage_on_an_error_chunk_is_kept() {
     let run = run_with(
         vec![(0, Ok(HI)), (0, Ok("data: {\"error\":{\"message\":\"x\"},\"usage\":{\"prompt_tokens\":1,\"completion_tokens\":1,\"total_tokens\":2}}\n\n"))],
-        config(CHAT),
+        config(chat()),
     )
     .await;
-    assert_eq!(run.outcome.usage.unwrap().total_tokens, 2);
+    assert_eq!(run.outcome.tally.usage.unwrap().total_tokens, 2);
 }
 
 #[tokio::test(start_paused = true)]
 async fn invalid_json_is_a_protocol_error() {
     let run = run_with(
         vec![(0, Ok(HI)), (0, Ok("data: {not json\n\n"))],
-        config(CHAT),
+        config(chat()),
     )
     .await;
     assert!(matches!(
@@ -219,7 +218,7 @@ async fn invalid_json_is_a_protocol_error() {
 
 #[tokio::test(start_paused = true)]
 async fn slow_first_token_commits_with_a_keepalive() {
-    let mut cfg = config(CHAT);
+    let mut cfg = config(chat());
     cfg.keepalive = Duration::from_millis(100);
     let run = run_with(vec![(250, Ok(HI)), (0, Ok(STOP))], cfg).await;
     assert_eq!(run.commit, Ok(()));
@@ -231,7 +230,7 @@ async fn slow_first_token_commits_with_a_keepalive() {
 
 #[tokio::test(start_paused = true)]
 async fn first_token_timeout_before_commit() {
-    let mut cfg = config(CHAT);
+    let mut cfg = config(chat());
     cfg.first_token = Duration::from_millis(50);
     let run = run_with(vec![(100, Ok(HI))], cfg).await;
     assert_eq!(
@@ -243,7 +242,7 @@ async fn first_token_timeout_before_commit() {
 
 #[tokio::test(start_paused = true)]
 async fn idle_timeout_after_commit_ends_with_error_event() {
-    let mut cfg = config(CHAT);
+    let mut cfg = config(chat());
     cfg.idle = Duration::from_millis(50);
     let run = run_with(
         vec![
@@ -266,7 +265,7 @@ async fn idle_timeout_after_commit_ends_with_error_event() {
 
 #[tokio::test(start_paused = true)]
 async fn total_timeout() {
-    let mut cfg = config(CHAT);
+    let mut cfg = config(chat());
     cfg.total = Duration::from_millis(100);
     let run = run_with(vec![(0, Ok(HI)), (60, Ok(HI)), (60, Ok(HI))], cfg).await;
     assert_eq!(
@@ -282,7 +281,7 @@ async fn client_leaving_drops_the_provider_at_once() {
     let sink_slot = got.clone();
     let (commit, mut body) = start(
         provider(vec![(0, Ok(HI)), (10_000, Ok(STOP))], dropped.clone()),
-        config(CHAT),
+        config(chat()),
         Box::new(move |o| *sink_slot.lock().unwrap() = Some(o)),
     );
     commit.await.unwrap();
@@ -303,7 +302,7 @@ async fn simple_chat_framing() {
             (0, Ok(USAGE)),
             (0, Ok(DONE)),
         ],
-        config(Framing::SimpleChat),
+        config(Box::new(SimpleChat::new(None))),
     )
     .await;
     assert_eq!(
@@ -320,7 +319,7 @@ async fn a_client_that_stops_reading_is_cut_off_even_after_the_provider_finished
     let dropped = Arc::new(AtomicBool::new(false));
     let got: Arc<Mutex<Option<Outcome>>> = Arc::default();
     let sink_slot = got.clone();
-    let mut cfg = config(CHAT);
+    let mut cfg = config(chat());
     cfg.slow_client_timeout = Duration::from_millis(100);
     let (commit, mut body) = start(
         provider(vec![(0, Ok(HI)), (0, Ok(STOP)), (0, Ok(DONE))], dropped),
@@ -344,7 +343,7 @@ async fn a_client_that_stops_reading_is_cut_off_even_after_the_provider_finished
 async fn a_client_that_reads_late_but_within_the_limit_gets_everything() {
     let got: Arc<Mutex<Option<Outcome>>> = Arc::default();
     let sink_slot = got.clone();
-    let mut cfg = config(CHAT);
+    let mut cfg = config(chat());
     cfg.slow_client_timeout = Duration::from_millis(500);
     let (commit, body) = start(
         provider(
@@ -374,7 +373,7 @@ async fn a_client_that_reads_late_but_within_the_limit_gets_everything() {
 
 #[tokio::test(start_paused = true)]
 async fn total_limit_holds_while_data_is_always_ready() {
-    let mut cfg = config(CHAT);
+    let mut cfg = config(chat());
     cfg.total = Duration::from_millis(100);
     // Every piece is ready at once (no delay), and there are more than the limit allows.
     let script: Vec<_> = (0..50).map(|_| (10, Ok(HI))).collect();
@@ -393,7 +392,7 @@ async fn a_broken_connection_after_the_finish_is_a_normal_end() {
             (0, Ok(STOP)),
             (0, Err(StreamError::Transport("reset".into()))),
         ],
-        config(CHAT),
+        config(chat()),
     )
     .await;
     assert_eq!(run.outcome.end, End::Completed);
@@ -408,7 +407,7 @@ async fn a_truncated_last_event_after_the_finish_is_a_normal_end() {
             (0, Ok(STOP)),
             (0, Ok("data: {\"choices\":[],\"usage\":{\"prompt_to")),
         ],
-        config(CHAT),
+        config(chat()),
     )
     .await;
     assert_eq!(run.outcome.end, End::Completed);
@@ -419,7 +418,7 @@ async fn a_truncated_last_event_after_the_finish_is_a_normal_end() {
 async fn shutdown_ends_open_streams_with_an_outcome() {
     let got: Arc<Mutex<Option<Outcome>>> = Arc::default();
     let sink_slot = got.clone();
-    let cfg = config(CHAT);
+    let cfg = config(chat());
     let lifecycle = cfg.lifecycle.clone();
     let (commit, body) = start(
         provider(vec![(0, Ok(HI)), (60_000, Ok(STOP))], Arc::default()),

@@ -1,12 +1,12 @@
 //! The relay's per-chunk work: decode one SSE event, inspect its JSON, write it for the client.
 //! Baseline in the same run: the naive approach of building a `serde_json::Value` per chunk.
 //!
-//! Run with `cargo bench -p sluice-relay`.
+//! Run with `cargo bench -p sluice-openai --bench chunk`.
 
 use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
-use sluice_relay::chunk;
-use sluice_relay::framing::Framing;
+use sluice_openai::chunk;
+use sluice_openai::encode::{ChatChunks, ClientEncoder};
 use sluice_sse::{Decoder, Frame};
 use std::hint::black_box;
 
@@ -19,15 +19,13 @@ const USAGE_ON_CHOICE: &[u8] = br#"data: {"id":"x","object":"chat.completion.chu
 "#;
 
 /// Decode → inspect → frame, as the relay does per chunk, reusing its buffers.
-fn relay_one(dec: &mut Decoder, out: &mut BytesMut, input: &[u8], framing: Framing) -> usize {
+fn relay_one(dec: &mut Decoder, out: &mut BytesMut, input: &[u8], enc: &mut ChatChunks) -> usize {
     dec.push(input);
     let Ok(Some(Frame::Event(ev))) = dec.next_frame() else {
         panic!("one event expected")
     };
     let summary = chunk::inspect(&ev.data).expect("valid chunk");
-    framing
-        .write_chunk(&ev.data, &summary, None, out)
-        .expect("framed");
+    enc.chunk(&ev.data, &summary, out).expect("framed");
     let frame = out.split().freeze();
     frame.len()
 }
@@ -46,19 +44,17 @@ fn naive_one(input: &[u8]) -> usize {
 fn per_chunk(c: &mut Criterion) {
     let mut group = c.benchmark_group("per_chunk");
     group.throughput(Throughput::Elements(1));
-    let chat = Framing::ChatCompletions {
-        include_usage: false,
-    };
+    let mut chat = ChatChunks::new(false, None);
     let mut dec = Decoder::new();
     let mut out = BytesMut::with_capacity(1024);
     group.bench_function("relay/content", |b| {
-        b.iter(|| relay_one(&mut dec, &mut out, black_box(CONTENT), chat))
+        b.iter(|| relay_one(&mut dec, &mut out, black_box(CONTENT), &mut chat))
     });
     group.bench_function("baseline_serde_value/content", |b| {
         b.iter(|| naive_one(black_box(CONTENT)))
     });
     group.bench_function("relay/usage_stripped", |b| {
-        b.iter(|| relay_one(&mut dec, &mut out, black_box(USAGE_ON_CHOICE), chat))
+        b.iter(|| relay_one(&mut dec, &mut out, black_box(USAGE_ON_CHOICE), &mut chat))
     });
     group.bench_function("inspect_only/content", |b| {
         let data = &CONTENT[6..CONTENT.len() - 2];

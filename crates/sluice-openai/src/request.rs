@@ -5,9 +5,17 @@ use bytes::Bytes;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use serde_json::Value;
-use sluice_relay::rewrite::set_top_level;
 
-use crate::error::ApiError;
+use crate::rewrite::set_top_level;
+
+/// A request the gateway cannot take: the message says what is wrong with it, for a 400.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{0}")]
+pub struct RequestError(pub String);
+
+fn bad(message: impl Into<String>) -> RequestError {
+    RequestError(message.into())
+}
 
 /// A validated chat-completions request.
 #[derive(Debug)]
@@ -41,57 +49,37 @@ struct StreamOptions {
 }
 
 impl ChatRequest {
-    pub fn parse(raw: Bytes) -> Result<Self, ApiError> {
+    pub fn parse(raw: Bytes) -> Result<Self, RequestError> {
         // serde would also read a struct from a JSON array; only an object is a request.
         if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(ApiError::bad_request(
-                "The request body is not a valid JSON object.",
-            ));
+            return Err(bad("The request body is not a valid JSON object."));
         }
-        let view: View<'_> = serde_json::from_slice(&raw).map_err(|e| {
-            ApiError::bad_request(format!("The request body is not a valid JSON object: {e}"))
-        })?;
+        let view: View<'_> = serde_json::from_slice(&raw)
+            .map_err(|e| bad(format!("The request body is not a valid JSON object: {e}")))?;
         let model = match view.model.map(|m| serde_json::from_str::<Value>(m.get())) {
-            None => return Err(ApiError::bad_request("The `model` field is required.")),
+            None => return Err(bad("The `model` field is required.")),
             Some(Ok(Value::String(s))) if !s.is_empty() => s,
-            Some(_) => {
-                return Err(ApiError::bad_request(
-                    "The `model` field must be a non-empty string.",
-                ))
-            }
+            Some(_) => return Err(bad("The `model` field must be a non-empty string.")),
         };
         match view.messages.map(|m| m.get().trim_start().starts_with('[')) {
-            None => return Err(ApiError::bad_request("The `messages` field is required.")),
-            Some(false) => {
-                return Err(ApiError::bad_request(
-                    "The `messages` field must be an array.",
-                ))
-            }
+            None => return Err(bad("The `messages` field is required.")),
+            Some(false) => return Err(bad("The `messages` field must be an array.")),
             Some(true) => {}
         }
         let stream = match view.stream {
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => b,
-            Some(_) => {
-                return Err(ApiError::bad_request(
-                    "The `stream` field must be a boolean.",
-                ))
-            }
+            Some(_) => return Err(bad("The `stream` field must be a boolean.")),
         };
         let (stream_options, include_usage) = match view.stream_options.map(RawValue::get) {
             None | Some("null") => (None, false),
             Some(raw) if raw.trim_start().starts_with('{') => {
-                let options: StreamOptions = serde_json::from_str(raw).map_err(|e| {
-                    ApiError::bad_request(format!("The `stream_options` field is invalid: {e}"))
-                })?;
+                let options: StreamOptions = serde_json::from_str(raw)
+                    .map_err(|e| bad(format!("The `stream_options` field is invalid: {e}")))?;
                 let include_usage = options.include_usage.unwrap_or(false);
                 (Some(Bytes::copy_from_slice(raw.as_bytes())), include_usage)
             }
-            Some(_) => {
-                return Err(ApiError::bad_request(
-                    "The `stream_options` field must be an object.",
-                ))
-            }
+            Some(_) => return Err(bad("The `stream_options` field must be an object.")),
         };
         Ok(ChatRequest {
             raw,
@@ -121,9 +109,9 @@ impl ChatRequest {
     /// The body for a provider: the provider's model name, and for streams
     /// `stream_options.include_usage = true`, so every request can be billed. Nothing else
     /// changes.
-    pub fn body_for(&self, provider_model: &str) -> Result<Bytes, ApiError> {
-        let to_err =
-            |e: serde_json::Error| ApiError::internal(format!("rewriting the request: {e}"));
+    /// It fails only if the request's own bytes, already parsed once, cannot be rewritten.
+    pub fn body_for(&self, provider_model: &str) -> Result<Bytes, RequestError> {
+        let to_err = |e: serde_json::Error| bad(format!("rewriting the request: {e}"));
         let mut body = self.raw.to_vec();
         if provider_model != self.model {
             let model = Value::String(provider_model.to_owned()).to_string();
@@ -134,8 +122,7 @@ impl ChatRequest {
                 Some(raw) => set_top_level(raw, "include_usage", Some("true")).map_err(to_err)?,
                 None => br#"{"include_usage":true}"#.to_vec(),
             };
-            let options =
-                String::from_utf8(options).map_err(|e| ApiError::internal(e.to_string()))?;
+            let options = String::from_utf8(options).map_err(|e| bad(e.to_string()))?;
             body = set_top_level(&body, "stream_options", Some(&options)).map_err(to_err)?;
         }
         Ok(Bytes::from(body))
@@ -146,7 +133,7 @@ impl ChatRequest {
 mod tests {
     use super::*;
 
-    fn parse(s: &str) -> Result<ChatRequest, ApiError> {
+    fn parse(s: &str) -> Result<ChatRequest, RequestError> {
         ChatRequest::parse(Bytes::from(s.to_owned()))
     }
 
@@ -174,8 +161,7 @@ mod tests {
             (r#"{"model":"m","messages":[],"stream":"yes"}"#, "boolean"),
         ] {
             let err = parse(body).unwrap_err();
-            assert_eq!(err.status, 400, "{body}");
-            assert!(err.message().contains(needle), "{body}: {}", err.message());
+            assert!(err.0.contains(needle), "{body}: {err}");
         }
     }
 

@@ -1,23 +1,14 @@
 //! Reading what the gateway must know from one `chat.completion.chunk` payload, in one pass and
 //! without building a JSON tree: which choices carry content, whether a choice finished, the
 //! usage, and whether it is an error. Fields the gateway does not need are skipped by serde
-//! without allocating.
+//! without allocating. A whole (non-streamed) completion reads the same way: its `choices`
+//! carry a `message` instead of a `delta`, and its `usage` is found like a chunk's.
 
 use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-
-/// Token counts as a provider reports them.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
-pub struct Usage {
-    #[serde(default)]
-    pub prompt_tokens: u64,
-    #[serde(default)]
-    pub completion_tokens: u64,
-    #[serde(default)]
-    pub total_tokens: u64,
-}
+use sluice_types::Usage;
 
 /// What one chunk says, as far as the relay cares.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]

@@ -5,8 +5,8 @@
 use std::fmt::Debug;
 use std::sync::Arc;
 
-use crate::chunk::Usage;
 use crate::rewrite::{get_top_level, set_top_level};
+use sluice_types::Usage;
 
 /// Prices a usage for one stream (its provider and model are fixed when the stream starts).
 pub trait UsagePricer: Send + Sync + Debug {

@@ -1,0 +1,49 @@
+//! The client's side of a stream: one [`ClientEncoder`] per stream turns the provider's
+//! chat-completion chunks into the frames the client asked for.
+//!
+//! The relay feeds every chunk to its stream's encoder and queues what it writes; it knows no
+//! client format itself. An encoder is stateful (a format may need to number its events or
+//! remember which blocks it opened), writes the end of a stream that completed, and writes the
+//! final error event of a stream that failed after it started. A new API format is a new
+//! encoder.
+//!
+//! Two encoders live here: [`ChatChunks`] (`/v1/chat/completions`: each chunk relayed as the
+//! provider wrote it, zero-copy when unchanged) and [`SimpleChat`] (the seed's `/stream/chat`).
+
+mod chat;
+mod simple;
+
+use bytes::BytesMut;
+use sluice_types::Usage;
+
+use crate::chunk::ChunkSummary;
+use crate::error::ErrorBody;
+
+pub use chat::ChatChunks;
+pub use simple::SimpleChat;
+
+/// Writes one client stream from the provider's chunks.
+pub trait ClientEncoder: Send + Sync + std::fmt::Debug {
+    /// Writes what the client gets for one provider chunk (`payload`, already inspected into
+    /// `summary`) into `out`, possibly nothing. Returns whether what it wrote is one plain
+    /// content delta in OpenAI's chunk format, on one line, that the relay may merge with its
+    /// neighbours when the client falls behind.
+    fn chunk(
+        &mut self,
+        payload: &[u8],
+        summary: &ChunkSummary,
+        out: &mut BytesMut,
+    ) -> Result<bool, EncodeError>;
+
+    /// Writes the end of a stream that completed; `usage` is the last the provider reported.
+    fn end(&mut self, usage: Option<&Usage>, out: &mut BytesMut);
+
+    /// Writes the final event of a stream that failed after it started. Nothing that reads as
+    /// success may follow it.
+    fn error(&mut self, err: &ErrorBody, out: &mut BytesMut);
+}
+
+/// A chunk could not be written for the client (it was not the JSON it claimed to be).
+#[derive(Debug, thiserror::Error)]
+#[error("{0}")]
+pub struct EncodeError(#[from] serde_json::Error);
