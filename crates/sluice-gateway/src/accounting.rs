@@ -4,14 +4,17 @@
 //! ledger.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use sluice_config::{Config, ProviderKind};
 use sluice_ledger::{Ledger, LedgerHandle, Row};
 use sluice_openai::{PricedUsage, UsagePricer};
-use sluice_pricing::{cost, Billing, Cost, Decimal, Price, PriceBook};
+use sluice_pricing::{cost, Billing, Cost, Decimal, Price, PriceBook, UsageTotals};
 use sluice_types::Usage;
 use tokio_util::task::TaskTracker;
+
+use crate::estimate::{count_prompt, count_text, Tables};
 
 /// The ledger: queries go to `ledger`, rows to `writer`, a background batching task that never
 /// makes a request wait.
@@ -22,6 +25,8 @@ pub struct Accounts {
     /// Rows waiting for a tokenizer count: shutdown waits for them before the writer's last
     /// flush, so an estimated row is not lost on SIGTERM.
     estimates: TaskTracker,
+    /// Set when shutdown drains: counts stop waiting for tokenizer tables to load.
+    draining: Arc<AtomicBool>,
 }
 
 impl Accounts {
@@ -30,7 +35,13 @@ impl Accounts {
             ledger,
             writer,
             estimates: TaskTracker::new(),
+            draining: Arc::default(),
         }
+    }
+
+    /// The gateway is draining: from now on, counts do not wait for tokenizer tables to load.
+    pub fn begin_drain(&self) {
+        self.draining.store(true, Ordering::Relaxed);
     }
 
     /// Waits for the rows still being counted to reach the writer.
@@ -46,10 +57,15 @@ impl Accounts {
         match estimate {
             None => writer.record(row),
             Some(est) => {
+                let draining = self.draining.clone();
                 self.estimates.spawn_blocking(move || {
-                    row.prompt_tokens =
-                        crate::estimate::count_prompt(&est.model, &est.request_body);
-                    row.completion_tokens = crate::estimate::count_text(&est.model, &est.text);
+                    let tables = if draining.load(Ordering::Relaxed) {
+                        Tables::Loaded
+                    } else {
+                        Tables::Load
+                    };
+                    row.prompt_tokens = count_prompt(&est.model, &est.request_body, tables);
+                    row.completion_tokens = count_text(&est.model, &est.text, tables);
                     row.estimated = true;
                     let usage = Usage::counted(row.prompt_tokens, row.completion_tokens);
                     let c = price.cost(&usage);
@@ -154,4 +170,22 @@ impl Prices {
             .cloned()
             .unwrap_or_else(|| self.free.clone())
     }
+}
+
+/// The ledger's report rows as the pricing crate's report takes them (shared by `GET /v1/usage`
+/// and `sluice usage`).
+pub fn usage_groups(rows: Vec<sluice_ledger::UsageRow>) -> Vec<(String, UsageTotals)> {
+    rows.into_iter()
+        .map(|r| {
+            let totals = UsageTotals {
+                requests: r.requests,
+                prompt_tokens: r.prompt_tokens,
+                completion_tokens: r.completion_tokens,
+                cost_usd: r.cost_usd,
+                estimated_requests: r.estimated_requests,
+                errors: r.errors,
+            };
+            (r.group, totals)
+        })
+        .collect()
 }

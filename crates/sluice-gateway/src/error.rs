@@ -83,6 +83,16 @@ impl ApiError {
         )
     }
 
+    /// 503: a part the gateway needs (the ledger, a limits store) is not answering.
+    pub fn unavailable(code: &str, message: impl Into<String>) -> Self {
+        Self::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "service_unavailable",
+            code,
+            message.into(),
+        )
+    }
+
     pub fn internal(message: impl Into<String>) -> Self {
         Self::new(
             StatusCode::INTERNAL_SERVER_ERROR,

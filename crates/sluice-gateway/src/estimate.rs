@@ -1,8 +1,10 @@
 //! Counting tokens a provider did not report (a client that left, a stream that broke), with
 //! the model's tokenizer: tiktoken's BPE tables, shipped inside the `tiktoken-rs` crate, loaded
-//! on the first estimate (on the blocking pool) and kept. They take about 80 MiB, which a gateway
-//! whose providers always report usage never spends. Counts for models whose tokenizer is not public (Claude, Gemini, DeepSeek) use
-//! `cl100k_base` and are as estimated as the ledger row says.
+//! on the first estimate (on the blocking pool) and kept. They take about 80 MiB, which a
+//! gateway whose providers always report usage never spends. Counts for models whose tokenizer
+//! is not public (Claude, Gemini, DeepSeek) use `cl100k_base` and are as estimated as the
+//! ledger row says. While the gateway drains at shutdown, a count does not wait for tables not
+//! yet loaded (seconds): it uses the rule of thumb instead, so no row misses the last flush.
 
 use std::sync::OnceLock;
 
@@ -14,30 +16,39 @@ use tiktoken_rs::CoreBPE;
 const TOKENS_PER_MESSAGE: u64 = 4;
 const REPLY_PRIMING: u64 = 3;
 
-fn tokenizer(model: &str) -> Option<&'static CoreBPE> {
+/// Whether a count may load tokenizer tables it needs (`Load`), or must make do with those
+/// already loaded (`Loaded`, while draining).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Tables {
+    Load,
+    Loaded,
+}
+
+/// The model's tokenizer, loading its tables if `tables` allows.
+fn tokenizer(model: &str, tables: Tables) -> Option<&'static CoreBPE> {
     static O200K: OnceLock<Option<CoreBPE>> = OnceLock::new();
     static CL100K: OnceLock<Option<CoreBPE>> = OnceLock::new();
     let m = model.to_ascii_lowercase();
     let o200k = ["gpt-4o", "gpt-4.1", "gpt-5", "o1", "o3", "o4", "chatgpt"]
         .iter()
         .any(|p| m.starts_with(p));
-    if o200k {
-        O200K
-            .get_or_init(|| tiktoken_rs::o200k_base().ok())
-            .as_ref()
+    let (cell, load): (_, fn() -> Option<CoreBPE>) = if o200k {
+        (&O200K, || tiktoken_rs::o200k_base().ok())
     } else {
-        CL100K
-            .get_or_init(|| tiktoken_rs::cl100k_base().ok())
-            .as_ref()
+        (&CL100K, || tiktoken_rs::cl100k_base().ok())
+    };
+    match tables {
+        Tables::Load => cell.get_or_init(load).as_ref(),
+        Tables::Loaded => cell.get()?.as_ref(),
     }
 }
 
 /// Tokens of `text` for `model`.
-pub fn count_text(model: &str, text: &str) -> u64 {
+pub fn count_text(model: &str, text: &str, tables: Tables) -> u64 {
     if text.is_empty() {
         return 0;
     }
-    match tokenizer(model) {
+    match tokenizer(model, tables) {
         Some(bpe) => bpe.encode_ordinary(text).len() as u64,
         // Without tables, the usual rule of thumb: about four bytes a token.
         None => (text.len() as u64).div_ceil(4),
@@ -45,7 +56,7 @@ pub fn count_text(model: &str, text: &str) -> u64 {
 }
 
 /// Prompt tokens of a chat request body: its messages' text plus OpenAI's per-message framing.
-pub fn count_prompt(model: &str, body: &[u8]) -> u64 {
+pub fn count_prompt(model: &str, body: &[u8], tables: Tables) -> u64 {
     #[derive(Deserialize)]
     struct Request {
         #[serde(default)]
@@ -80,7 +91,9 @@ pub fn count_prompt(model: &str, body: &[u8]) -> u64 {
         }
         text.push('\n');
     }
-    count_text(model, &text) + TOKENS_PER_MESSAGE * req.messages.len() as u64 + REPLY_PRIMING
+    count_text(model, &text, tables)
+        + TOKENS_PER_MESSAGE * req.messages.len() as u64
+        + REPLY_PRIMING
 }
 
 #[cfg(test)]
@@ -90,21 +103,27 @@ mod tests {
     #[test]
     fn counts_with_the_models_tokenizer() {
         // "hello world" is two tokens in both encodings.
-        assert_eq!(count_text("gpt-4o", "hello world"), 2);
-        assert_eq!(count_text("deepseek-v3.2", "hello world"), 2);
-        assert_eq!(count_text("gpt-4o", ""), 0);
+        assert_eq!(count_text("gpt-4o", "hello world", Tables::Load), 2);
+        assert_eq!(count_text("deepseek-v3.2", "hello world", Tables::Load), 2);
+        assert_eq!(count_text("gpt-4o", "", Tables::Load), 0);
+        // Loaded now: the drain-time count uses the same tables.
+        assert_eq!(count_text("gpt-4o", "hello world", Tables::Loaded), 2);
     }
 
     #[test]
     fn prompt_adds_message_framing() {
         let body = br#"{"model":"gpt-4o","messages":[{"role":"user","content":"hello world"}]}"#;
+        let load = Tables::Load;
         assert_eq!(
-            count_prompt("gpt-4o", body),
+            count_prompt("gpt-4o", body, load),
             2 + 1 + TOKENS_PER_MESSAGE + REPLY_PRIMING
         );
         let parts =
             br#"{"messages":[{"role":"user","content":[{"type":"text","text":"hello world"}]}]}"#;
-        assert_eq!(count_prompt("gpt-4o", parts), count_prompt("gpt-4o", body));
-        assert_eq!(count_prompt("gpt-4o", b"not json"), 0);
+        assert_eq!(
+            count_prompt("gpt-4o", parts, load),
+            count_prompt("gpt-4o", body, load)
+        );
+        assert_eq!(count_prompt("gpt-4o", b"not json", load), 0);
     }
 }

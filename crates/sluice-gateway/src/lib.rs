@@ -11,19 +11,22 @@
 mod accounting;
 mod breaker;
 mod dispatch;
+mod ending;
 mod error;
 mod estimate;
 mod format;
 pub mod headers;
 mod metrics;
 mod routes;
+mod runtime;
 mod server;
 mod state;
 mod upstream;
 
+pub use accounting::usage_groups;
 pub use accounting::Accounts;
 pub use error::ApiError;
-pub use routes::usage::usage_groups;
-pub use server::{app, serve};
+pub use runtime::{Gateway, DRAIN_RESERVE};
+pub use server::app;
 pub use state::{AppState, InitError};
 pub use upstream::MockHandle;

@@ -1,4 +1,4 @@
-//! The HTTP server: the router with its layers, and serving with graceful shutdown.
+//! The HTTP server: the router with its layers, and serving until a shutdown signal.
 //!
 //! Layer order, outermost first: CORS (answers preflights, tags every response) → request id
 //! → the route's handler. Nothing here compresses: SSE must leave as soon as it is written.
@@ -51,15 +51,13 @@ fn cors_layer(origins: &[String]) -> CorsLayer {
         .max_age(Duration::from_secs(600))
 }
 
-/// Serves until `shutdown` resolves, then stops accepting and lets open requests finish for
-/// up to the configured grace period.
-pub async fn serve(
+/// Serves until `shutdown` resolves, then stops accepting and waits for open connections to
+/// close. The shutdown's timing and what follows it belong to [`crate::runtime`].
+pub(crate) async fn serve(
     listener: TcpListener,
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let grace = state.config().shutdown_grace;
-    let relays = state.relays().clone();
     let send_buffer = state
         .config()
         .send_buffer
@@ -74,44 +72,10 @@ pub async fn serve(
             let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(size);
         }
     });
-    let (stopping_tx, mut stopping_rx) = tokio::sync::watch::channel(false);
     // `into_make_service` hands each connection a clone of the router (an `Arc`); serving the
     // router directly would rebuild its route table per connection (~7 KiB each, measured).
-    let server = axum::serve(listener, router.into_make_service())
-        .with_graceful_shutdown(async move {
-            shutdown.await;
-            tracing::info!("shutting down: no new connections, open streams may finish");
-            let _ = stopping_tx.send(true);
-        })
-        .into_future();
-    let grace_over = async move {
-        if stopping_rx.wait_for(|s| *s).await.is_err() {
-            std::future::pending::<()>().await;
-        }
-        tokio::time::sleep(grace).await;
-    };
-    let res = tokio::select! {
-        res = server => res,
-        () = grace_over => {
-            tracing::warn!(grace = ?grace, "grace period over; ending the streams still open");
-            relays.shutdown.cancel();
-            Ok(())
-        }
-    };
-    // Every relay reports its outcome before its stream ends; wait (briefly) for the last ones
-    // so no outcome is lost when the process exits.
-    relays.tasks.close();
-    if tokio::time::timeout(RELAY_WAIT, relays.tasks.wait())
+    axum::serve(listener, router.into_make_service())
+        .with_graceful_shutdown(shutdown)
+        .into_future()
         .await
-        .is_err()
-    {
-        tracing::warn!(
-            open = relays.tasks.len(),
-            "relay tasks still running at exit"
-        );
-    }
-    res
 }
-
-/// How long shutdown waits for relay tasks after the server stopped.
-const RELAY_WAIT: Duration = Duration::from_secs(2);

@@ -15,6 +15,9 @@ use crate::upstream::{MockHandle, ProviderClient};
 /// The gateway could not be set up from its config.
 #[derive(Debug, thiserror::Error)]
 pub enum InitError {
+    /// The ledger could not be opened (the message names its URL, password masked).
+    #[error(transparent)]
+    Ledger(#[from] sluice_ledger::LedgerError),
     #[error("provider {provider}: cannot set up its client: {source}")]
     Client {
         provider: String,

@@ -261,7 +261,7 @@ async fn migrate(client: &mut Client, url: &str) -> Result<(), LedgerError> {
     );
     for m in migrations::to_apply(migrations::POSTGRES, &applied) {
         tx.batch_execute(m.sql).await.map_err(fail(&m.label()))?;
-        tx.execute(&record, &[&m.version, &m.name, &migrations::now_ms()])
+        tx.execute(&record, &[&m.version, &m.name, &sluice_types::unix_ms()])
             .await
             .map_err(fail(&m.label()))?;
     }

@@ -40,6 +40,41 @@ pub struct Row {
     pub error: Option<String>,
 }
 
+impl Row {
+    /// The row of a request that ended with `status` and `http_status`: no provider, no
+    /// tokens, no cost, nothing timed yet. The gateway builds every row from this one
+    /// constructor and fills in what the request got to.
+    pub fn new(
+        request_id: impl Into<String>,
+        at_ms: i64,
+        model: impl Into<String>,
+        status: impl Into<String>,
+        http_status: u16,
+    ) -> Row {
+        Row {
+            request_id: request_id.into(),
+            at_ms,
+            key_id: None,
+            model: model.into(),
+            provider: None,
+            provider_model: None,
+            status: status.into(),
+            http_status,
+            stream: false,
+            prompt_tokens: 0,
+            completion_tokens: 0,
+            estimated: false,
+            cost_usd: Decimal::ZERO,
+            cost_local: Decimal::ZERO,
+            currency: sluice_types::DEFAULT_CURRENCY.to_owned(),
+            ttft_ms: None,
+            duration_ms: 0.0,
+            attempts: 0,
+            error: None,
+        }
+    }
+}
+
 /// Columns in the order both backends insert and select them.
 pub(crate) const COLUMNS: &str = "request_id, at_ms, key_id, model, provider, provider_model, \
      status, http_status, stream, prompt_tokens, completion_tokens, estimated, cost_usd, \
@@ -67,6 +102,20 @@ pub(crate) fn finite(x: Option<f64>) -> Option<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_row_reached_no_provider_and_costs_nothing() {
+        let row = Row::new("r1", 7, "m", "not_found", 404);
+        assert_eq!(
+            (row.provider, row.prompt_tokens, row.attempts),
+            (None, 0, 0)
+        );
+        assert_eq!(
+            (row.cost_usd, row.currency.as_str()),
+            (Decimal::ZERO, "USD")
+        );
+        assert!(!row.stream && !row.estimated);
+    }
 
     #[test]
     fn column_count_matches_the_list() {

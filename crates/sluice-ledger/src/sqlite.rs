@@ -257,7 +257,7 @@ fn apply(conn: &Connection, m: &Migration) -> rusqlite::Result<()> {
             "INSERT INTO {} (version, name, applied_ms) VALUES (?1, ?2, ?3)",
             migrations::TABLE
         ),
-        (m.version, m.name, migrations::now_ms()),
+        (m.version, m.name, sluice_types::unix_ms()),
     )?;
     Ok(())
 }

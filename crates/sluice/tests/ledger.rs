@@ -235,7 +235,7 @@ async fn a_thousand_concurrent_requests_make_a_thousand_rows(postgres: bool) {
     // The write queue never overflowed.
     let metrics = common::get(&gw.url("/metrics")).await.body;
     assert!(
-        metrics.contains("\nsluice_ledger_dropped_rows 0\n"),
+        metrics.contains("\nsluice_ledger_dropped_rows_total 0\n"),
         "{metrics}"
     );
     assert!(

@@ -8,6 +8,7 @@ use sluice_openai::ChatRequest;
 use tokio::time::Instant;
 
 use crate::dispatch::{self, RequestCtx};
+use crate::ending::Ending;
 use crate::error::ApiError;
 use crate::format::ClientFormat;
 use crate::headers::RequestId;
@@ -28,14 +29,14 @@ pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Resp
     {
         Ok(c) => c,
         Err(e) => {
-            let model = "-";
-            dispatch::refused(
-                &app,
+            Ending::refused(
                 Refused::BadRequest,
                 id.as_str(),
-                model,
+                started,
+                "-",
                 e.status.as_u16(),
-            );
+            )
+            .record(&app);
             return e.into_response();
         }
     };

@@ -8,6 +8,7 @@ use sluice_openai::ChatRequest;
 use tokio::time::Instant;
 
 use crate::dispatch::{self, RequestCtx};
+use crate::ending::Ending;
 use crate::error::ApiError;
 use crate::format::ClientFormat;
 use crate::headers::RequestId;
@@ -26,8 +27,11 @@ pub async fn stream_chat(
         .get::<RequestId>()
         .cloned()
         .unwrap_or_else(|| RequestId(axum::http::HeaderValue::from_static("-")));
+    let refused = |app: &AppState| {
+        Ending::refused(Refused::BadRequest, id.as_str(), started, "-", 400).record(app)
+    };
     let Some(message) = params.get("message").filter(|m| !m.is_empty()) else {
-        dispatch::refused(&app, Refused::BadRequest, id.as_str(), "-", 400);
+        refused(&app);
         return ApiError::bad_request("The `message` query parameter is required.").into_response();
     };
     let model = match params.get("model") {
@@ -35,7 +39,7 @@ pub async fn stream_chat(
         None => match app.config().routes.first() {
             Some(route) => route.model.clone(),
             None => {
-                dispatch::refused(&app, Refused::BadRequest, id.as_str(), "-", 400);
+                refused(&app);
                 return ApiError::bad_request("No model is routed by this gateway.")
                     .into_response();
             }

@@ -8,13 +8,13 @@ use std::collections::BTreeMap;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
-use serde_json::json;
 use sluice_ledger::{GroupBy, UsageQuery};
-use sluice_pricing::{currency_code, PriceBook, UsageReport, UsageTotals, Window};
+use sluice_pricing::{currency_code, PriceBook, UsageReport, Window};
+use sluice_types::unix_ms;
 
+use crate::accounting::usage_groups;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -39,7 +39,7 @@ pub async fn report(
     // An empty value (`?since=`) is the default.
     let param = |name: &str| params.get(name).map(|v| v.trim()).filter(|v| !v.is_empty());
 
-    let now_ms = now_ms();
+    let now_ms = unix_ms();
     let window = match Window::parse(param("since"), param("until"), now_ms) {
         Ok(w) => w,
         Err(e) => {
@@ -93,37 +93,5 @@ pub async fn report(
 
 /// 503 in OpenAI's error shape: the ledger is missing or not answering.
 fn unavailable(message: &str) -> Response {
-    (
-        StatusCode::SERVICE_UNAVAILABLE,
-        Json(json!({"error": {
-            "message": message,
-            "type": "service_unavailable",
-            "code": "ledger_unavailable",
-        }})),
-    )
-        .into_response()
-}
-
-fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// The ledger's report rows as the pricing crate's report takes them (shared with
-/// `sluice usage`).
-pub fn usage_groups(rows: Vec<sluice_ledger::UsageRow>) -> Vec<(String, UsageTotals)> {
-    rows.into_iter()
-        .map(|r| {
-            let totals = UsageTotals {
-                requests: r.requests,
-                prompt_tokens: r.prompt_tokens,
-                completion_tokens: r.completion_tokens,
-                cost_usd: r.cost_usd,
-                estimated_requests: r.estimated_requests,
-                errors: r.errors,
-            };
-            (r.group, totals)
-        })
-        .collect()
+    ApiError::unavailable("ledger_unavailable", message).into_response()
 }

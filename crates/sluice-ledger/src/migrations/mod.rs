@@ -6,8 +6,6 @@
 //! is not recorded there yet. A migration is never edited
 //! once released; a change is a new file with the next version in both lists.
 
-use std::time::{SystemTime, UNIX_EPOCH};
-
 /// One schema version.
 #[derive(Debug)]
 pub(crate) struct Migration {
@@ -44,13 +42,6 @@ pub(crate) fn to_apply<'a>(
     applied: &'a [i64],
 ) -> impl Iterator<Item = &'a Migration> {
     all.iter().filter(|m| !applied.contains(&m.version))
-}
-
-/// When a migration was applied, in unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
 }
 
 /// Logs versions recorded in the database that this build does not know (a newer gateway

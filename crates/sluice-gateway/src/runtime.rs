@@ -1,0 +1,147 @@
+//! The gateway's runtime: start-up and shutdown, in one place.
+//!
+//! **Start-up** ([`Gateway::start`]): the ledger is opened (one that cannot be opened stops
+//! start-up with one line naming it, password masked) and its writer started, then the shared
+//! state is built from the config: a client per provider, prices, metrics, breakers.
+//!
+//! **Shutdown** ([`Gateway::serve`] once its signal fires), all within `shutdown_grace`
+//! measured from the signal, in this order:
+//! 1. no new connections; open streams may finish until the drain reserve (the last
+//!    [`DRAIN_RESERVE`] of the grace, or its last half if that is shorter);
+//! 2. relays still open are ended, each with a final `shutdown` error event, and report their
+//!    outcomes (recorded as their requests' endings);
+//! 3. rows still being counted with the tokenizer reach the ledger writer (from step 2 on, a
+//!    count no longer waits for tokenizer tables to load);
+//! 4. the writer writes every row it holds.
+
+use std::future::Future;
+use std::time::Duration;
+
+use sluice_config::Config;
+use sluice_ledger::{Ledger, LedgerHandle, WriterConfig};
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+use crate::accounting::Accounts;
+use crate::state::{AppState, InitError};
+use crate::upstream::MockHandle;
+
+/// The longest part of the shutdown grace kept for steps 2–4 (see the module docs).
+pub const DRAIN_RESERVE: Duration = Duration::from_secs(5);
+
+/// A started gateway: its state, and the ledger writer's task it must wait for at shutdown.
+#[derive(Debug)]
+pub struct Gateway {
+    state: AppState,
+    writer: Option<(LedgerHandle, JoinHandle<()>)>,
+}
+
+impl Gateway {
+    /// Opens the ledger the config names, starts its writer and builds the gateway's state.
+    pub async fn start(config: Config, mock: MockHandle) -> Result<Gateway, InitError> {
+        let (accounts, writer) = if config.ledger == "none" {
+            tracing::warn!("ledger = \"none\": requests are not recorded");
+            (None, None)
+        } else {
+            let ledger = Ledger::open(&config.ledger).await?;
+            tracing::info!(ledger = %ledger.url(), "ledger open");
+            let (handle, task) = ledger.writer(WriterConfig::default());
+            // Awaited in step 4 of the shutdown.
+            let task = tokio::spawn(task);
+            (
+                Some(Accounts::new(ledger, handle.clone())),
+                Some((handle, task)),
+            )
+        };
+        let state = AppState::new(config, mock, accounts)?;
+        Ok(Gateway { state, writer })
+    }
+
+    /// The shared state every handler gets.
+    pub fn state(&self) -> &AppState {
+        &self.state
+    }
+
+    /// Serves on `listener` until `shutdown` resolves, then shuts down as the module docs say.
+    pub async fn serve(
+        self,
+        listener: TcpListener,
+        shutdown: impl Future<Output = ()> + Send + 'static,
+    ) -> std::io::Result<()> {
+        let grace = self.state.config().shutdown_grace;
+        let (signal_tx, mut signal_rx) = watch::channel(None::<Instant>);
+        let server = crate::server::serve(listener, self.state.clone(), async move {
+            shutdown.await;
+            tracing::info!("shutting down: no new connections, open streams may finish");
+            let _ = signal_tx.send(Some(Instant::now()));
+        });
+        let reserve = DRAIN_RESERVE.min(grace / 2);
+        let streams_over = async {
+            match signal_rx.wait_for(Option::is_some).await {
+                Ok(at) => {
+                    let at = at.unwrap_or_else(Instant::now);
+                    tokio::time::sleep_until(at + grace - reserve).await;
+                }
+                Err(_) => std::future::pending::<()>().await,
+            }
+        };
+        // 1. Serve; after the signal, until every connection closed or the streams' time is up.
+        let served = tokio::select! {
+            res = server => res,
+            () = streams_over => {
+                tracing::warn!(grace = ?grace, "grace period over; ending the streams still open");
+                Ok(())
+            }
+        };
+        let signalled = *signal_rx.borrow();
+        let deadline = signalled.unwrap_or_else(Instant::now) + grace;
+        self.drain(deadline).await;
+        served
+    }
+
+    /// Steps 2–4 of the shutdown, each bounded by `deadline`.
+    async fn drain(self, deadline: Instant) {
+        let accounts = self.state.accounts();
+        if let Some(a) = accounts {
+            a.begin_drain();
+        }
+        // 2. Every relay reports its outcome before its stream ends.
+        let relays = self.state.relays();
+        relays.shutdown.cancel();
+        relays.tasks.close();
+        if tokio::time::timeout_at(deadline, relays.tasks.wait())
+            .await
+            .is_err()
+        {
+            tracing::warn!(
+                open = relays.tasks.len(),
+                "relay tasks still running at exit"
+            );
+        }
+        // 3. Rows being counted with the tokenizer.
+        if let Some(a) = accounts {
+            if tokio::time::timeout_at(deadline, a.finish_estimates())
+                .await
+                .is_err()
+            {
+                tracing::error!("token estimates not finished in time: their rows are lost");
+            }
+        }
+        // 4. The writer's last flush.
+        if let Some((writer, task)) = self.writer {
+            let flushed = tokio::time::timeout_at(deadline, writer.shutdown()).await;
+            let _ = tokio::time::timeout_at(deadline, task).await;
+            match flushed {
+                Ok(()) => tracing::info!(written = writer.written(), "ledger flushed"),
+                Err(_) => {
+                    tracing::error!(pending = writer.pending(), "ledger not flushed in time")
+                }
+            }
+            if writer.dropped() > 0 {
+                tracing::error!(dropped = writer.dropped(), "ledger rows dropped");
+            }
+        }
+    }
+}
