@@ -285,6 +285,9 @@ impl Drop for Run<'_> {
     }
 }
 
+#[cfg(test)]
+mod tests;
+
 fn error_response(err: &StreamError, provider: &str, attempts: u32) -> Response {
     let mut res = ApiError::from_stream(err, provider).into_response();
     res.headers_mut()
