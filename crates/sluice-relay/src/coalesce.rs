@@ -8,14 +8,86 @@
 //! per-chunk data such as logprobs never merge, so they stay in place and in order.
 //!
 //! This is the one place in the relay that builds a `serde_json::Value` per chunk, and only
-//! while a client is behind (a full queue).
+//! while a client is behind (a full queue). The queue holds [`Item`]s and asks
+//! [`make_room`] when it is full; it knows nothing of what merges.
 
 use std::collections::VecDeque;
 
-use bytes::Bytes;
+use bytes::{Bytes, BytesMut};
 use serde_json::{Map, Value};
 
-use crate::queue::{FrameKind, Item};
+/// What a queued frame carries, as far as the queue and merging care.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FrameKind {
+    /// Anything without content: role chunks, finish and usage chunks, comments, errors.
+    Other,
+    /// A chunk with content that must stay as it is.
+    Content,
+    /// A plain content delta on one line (`data: {..}\n\n`) that may merge with its
+    /// neighbours.
+    Delta,
+}
+
+/// One queued frame: bytes ready for the socket, or deltas merged while the client was behind.
+#[derive(Debug)]
+pub(crate) enum Item {
+    Frame {
+        bytes: Bytes,
+        kind: FrameKind,
+    },
+    /// Written out only when the client takes it.
+    Merged(Box<Mergeable>),
+}
+
+impl Item {
+    pub fn is_mergeable(&self) -> bool {
+        matches!(
+            self,
+            Item::Frame {
+                kind: FrameKind::Delta,
+                ..
+            } | Item::Merged(_)
+        )
+    }
+
+    pub fn has_content(&self) -> bool {
+        !matches!(
+            self,
+            Item::Frame {
+                kind: FrameKind::Other,
+                ..
+            }
+        )
+    }
+
+    /// About how many bytes it takes on the wire.
+    pub fn len_hint(&self) -> usize {
+        match self {
+            Item::Frame { bytes, .. } => bytes.len(),
+            Item::Merged(_) => 256,
+        }
+    }
+
+    /// Its bytes for the socket.
+    pub fn into_bytes(self) -> Bytes {
+        match self {
+            Item::Frame { bytes, .. } => bytes,
+            merged => {
+                let mut out = BytesMut::new();
+                merged.write_to(&mut out);
+                out.freeze()
+            }
+        }
+    }
+
+    /// Appends its bytes for the socket to `out`.
+    pub fn write_to(self, out: &mut BytesMut) {
+        match self {
+            Item::Frame { bytes, .. } => out.extend_from_slice(&bytes),
+            Item::Merged(m) => sluice_sse::write_data(out, &m.to_payload()),
+        }
+    }
+}
 
 /// The delta fields whose string values are appended when chunks merge.
 const TEXT_KEYS: [&str; 4] = ["content", "reasoning_content", "reasoning", "refusal"];

@@ -19,7 +19,8 @@ use tokio::time::Instant;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
 
-use crate::coalesce::{self, Mergeable, Room};
+pub use crate::coalesce::FrameKind;
+use crate::coalesce::{self, Item, Room};
 
 /// Figures the relay reports about its queue when the stream ends.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -37,18 +38,6 @@ pub struct QueueStats {
     pub first_content_taken: Option<Instant>,
 }
 
-/// What a queued frame carries, as far as the queue cares.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FrameKind {
-    /// Anything without content: role chunks, finish and usage chunks, comments, errors.
-    Other,
-    /// A chunk with content that must stay as it is.
-    Content,
-    /// A plain content delta on one line (`data: {..}\n\n`) that may merge with its
-    /// neighbours.
-    Delta,
-}
-
 /// The producer could not queue a frame.
 #[derive(Debug, PartialEq, Eq)]
 pub enum PushError {
@@ -63,44 +52,6 @@ pub enum PushError {
 #[derive(Debug, thiserror::Error)]
 #[error("the stream was cut off")]
 pub struct CutOff;
-
-/// One queued frame.
-#[derive(Debug)]
-pub(crate) enum Item {
-    /// Bytes ready for the socket.
-    Frame { bytes: Bytes, kind: FrameKind },
-    /// Content deltas merged while the client was behind, written out when taken.
-    Merged(Box<Mergeable>),
-}
-
-impl Item {
-    pub(crate) fn is_mergeable(&self) -> bool {
-        matches!(
-            self,
-            Item::Frame {
-                kind: FrameKind::Delta,
-                ..
-            } | Item::Merged(_)
-        )
-    }
-
-    fn has_content(&self) -> bool {
-        !matches!(
-            self,
-            Item::Frame {
-                kind: FrameKind::Other,
-                ..
-            }
-        )
-    }
-
-    fn len_hint(&self) -> usize {
-        match self {
-            Item::Frame { bytes, .. } => bytes.len(),
-            Item::Merged(_) => 256,
-        }
-    }
-}
 
 #[derive(Debug)]
 struct State {
@@ -339,23 +290,15 @@ impl Stream for ClientStream {
                 set_waker(&mut st.consumer_waker, cx);
                 return Poll::Pending;
             }
-            1 => match st.items.pop_front() {
-                Some(Item::Frame { bytes, .. }) => bytes,
-                Some(Item::Merged(m)) => {
-                    let mut out = BytesMut::new();
-                    sluice_sse::write_data(&mut out, &m.to_payload());
-                    out.freeze()
-                }
-                None => Bytes::new(),
-            },
+            1 => st
+                .items
+                .pop_front()
+                .map_or_else(Bytes::new, Item::into_bytes),
             _ => {
                 let total = st.items.iter().map(Item::len_hint).sum();
                 let mut batch = BytesMut::with_capacity(total);
                 for item in st.items.drain(..) {
-                    match item {
-                        Item::Frame { bytes, .. } => batch.extend_from_slice(&bytes),
-                        Item::Merged(m) => sluice_sse::write_data(&mut batch, &m.to_payload()),
-                    }
+                    item.write_to(&mut batch);
                 }
                 batch.freeze()
             }
