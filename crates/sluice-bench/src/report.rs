@@ -8,7 +8,8 @@ use std::time::Duration;
 use hdrhistogram::Histogram;
 use serde::{Serialize, Serializer};
 
-use crate::measure::{Failure, Sample};
+use crate::error::Failure;
+use crate::stream_state::Sample;
 
 /// The largest value a histogram holds, in microseconds (one hour); longer ones are clamped.
 const MAX_US: u64 = 3_600_000_000;
@@ -250,7 +251,7 @@ impl Diff {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::measure::ErrorKind;
+    use crate::error::ErrorKind;
 
     fn close(a: f64, b: f64) -> bool {
         (a - b).abs() <= b.abs() * 0.001 + 1e-9

@@ -10,8 +10,10 @@ use tokio::task::JoinSet;
 use tokio::time::Instant;
 
 use crate::config::Target;
-use crate::measure::{measure, Failure, Sample};
+use crate::error::Failure;
+use crate::measure::measure;
 use crate::report::{Recorder, Report};
+use crate::stream_state::Sample;
 use crate::{BenchConfig, BenchError};
 
 /// Called after each finished request with the number done and the planned total (`None`

@@ -21,7 +21,7 @@ async fn mock(tokens: usize) -> String {
         fail_percent: 0,
     };
     tokio::spawn(async move {
-        let _ = axum::serve(listener, sluice_mock::router(settings, Stats::new())).await;
+        let _ = sluice_mock::serve(listener, settings, Stats::new(), std::future::pending()).await;
     });
     format!("http://{addr}/v1")
 }

@@ -9,8 +9,8 @@ use bytes::Bytes;
 use futures_util::Stream;
 
 use crate::chunked::{ChunkedDecoder, Decoded};
-use crate::client::Pool;
 use crate::conn::{Conn, Framing};
+use crate::pool::Pool;
 use crate::H1Error;
 
 #[derive(Debug)]

@@ -18,6 +18,7 @@ mod chunked;
 mod client;
 mod conn;
 mod error;
+mod pool;
 
 pub use body::Body;
 pub use client::{Client, Response};

@@ -4,13 +4,13 @@
 //! (`mock-500`, `mock-429`, `mock-stall`, `mock-drop`) and the `/stats` counters. It is the
 //! only stand-in for a real provider in Sluice. The core ([`respond`]) produces status,
 //! headers and a byte stream without any HTTP server, so the gateway can read exactly the
-//! bytes the HTTP server ([`router`]) would send.
+//! bytes the HTTP server ([`serve`]) would send.
 
 mod encode;
 mod generator;
-mod http;
 mod respond;
 mod scenario;
+mod server;
 mod stats;
 mod stream;
 
@@ -21,9 +21,9 @@ use std::time::Duration;
 
 pub use crate::encode::{models_body, MODELS};
 pub use crate::generator::{completion_text, fnv1a64, generate, prompt_tokens, seed_for, Tokens};
-pub use crate::http::router;
 pub use crate::respond::respond;
 pub use crate::scenario::{Fault, Finish, Scenario, FAULT_AFTER_TOKENS};
+pub use crate::server::serve;
 pub use crate::stats::{Stats, StatsSnapshot};
 
 /// Defaults for requests that do not override them by header.
@@ -57,7 +57,7 @@ pub type MockBody = Pin<Box<dyn Stream<Item = Result<Bytes, std::io::Error>> + S
 
 /// One answer of the mock: status, headers (lower-case names) and a lazy body.
 pub struct MockResponse {
-    pub status: ::http::StatusCode,
+    pub status: http::StatusCode,
     pub headers: Vec<(&'static str, String)>,
     pub body: MockBody,
 }

@@ -1,5 +1,5 @@
 //! The chat-completions handler core: request in, [`MockResponse`] out, with no HTTP server
-//! involved. The axum adapter and the gateway's in-process `mock` model both call [`respond`].
+//! involved. The HTTP server and the gateway's in-process `mock` model both call [`respond`].
 
 use crate::encode::{error_body, unix_now};
 use crate::scenario::{Fault, Scenario};

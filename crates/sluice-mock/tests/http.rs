@@ -1,8 +1,8 @@
-//! Loopback HTTP tests of the mock provider: real sockets, axum::serve, reqwest.
+//! Loopback HTTP tests of the mock provider: real sockets, `sluice_mock::serve`, reqwest.
 
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use sluice_mock::{respond, router, MockSettings, Stats, StatsSnapshot};
+use sluice_mock::{respond, serve, MockSettings, Stats, StatsSnapshot};
 use std::time::{Duration, Instant};
 
 struct Server {
@@ -15,8 +15,12 @@ async fn spawn(settings: MockSettings) -> Server {
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
     let stats = Stats::new();
-    let app = router(settings, stats.clone());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    let served = stats.clone();
+    tokio::spawn(async move {
+        serve(listener, settings, served, std::future::pending())
+            .await
+            .unwrap()
+    });
     Server {
         base: format!("http://{addr}"),
         stats,
@@ -510,6 +514,117 @@ async fn models_stats_and_health() {
     assert_eq!(raw, serde_json::to_value(s.stats.snapshot()).unwrap());
 }
 
+#[tokio::test]
+async fn unknown_paths_get_404_and_wrong_methods_405() {
+    let s = spawn(fast()).await;
+    let url = |path: &str| format!("{}{path}", s.base);
+    for path in [
+        "/",
+        "/nope",
+        "/v1/chat/completion",
+        "/v1/models/",
+        "/healthz/x",
+    ] {
+        let resp = s.client.get(url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 404, "{path}");
+    }
+    let resp = s
+        .client
+        .get(url("/v1/chat/completions"))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(resp.status(), 405);
+    assert_eq!(resp.headers()["allow"], "POST");
+    for path in ["/v1/models", "/stats", "/healthz"] {
+        let resp = s.client.post(url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 405, "{path}");
+        assert_eq!(resp.headers()["allow"], "GET,HEAD", "{path}");
+        let resp = s.client.head(url(path)).send().await.unwrap();
+        assert_eq!(resp.status(), 200, "{path}");
+        assert!(resp.bytes().await.unwrap().is_empty(), "{path}");
+    }
+    // A query string does not change the route.
+    let resp = s.client.get(url("/healthz?probe=1")).send().await.unwrap();
+    assert_eq!(resp.text().await.unwrap(), "ok");
+    assert_eq!(s.stats().await.requests, 0);
+}
+
+#[tokio::test]
+async fn request_body_over_16_mib_gets_413() {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    const LIMIT: usize = 16 * 1024 * 1024;
+    let s = spawn(fast()).await;
+    let addr = s.base.strip_prefix("http://").unwrap();
+    let mut sock = tokio::net::TcpStream::connect(addr).await.unwrap();
+    // The head announces more than is sent: the server answers once it has read one byte
+    // over the limit, and then nothing unread is left to make it reset the connection.
+    let head = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nhost: mock\r\ncontent-length: {}\r\n\r\n",
+        2 * LIMIT
+    );
+    sock.write_all(head.as_bytes()).await.unwrap();
+    sock.write_all(&vec![b' '; LIMIT + 1]).await.unwrap();
+    let mut answer = Vec::new();
+    let read = async {
+        let mut buf = [0u8; 1024];
+        while !answer.windows(4).any(|w| w == b"\r\n\r\n") {
+            let n = sock.read(&mut buf).await.unwrap();
+            assert!(n > 0, "closed without an answer");
+            answer.extend_from_slice(&buf[..n]);
+        }
+    };
+    tokio::time::timeout(Duration::from_secs(10), read)
+        .await
+        .expect("no answer");
+    let answer = String::from_utf8_lossy(&answer);
+    assert!(answer.starts_with("HTTP/1.1 413 "), "{answer}");
+    assert_eq!(s.stats().await.requests, 0);
+
+    // A body of exactly the limit is read and answered.
+    let mut body = chat("mock", false, "hi").to_string().into_bytes();
+    body.resize(LIMIT, b' ');
+    let resp = s.post_raw(String::from_utf8(body).unwrap(), &[]).await;
+    assert_eq!(resp.status(), 200);
+}
+
+#[tokio::test]
+async fn shutdown_stops_accepting_and_lets_open_streams_finish() {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    let stats = Stats::new();
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let server = tokio::spawn(serve(listener, fast(), stats.clone(), async {
+        let _ = stopped.await;
+    }));
+    let s = Server {
+        base: format!("http://{addr}"),
+        stats,
+        client: reqwest::Client::builder().no_proxy().build().unwrap(),
+    };
+    let mut resp = s
+        .post(
+            &chat("mock", true, "hi"),
+            &[("x-mock-itl-ms", "20"), ("x-mock-tokens", "10")],
+        )
+        .await;
+    let first = resp.chunk().await.unwrap().unwrap();
+    let mut text = String::from_utf8(first.to_vec()).unwrap();
+    stop.send(()).unwrap();
+    while let Some(chunk) = resp.chunk().await.unwrap() {
+        text.push_str(std::str::from_utf8(&chunk).unwrap());
+    }
+    assert_eq!(content_events(&events(&text)), 10);
+    assert!(text.ends_with("data: [DONE]\n\n"));
+    tokio::time::timeout(Duration::from_secs(5), server)
+        .await
+        .expect("serve did not return after its connections ended")
+        .unwrap()
+        .unwrap();
+    assert!(tokio::net::TcpStream::connect(addr).await.is_err());
+    assert_eq!(s.stats.snapshot().completed, 1);
+}
+
 /// The in-process path reads the same bytes as the HTTP server sends (up to `created`).
 #[tokio::test]
 async fn in_process_matches_http() {
@@ -548,6 +663,6 @@ async fn in_process_matches_http() {
     assert_eq!((snap.requests, snap.completed, snap.active), (1, 1, 0));
 }
 
-fn http_headers() -> axum::http::HeaderMap {
-    axum::http::HeaderMap::new()
+fn http_headers() -> http::HeaderMap {
+    http::HeaderMap::new()
 }

@@ -4,7 +4,6 @@ use std::net::SocketAddr;
 use std::time::Duration;
 
 use anyhow::Context;
-use axum::serve::ListenerExt;
 use sluice_mock::{MockSettings, Stats};
 
 use crate::Failure;
@@ -22,7 +21,6 @@ pub async fn run(
         itl,
         fail_percent,
     };
-    let router = sluice_mock::router(settings, Stats::new());
     let listener = tokio::net::TcpListener::bind(listen)
         .await
         .with_context(|| format!("cannot listen on {listen}"))
@@ -31,11 +29,7 @@ pub async fn run(
         .local_addr()
         .map_err(|e| Failure::Runtime(e.into()))?;
     tracing::info!(tokens, ttft = ?ttft, itl = ?itl, "simulated provider listening on http://{local}");
-    let listener = listener.tap_io(|tcp| {
-        let _ = tcp.set_nodelay(true);
-    });
-    axum::serve(listener, router)
-        .with_graceful_shutdown(super::shutdown_signal())
+    sluice_mock::serve(listener, settings, Stats::new(), super::shutdown_signal())
         .await
         .context("mock upstream failed")
         .map_err(Failure::Runtime)?;
