@@ -8,20 +8,22 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+// Amounts and the slow-client policy are the shared vocabulary's: the config resolves into
+// them, so the gateway and the pricing crate take them as they are.
+pub use sluice_types::{Billing, Price, SlowClient, DEFAULT_CURRENCY};
+
 /// Default `listen` address.
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 8080);
 /// Default `ledger` URL (a relative path is relative to the working directory).
 pub const DEFAULT_LEDGER: &str = "sqlite://sluice.db";
-/// Default `display_currency` and billing currency.
-pub const DEFAULT_CURRENCY: &str = "USD";
 /// Default `max_body`: 10 MiB.
 pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
 /// Default `shutdown_grace`.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// A validated gateway configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Address the gateway binds.
     pub listen: SocketAddr,
@@ -108,7 +110,7 @@ pub struct SkippedProvider {
 }
 
 /// One upstream provider.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provider {
     /// The key under `[providers]`.
     pub name: String,
@@ -116,9 +118,10 @@ pub struct Provider {
     /// Base URL without a trailing `/`; empty for a `mock` provider given none.
     pub base_url: String,
     pub api_key: Option<Secret>,
+    /// What one USD of list price costs here (`per_usd` > 0).
     pub billing: Billing,
     pub timeouts: Timeouts,
-    /// List prices by the provider's model name.
+    /// List prices by the provider's model name, USD per million tokens (each >= 0).
     pub prices: BTreeMap<String, Price>,
 }
 
@@ -147,24 +150,6 @@ impl fmt::Display for ProviderKind {
     }
 }
 
-/// What one USD of list price costs at a provider.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Billing {
-    /// ISO 4217 code, upper case.
-    pub currency: String,
-    /// Units of `currency` charged per USD of list price; always > 0.
-    pub per_usd: f64,
-}
-
-impl Default for Billing {
-    fn default() -> Self {
-        Billing {
-            currency: DEFAULT_CURRENCY.to_owned(),
-            per_usd: 1.0,
-        }
-    }
-}
-
 /// Upstream timeouts; all non-zero.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeouts {
@@ -183,13 +168,6 @@ impl Default for Timeouts {
             total: Duration::from_secs(600),
         }
     }
-}
-
-/// List price in USD per million tokens; both >= 0.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Price {
-    pub input: f64,
-    pub output: f64,
 }
 
 /// A requested model name and the targets tried in order.
@@ -258,32 +236,6 @@ impl StreamOverride {
     /// Whether it sets no key at all (an empty table).
     pub fn is_empty(&self) -> bool {
         self == &StreamOverride::default()
-    }
-}
-
-/// What the relay does when the client reads slower than the provider writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SlowClient {
-    /// Keep draining the provider and merge queued content deltas (`"coalesce"`).
-    #[default]
-    Coalesce,
-    /// Stop reading the provider while the queue is full (`"block"`).
-    Block,
-}
-
-impl SlowClient {
-    /// The name used in `sluice.toml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SlowClient::Coalesce => "coalesce",
-            SlowClient::Block => "block",
-        }
-    }
-}
-
-impl fmt::Display for SlowClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
     }
 }
 

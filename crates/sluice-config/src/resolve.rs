@@ -4,6 +4,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use sluice_types::decimal_from_f64;
+
 use crate::config::{
     Auth, Billing, Config, Cors, Origin, Price, Provider, ProviderKind, Retry, Route, Secret,
     SkippedProvider, SlowClient, StreamOverride, StreamSettings, Target, Timeouts,
@@ -315,8 +317,9 @@ impl Cx {
         };
         let api_key = raw.api_key.filter(|k| !k.is_empty()).map(Secret::new);
 
-        let billing_default = Billing::default();
-        let per_usd = raw.billing.per_usd.unwrap_or(billing_default.per_usd);
+        // TOML numbers arrive as f64: checked as such (so messages show them as written),
+        // then kept as the exact decimal the file wrote.
+        let per_usd = raw.billing.per_usd.unwrap_or(1.0);
         if !(per_usd.is_finite() && per_usd > 0.0) {
             self.push(
                 join(&base, &["billing", "per_usd"]),
@@ -325,7 +328,7 @@ impl Cx {
         }
         let billing = Billing {
             currency: self.currency(join(&base, &["billing", "currency"]), raw.billing.currency),
-            per_usd,
+            per_usd: decimal_from_f64(per_usd),
         };
 
         let t = Timeouts::default();
@@ -363,8 +366,8 @@ impl Cx {
             prices.insert(
                 model,
                 Price {
-                    input: price.input,
-                    output: price.output,
+                    input: decimal_from_f64(price.input),
+                    output: decimal_from_f64(price.output),
                 },
             );
         }

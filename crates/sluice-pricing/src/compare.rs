@@ -105,7 +105,7 @@ pub fn compare(
             let display_month = display_currency.as_deref().and_then(|c| {
                 if c == billing.currency {
                     Some(cost.local)
-                } else if c == sluice_config::DEFAULT_CURRENCY {
+                } else if c == sluice_types::DEFAULT_CURRENCY {
                     Some(cost.usd)
                 } else {
                     None
@@ -173,7 +173,7 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
-    use crate::book::{Billing, Price};
+    use sluice_types::{Billing, Price};
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()

@@ -2,12 +2,13 @@
 //! and the monthly cost comparison across providers (`sluice cost`).
 //!
 //! Every amount is a [`Decimal`]: list prices are decimal USD per million tokens, a single
-//! request costs fractions of a micro-dollar, and sums of `f64` drift (`0.1 + 0.2`). Prices
-//! that arrive as `f64` from `sluice.toml` go through [`decimal_from_config`], which keeps
-//! the number as written (`0.27` stays exactly `0.27`). Rounding happens only for display
-//! ([`round_money`]). No IO, no async.
+//! request costs fractions of a micro-dollar, and sums of `f64` drift (`0.1 + 0.2`). The
+//! amount types ([`Price`], [`Billing`], [`Cost`]) are `sluice-types`' vocabulary, re-exported;
+//! the config already holds its prices as those decimals, and the built-in list's numbers go
+//! through `sluice_types::decimal_from_f64`, which keeps them as written (`0.27` stays exactly
+//! `0.27`). Rounding happens only for display ([`round_money`]). No IO, no async.
 //!
-//! Layout: `decimal` (conversion and rounding), `book` (the [`PriceBook`]: named price sheets
+//! Layout: `decimal` (rounding), `book` (the [`PriceBook`]: named price sheets
 //! with a billing currency, built in from `prices.toml` and extended by the config), `cost`
 //! (one request), `compare` (the monthly comparison), `report` (usage reports in money: the
 //! window, the display-currency rate, the report document, monthly projections of traffic).
@@ -18,13 +19,13 @@ mod cost;
 mod decimal;
 mod report;
 
-pub use book::{Billing, Price, PriceBook, Source, BUILTIN_PRICES_AS_OF};
+pub use book::{PriceBook, Source, BUILTIN_PRICES_AS_OF};
 pub use compare::{compare, Comparison, ComparisonRow};
-pub use cost::{cost, cost_mtok, Cost};
-pub use decimal::{decimal_from_config, round_money};
+pub use cost::{cost, cost_mtok};
+pub use decimal::round_money;
 pub use report::{
     currency_code, display_rate, month_scale, monthly_mtok, parse_duration_ms, parse_time_bound,
     rate_note, restrict_models, Rate, UsageLine, UsageReport, UsageTotals, Window, WindowError,
     DAY_MS, DEFAULT_SINCE, MONTH_MS,
 };
-pub use rust_decimal::Decimal;
+pub use sluice_types::{Billing, Cost, Decimal, Price};

@@ -159,7 +159,7 @@ pub struct Rate {
 /// amount is what that provider would charge, not a market exchange.
 pub fn display_rate(book: &PriceBook, currency: &str) -> Option<Rate> {
     let code = currency.trim().to_ascii_uppercase();
-    if code == sluice_config::DEFAULT_CURRENCY {
+    if code == sluice_types::DEFAULT_CURRENCY {
         return Some(Rate {
             per_usd: Decimal::ONE,
             provider: None,
@@ -383,8 +383,8 @@ mod tests {
     use std::str::FromStr;
 
     use super::*;
-    use crate::book::{Billing, Price};
     use crate::compare::compare;
+    use sluice_types::{Billing, Price};
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
