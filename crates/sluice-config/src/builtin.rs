@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use sluice_types::{decimal_from_f64, Decimal};
 
 use crate::config::{
-    Auth, Billing, Config, Cors, Origin, Price, Provider, ProviderKind, Retry, Route, Secret,
-    StreamSettings, Target, Timeouts, DEFAULT_CURRENCY, DEFAULT_LEDGER, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
+    Auth, Billing, Config, Cors, LedgerSetting, Origin, Price, Provider, ProviderKind, Retry,
+    Route, Secret, StreamSettings, Target, Timeouts, DEFAULT_CURRENCY, DEFAULT_LEDGER,
+    DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
 };
 
 /// HolySheep's OpenAI-compatible endpoint.
@@ -89,7 +89,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
 
     Config {
         listen: DEFAULT_LISTEN,
-        ledger: DEFAULT_LEDGER.to_owned(),
+        ledger: LedgerSetting::Url(DEFAULT_LEDGER.to_owned()),
         redis: None,
         display_currency: DEFAULT_CURRENCY.to_owned(),
         providers,

@@ -27,8 +27,8 @@ pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 pub struct Config {
     /// Address the gateway binds.
     pub listen: SocketAddr,
-    /// Ledger URL: `sqlite://PATH` or `postgres://...`.
-    pub ledger: String,
+    /// Where requests are recorded: a ledger URL, or none.
+    pub ledger: LedgerSetting,
     /// Redis URL for limits shared across replicas; `None` keeps limits in memory.
     pub redis: Option<String>,
     /// Currency reports are shown in (ISO 4217 code, upper case).
@@ -74,6 +74,36 @@ impl Config {
         match self.stream_overrides.get(model) {
             Some(over) => over.apply(&self.stream),
             None => self.stream.clone(),
+        }
+    }
+}
+
+/// The `ledger` setting: where the gateway records one row per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerSetting {
+    /// `ledger = "none"`: record nothing (benchmarks, or a deployment that bills elsewhere).
+    None,
+    /// A ledger URL: `sqlite://PATH`, `sqlite:PATH` or `postgres://...`; checked for its
+    /// scheme only, the ledger reads the rest when it opens.
+    Url(String),
+}
+
+impl LedgerSetting {
+    /// The ledger URL; `None` when no ledger is kept.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            LedgerSetting::None => None,
+            LedgerSetting::Url(url) => Some(url),
+        }
+    }
+}
+
+impl fmt::Display for LedgerSetting {
+    /// As written in `sluice.toml`: `none` or the URL (which may hold a password).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LedgerSetting::None => f.write_str("none"),
+            LedgerSetting::Url(url) => f.write_str(url),
         }
     }
 }

@@ -21,7 +21,7 @@ impl Config {
     fn write_description(&self, out: &mut String) -> std::fmt::Result {
         writeln!(out, "config: {}", self.origin)?;
         writeln!(out, "listen: {}", self.listen)?;
-        writeln!(out, "ledger: {}", mask_password(&self.ledger))?;
+        writeln!(out, "ledger: {}", mask_password(&self.ledger.to_string()))?;
         match &self.redis {
             Some(url) => writeln!(out, "redis: {}", mask_password(url))?,
             None => writeln!(out, "redis: none (limits kept in memory)")?,

@@ -7,8 +7,8 @@ use std::time::Duration;
 use sluice_types::decimal_from_f64;
 
 use crate::config::{
-    Auth, Billing, Config, Cors, Origin, Price, Provider, ProviderKind, Retry, Route, Secret,
-    SkippedProvider, SlowClient, StreamOverride, StreamSettings, Target, Timeouts,
+    Auth, Billing, Config, Cors, LedgerSetting, Origin, Price, Provider, ProviderKind, Retry,
+    Route, Secret, SkippedProvider, SlowClient, StreamOverride, StreamSettings, Target, Timeouts,
     DEFAULT_CURRENCY, DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
 };
 use crate::error::{ConfigError, Problem, Problems};
@@ -33,13 +33,13 @@ pub(crate) fn resolve(
         }),
     };
     let ledger = match raw.ledger {
-        None => DEFAULT_LEDGER.to_owned(),
+        None => LedgerSetting::Url(DEFAULT_LEDGER.to_owned()),
+        // `none`: keep no ledger (benchmarks, or a deployment billing elsewhere).
+        Some(value) if value == "none" => LedgerSetting::None,
         Some(value) => {
-            // `none`: keep no ledger (benchmarks, or a deployment billing elsewhere).
-            let ok = value == "none"
-                || ["sqlite:", "postgres://", "postgresql://"]
-                    .iter()
-                    .any(|scheme| value.len() > scheme.len() && value.starts_with(scheme));
+            let ok = ["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|scheme| value.len() > scheme.len() && value.starts_with(scheme));
             if !ok {
                 cx.push(
                     "ledger".into(),
@@ -48,7 +48,7 @@ pub(crate) fn resolve(
                     },
                 );
             }
-            value
+            LedgerSetting::Url(value)
         }
     };
     let redis = raw.redis.filter(|value| !value.is_empty());

@@ -5,8 +5,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sluice_config::{
-    builtin, load, parse, Origin, ProviderKind, SkippedProvider, SlowClient, StreamOverride,
-    StreamSettings, Target,
+    builtin, load, parse, LedgerSetting, Origin, ProviderKind, SkippedProvider, SlowClient,
+    StreamOverride, StreamSettings, Target,
 };
 use sluice_types::Decimal;
 
@@ -149,7 +149,7 @@ fn route_left_with_no_targets_is_removed() {
 fn defaults_fill_an_empty_file() {
     let cfg = parse("", "empty.toml", &no_env).unwrap();
     assert_eq!(cfg.listen.to_string(), "127.0.0.1:8080");
-    assert_eq!(cfg.ledger, "sqlite://sluice.db");
+    assert_eq!(cfg.ledger, LedgerSetting::Url("sqlite://sluice.db".into()));
     assert_eq!(cfg.redis, None);
     assert_eq!(cfg.display_currency, "USD");
     assert!(cfg.providers.is_empty() && cfg.routes.is_empty());
@@ -164,6 +164,22 @@ fn defaults_fill_an_empty_file() {
     assert!(!cfg.auth.required);
     assert_eq!(cfg.shutdown_grace, Duration::from_secs(30));
     assert_eq!(cfg.max_body, 10 * 1024 * 1024);
+}
+
+#[test]
+fn ledger_none_keeps_no_ledger() {
+    let cfg = parse("ledger = \"none\"", "n.toml", &no_env).unwrap();
+    assert_eq!(cfg.ledger, LedgerSetting::None);
+    assert_eq!(cfg.ledger.url(), None);
+    assert_eq!(cfg.ledger.to_string(), "none");
+    assert!(cfg.describe().contains("\nledger: none\n"));
+
+    let cfg = builtin(&no_env);
+    assert_eq!(cfg.ledger.url(), Some("sqlite://sluice.db"));
+    assert_eq!(cfg.ledger.to_string(), "sqlite://sluice.db");
+    let cfg = parse("ledger = \"postgres://u:pw@db/x\"", "p.toml", &no_env).unwrap();
+    assert_eq!(cfg.ledger.to_string(), "postgres://u:pw@db/x");
+    assert!(cfg.describe().contains("\nledger: postgres://u:***@db/x\n"));
 }
 
 #[test]
@@ -232,6 +248,8 @@ fn values_and_units() {
     };
     let cfg = parse(text, "u.toml", &env).unwrap();
     assert_eq!(cfg.listen.to_string(), "[::1]:9999");
+    assert_eq!(cfg.ledger, LedgerSetting::Url("postgres://u@h/db".into()));
+    assert_eq!(cfg.ledger.url(), Some("postgres://u@h/db"));
     assert_eq!(cfg.redis.as_deref(), Some("redis://r:6379"));
     assert_eq!(cfg.display_currency, "JPY");
     assert_eq!(cfg.shutdown_grace, Duration::from_secs(60));
@@ -322,7 +340,10 @@ fn secret_is_masked_and_describe_has_routes_but_no_key() {
     assert!(text.contains("https://api.holysheep.ai/v1"), "{text}");
     assert!(text.contains("max_body: 10485760"), "{text}");
     assert!(text.contains("\n    billing: 1 JPY per USD\n"), "{text}");
-    assert!(text.contains("\n      deepseek-v3.2: 0.27 / 0.42\n"), "{text}");
+    assert!(
+        text.contains("\n      deepseek-v3.2: 0.27 / 0.42\n"),
+        "{text}"
+    );
     assert!(text.contains("\n      gpt-4.1: 2.00 / 8.00\n"), "{text}");
 
     let skipped = parse(SPEC_EXAMPLE, "sluice.toml", &no_env)

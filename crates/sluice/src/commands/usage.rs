@@ -6,6 +6,7 @@ use std::fmt::Write as _;
 use std::path::Path;
 use std::time::{Duration, UNIX_EPOCH};
 
+use sluice_config::LedgerSetting;
 use sluice_ledger::{GroupBy, Ledger, UsageQuery};
 use sluice_pricing::{currency_code, PriceBook, UsageLine, UsageReport, Window};
 
@@ -69,15 +70,15 @@ pub async fn run(args: UsageArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Opens the ledger at `url` for reading. A SQLite file that does not exist is an error, not
+/// Opens the config's ledger for reading. A SQLite file that does not exist is an error, not
 /// a new empty ledger: it almost always means the wrong working directory or config.
-pub(crate) async fn open_ledger(url: &str) -> Result<Ledger, Failure> {
-    if url == "none" {
+pub(crate) async fn open_ledger(setting: &LedgerSetting) -> Result<Ledger, Failure> {
+    let LedgerSetting::Url(url) = setting else {
         return Err(Failure::Runtime(anyhow::anyhow!(
             "ledger: the config keeps no ledger (ledger = \"none\"), so there is no usage to \
              report"
         )));
-    }
+    };
     if let Some(path) = sqlite_path(url) {
         if !path.exists() {
             let shown = std::env::current_dir()
