@@ -6,9 +6,9 @@ use std::collections::BTreeMap;
 use sluice_types::{decimal_from_f64, Decimal};
 
 use crate::config::{
-    Auth, Billing, Config, Cors, LedgerSetting, Origin, Price, Provider, ProviderKind, Retry,
-    Route, Secret, StreamSettings, Target, Timeouts, DEFAULT_CURRENCY, DEFAULT_LEDGER,
-    DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
+    Auth, Billing, CircuitBreaker, Config, Cors, LedgerSetting, Origin, Price, Provider,
+    ProviderKind, Retry, Route, Secret, StreamSettings, Target, Timeouts, DEFAULT_CURRENCY,
+    DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
 };
 
 /// HolySheep's OpenAI-compatible endpoint.
@@ -98,6 +98,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
         stream_overrides: BTreeMap::new(),
         cors: Cors::default(),
         retry: Retry::default(),
+        circuit_breaker: CircuitBreaker::default(),
         auth: Auth::default(),
         shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         max_body: DEFAULT_MAX_BODY,

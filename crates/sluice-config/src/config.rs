@@ -46,6 +46,8 @@ pub struct Config {
     pub cors: Cors,
     /// Upstream retry policy.
     pub retry: Retry,
+    /// When a failing provider is skipped, and for how long.
+    pub circuit_breaker: CircuitBreaker,
     /// Gateway API key policy.
     pub auth: Auth,
     /// How long `serve` waits for in-flight streams on shutdown.
@@ -298,6 +300,26 @@ impl Default for Retry {
             attempts: 2,
             backoff: Duration::from_millis(200),
             max_retry_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The circuit breaker every provider gets (`[circuit_breaker]`): after `failures`
+/// consecutive retryable failures a provider is skipped for `cooldown`, then one request is
+/// let through to probe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CircuitBreaker {
+    /// Consecutive failures that open a provider's circuit; >= 1.
+    pub failures: u32,
+    /// How long an open circuit stays open before a probe; non-zero.
+    pub cooldown: Duration,
+}
+
+impl Default for CircuitBreaker {
+    fn default() -> Self {
+        CircuitBreaker {
+            failures: 5,
+            cooldown: Duration::from_secs(30),
         }
     }
 }

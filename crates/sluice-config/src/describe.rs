@@ -9,8 +9,8 @@ use crate::config::{Config, StreamOverride};
 
 impl Config {
     /// A multi-line summary: origin, addresses, routes (each with its stream override, if
-    /// any), providers (without API keys), stream, retry and limits. Passwords inside ledger
-    /// and redis URLs are masked.
+    /// any), providers (without API keys), stream, retry, circuit breaker and limits.
+    /// Passwords inside ledger and redis URLs are masked.
     pub fn describe(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
@@ -110,6 +110,13 @@ impl Config {
             r.attempts,
             dur(r.backoff),
             dur(r.max_retry_after)
+        )?;
+        let b = &self.circuit_breaker;
+        writeln!(
+            out,
+            "circuit_breaker: failures {}, cooldown {}",
+            b.failures,
+            dur(b.cooldown)
         )?;
         writeln!(
             out,

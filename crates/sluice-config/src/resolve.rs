@@ -1,20 +1,21 @@
 //! `RawConfig` -> `Config`: fills defaults, checks every value, drops skipped providers and
 //! the route targets that name them. Problems are collected; the first one is reported.
+//! One provider's table is checked in `provider`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
-use sluice_types::decimal_from_f64;
-
 use crate::config::{
-    Auth, Billing, Config, Cors, LedgerSetting, Origin, Price, Provider, ProviderKind, Retry,
-    Route, Secret, SkippedProvider, SlowClient, StreamOverride, StreamSettings, Target, Timeouts,
-    DEFAULT_CURRENCY, DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
+    Auth, CircuitBreaker, Config, Cors, LedgerSetting, Origin, Retry, Route, SkippedProvider,
+    SlowClient, StreamOverride, StreamSettings, Target, DEFAULT_CURRENCY, DEFAULT_LEDGER,
+    DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
 };
 use crate::error::{ConfigError, Problem, Problems};
-use crate::path::{join, push_index, push_key};
-use crate::raw::{RawConfig, RawProvider, RawStream, RawStreamOverride, RawTarget};
+use crate::path::{join, push_index};
+use crate::raw::{RawCircuitBreaker, RawConfig, RawStream, RawStreamOverride, RawTarget};
 use crate::units::{parse_duration, parse_size};
+
+mod provider;
 
 /// Validates `raw`. `skipped` are the optional providers `interpolate` left out.
 pub(crate) fn resolve(
@@ -167,6 +168,7 @@ pub(crate) fn resolve(
     let auth = Auth {
         required: raw.auth.required.unwrap_or(false),
     };
+    let circuit_breaker = cx.circuit_breaker(raw.circuit_breaker);
 
     cx.problems.finish(origin_name)?;
     Ok(Config {
@@ -181,6 +183,7 @@ pub(crate) fn resolve(
         send_buffer,
         cors,
         retry,
+        circuit_breaker,
         auth,
         shutdown_grace,
         max_body,
@@ -230,6 +233,30 @@ impl Cx {
         }
     }
 
+    fn circuit_breaker(&mut self, raw: RawCircuitBreaker) -> CircuitBreaker {
+        let default = CircuitBreaker::default();
+        let failures = match raw.failures {
+            None => default.failures,
+            Some(0) => {
+                self.push(
+                    "circuit_breaker.failures".into(),
+                    Problem::TooSmall { value: 0 },
+                );
+                default.failures
+            }
+            Some(n) => n,
+        };
+        CircuitBreaker {
+            failures,
+            cooldown: self.duration(
+                "circuit_breaker.cooldown".into(),
+                raw.cooldown,
+                default.cooldown,
+                true,
+            ),
+        }
+    }
+
     fn currency(&mut self, field: String, value: Option<String>) -> String {
         let Some(value) = value else {
             return DEFAULT_CURRENCY.to_owned();
@@ -267,120 +294,6 @@ impl Cx {
                 default
             }
         }
-    }
-
-    fn provider(&mut self, name: String, raw: RawProvider) -> Option<Provider> {
-        let base = join("providers", &[&name]);
-        let valid_name = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-        if !valid_name {
-            self.push(
-                base.clone(),
-                Problem::ProviderName {
-                    value: name.clone(),
-                },
-            );
-        }
-        let kind = match raw.kind.as_str() {
-            "openai" => Some(ProviderKind::OpenAi),
-            "mock" => Some(ProviderKind::Mock),
-            _ => {
-                self.push(join(&base, &["kind"]), Problem::Kind { value: raw.kind });
-                None
-            }
-        };
-        let base_url = match raw.base_url {
-            Some(url) => {
-                let trimmed = url.trim().trim_end_matches('/');
-                let ok = ["http://", "https://"]
-                    .iter()
-                    .any(|scheme| trimmed.len() > scheme.len() && trimmed.starts_with(scheme));
-                if !ok {
-                    self.push(
-                        join(&base, &["base_url"]),
-                        Problem::BaseUrl { value: url.clone() },
-                    );
-                }
-                trimmed.to_owned()
-            }
-            None => {
-                if kind == Some(ProviderKind::OpenAi) {
-                    self.push(
-                        join(&base, &["base_url"]),
-                        Problem::MissingBaseUrl { kind: "openai" },
-                    );
-                }
-                String::new()
-            }
-        };
-        let api_key = raw.api_key.filter(|k| !k.is_empty()).map(Secret::new);
-
-        // TOML numbers arrive as f64: checked as such (so messages show them as written),
-        // then kept as the exact decimal the file wrote.
-        let per_usd = raw.billing.per_usd.unwrap_or(1.0);
-        if !(per_usd.is_finite() && per_usd > 0.0) {
-            self.push(
-                join(&base, &["billing", "per_usd"]),
-                Problem::NotPositive { value: per_usd },
-            );
-        }
-        let billing = Billing {
-            currency: self.currency(join(&base, &["billing", "currency"]), raw.billing.currency),
-            per_usd: decimal_from_f64(per_usd),
-        };
-
-        let t = Timeouts::default();
-        let rt = raw.timeouts;
-        let timeouts = Timeouts {
-            connect: self.duration(
-                join(&base, &["timeouts", "connect"]),
-                rt.connect,
-                t.connect,
-                true,
-            ),
-            first_token: self.duration(
-                join(&base, &["timeouts", "first_token"]),
-                rt.first_token,
-                t.first_token,
-                true,
-            ),
-            idle: self.duration(join(&base, &["timeouts", "idle"]), rt.idle, t.idle, true),
-            total: self.duration(join(&base, &["timeouts", "total"]), rt.total, t.total, true),
-        };
-
-        let mut prices = BTreeMap::new();
-        for (model, price) in raw.prices.0 {
-            let price_path = join(&base, &["prices", &model]);
-            if model.trim().is_empty() {
-                self.push(price_path.clone(), Problem::Empty);
-            }
-            for (key, value) in [("input", price.input), ("output", price.output)] {
-                if !(value.is_finite() && value >= 0.0) {
-                    let mut field = price_path.clone();
-                    push_key(&mut field, key);
-                    self.push(field, Problem::Negative { value });
-                }
-            }
-            prices.insert(
-                model,
-                Price {
-                    input: decimal_from_f64(price.input),
-                    output: decimal_from_f64(price.output),
-                },
-            );
-        }
-
-        Some(Provider {
-            name,
-            kind: kind?,
-            base_url,
-            api_key,
-            billing,
-            timeouts,
-            prices,
-        })
     }
 
     /// The gateway-wide `[stream]` settings and the per-route `[stream.routes."<model>"]`

@@ -5,8 +5,8 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sluice_config::{
-    builtin, load, parse, LedgerSetting, Origin, ProviderKind, SkippedProvider, SlowClient,
-    StreamOverride, StreamSettings, Target,
+    builtin, load, parse, CircuitBreaker, LedgerSetting, Origin, ProviderKind, SkippedProvider,
+    SlowClient, StreamOverride, StreamSettings, Target,
 };
 use sluice_types::Decimal;
 
@@ -162,8 +162,48 @@ fn defaults_fill_an_empty_file() {
     assert_eq!(cfg.retry.backoff, Duration::from_millis(200));
     assert_eq!(cfg.retry.max_retry_after, Duration::from_secs(10));
     assert!(!cfg.auth.required);
+    assert_eq!(cfg.circuit_breaker.failures, 5);
+    assert_eq!(cfg.circuit_breaker.cooldown, Duration::from_secs(30));
+    assert_eq!(cfg.circuit_breaker, CircuitBreaker::default());
     assert_eq!(cfg.shutdown_grace, Duration::from_secs(30));
     assert_eq!(cfg.max_body, 10 * 1024 * 1024);
+}
+
+#[test]
+fn circuit_breaker_settings() {
+    let text = "[circuit_breaker]\nfailures = 3\ncooldown = \"700ms\"\n";
+    let cfg = parse(text, "c.toml", &no_env).unwrap();
+    assert_eq!(
+        cfg.circuit_breaker,
+        CircuitBreaker {
+            failures: 3,
+            cooldown: Duration::from_millis(700),
+        }
+    );
+    let text = cfg.describe();
+    assert!(
+        text.contains("\ncircuit_breaker: failures 3, cooldown 700ms\n"),
+        "{text}"
+    );
+
+    // Either key alone keeps the other's default.
+    let cfg = parse("[circuit_breaker]\nfailures = 1\n", "c.toml", &no_env).unwrap();
+    assert_eq!(cfg.circuit_breaker.failures, 1);
+    assert_eq!(cfg.circuit_breaker.cooldown, Duration::from_secs(30));
+    let cfg = parse(
+        "[circuit_breaker]\ncooldown = \"1m 30s\"\n",
+        "c.toml",
+        &no_env,
+    )
+    .unwrap();
+    assert_eq!(cfg.circuit_breaker.failures, 5);
+    assert_eq!(cfg.circuit_breaker.cooldown, Duration::from_secs(90));
+
+    let cfg = builtin(&no_env);
+    assert_eq!(cfg.circuit_breaker, CircuitBreaker::default());
+    assert!(cfg
+        .describe()
+        .contains("\ncircuit_breaker: failures 5, cooldown 30s\n"));
 }
 
 #[test]
