@@ -6,6 +6,9 @@
 //! `sluice.toml: providers.local.timeouts.connect: invalid duration "10x": ...`.
 //! It does no network IO and never reads the process environment itself: callers pass an
 //! `env` lookup (tests pass a closure). The only IO is reading the config file in [`load`].
+//! The resolved config holds no float: prices and billing rates become `sluice-types`' exact
+//! decimals ([`Price`], [`Billing`]) when they are resolved, durations are read in the one
+//! grammar of `sluice_types::parse_duration`.
 //!
 //! Layout: `raw` (serde types mirroring the file) -> `interpolate` (`${VAR}` on the untyped
 //! tree) -> `resolve` (checks and defaults) -> `config` (the resolved types); `builtin` is

@@ -5,6 +5,8 @@
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use sluice_types::parse_duration;
+
 use crate::config::{
     Auth, CircuitBreaker, Config, Cors, LedgerSetting, Origin, Retry, Route, SkippedProvider,
     SlowClient, StreamOverride, StreamSettings, Target, DEFAULT_CURRENCY, DEFAULT_LEDGER,
@@ -13,7 +15,7 @@ use crate::config::{
 use crate::error::{ConfigError, Problem, Problems};
 use crate::path::{join, push_index};
 use crate::raw::{RawCircuitBreaker, RawConfig, RawStream, RawStreamOverride, RawTarget};
-use crate::units::{parse_duration, parse_size};
+use crate::units::parse_size;
 
 mod provider;
 

@@ -18,39 +18,14 @@ pub const MONTH_MS: i64 = 30 * DAY_MS;
 /// The window of a report when none is given: the last 30 days.
 pub const DEFAULT_SINCE: &str = "30d";
 
-/// A duration such as `30d`, `24h`, `90m`, `1h30m`, `45s`, `250ms` or `2w`, in milliseconds.
-/// Every part needs a unit (`ms`, `s`, `m`, `h`, `d`, `w`); spaces between parts are allowed.
+/// A duration in milliseconds, in the product's one duration grammar
+/// ([`sluice_types::parse_duration`], humantime's): `30d`, `24h`, `90m`, `1h30m`, `1h 30m`,
+/// `45s`, `250ms`, `2w`, `1.5h`. Every number needs a unit; units are case-sensitive (`m` is
+/// minutes, `M` months). `None` for anything else, and for a duration beyond `i64`
+/// milliseconds; parts below a millisecond are dropped.
 pub fn parse_duration_ms(text: &str) -> Option<i64> {
-    let mut rest = text.trim();
-    if rest.is_empty() {
-        return None;
-    }
-    let mut total: i64 = 0;
-    while !rest.is_empty() {
-        let digits = rest
-            .find(|c: char| !c.is_ascii_digit())
-            .unwrap_or(rest.len());
-        if digits == 0 {
-            return None;
-        }
-        let n: i64 = rest[..digits].parse().ok()?;
-        rest = rest[digits..].trim_start();
-        let unit_len = rest
-            .find(|c: char| !c.is_ascii_alphabetic())
-            .unwrap_or(rest.len());
-        let unit_ms: i64 = match rest[..unit_len].to_ascii_lowercase().as_str() {
-            "ms" => 1,
-            "s" | "sec" | "secs" => 1_000,
-            "m" | "min" | "mins" => 60_000,
-            "h" | "hr" | "hrs" => 3_600_000,
-            "d" | "day" | "days" => DAY_MS,
-            "w" | "week" | "weeks" => 7 * DAY_MS,
-            _ => return None,
-        };
-        total = total.checked_add(n.checked_mul(unit_ms)?)?;
-        rest = rest[unit_len..].trim_start();
-    }
-    Some(total)
+    let duration = sluice_types::parse_duration(text)?;
+    i64::try_from(duration.as_millis()).ok()
 }
 
 /// A bound of a report window: a duration meaning "that long before `now_ms`" (`24h`, `30d`)
@@ -399,18 +374,33 @@ mod tests {
         assert_eq!(parse_duration_ms("250ms"), Some(250));
         assert_eq!(parse_duration_ms("2w"), Some(14 * DAY_MS));
         assert_eq!(parse_duration_ms(" 7 days "), Some(7 * DAY_MS));
+        assert_eq!(parse_duration_ms("0s"), Some(0));
+        // humantime's grammar, as in sluice.toml: a fraction is exact where it is whole
+        // milliseconds, `M` is a month (30.44 days) and a sub-millisecond part is dropped.
+        assert_eq!(parse_duration_ms("1.5h"), Some(5_400_000));
+        assert_eq!(parse_duration_ms("1M"), Some(2_630_016_000));
+        assert_eq!(parse_duration_ms("1500us"), Some(1));
         for bad in [
             "",
             "30",
             "d",
             "10x",
             "-1d",
-            "1.5h",
             "99999999999999999999d",
             "1d x",
+            "1.5",
+            "30D",
+            "1h 30",
         ] {
             assert_eq!(parse_duration_ms(bad), None, "{bad:?}");
         }
+        // Representable as a Duration but not as i64 milliseconds: None, not a panic.
+        assert_eq!(
+            parse_duration_ms("9223372036854775s"),
+            Some(9_223_372_036_854_775_000)
+        );
+        assert_eq!(parse_duration_ms("9223372036854776s"), None);
+        assert_eq!(parse_duration_ms("10000000000000000s"), None);
     }
 
     #[test]
