@@ -10,22 +10,25 @@
 //!
 //! Layout: `decimal` (rounding), `book` (the [`PriceBook`]: named price sheets
 //! with a billing currency, built in from `prices.toml` and extended by the config), `cost`
-//! (one request), `compare` (the monthly comparison), `report` (usage reports in money: the
-//! window, the display-currency rate, the report document, monthly projections of traffic).
+//! (one request), `compare` (the monthly comparison, and monthly projections of measured
+//! traffic), `window` (a report's time window), `currency` (currency codes and the display
+//! rate), `report` (the usage report document).
 
 mod book;
 mod compare;
 mod cost;
+mod currency;
 mod decimal;
 mod report;
+mod window;
 
 pub use book::{PriceBook, Source, BUILTIN_PRICES_AS_OF};
-pub use compare::{compare, Comparison, ComparisonRow};
+pub use compare::{compare, month_scale, monthly_mtok, restrict_models, Comparison, ComparisonRow};
 pub use cost::{cost, cost_mtok};
+pub use currency::{currency_code, display_rate, rate_note, Rate};
 pub use decimal::round_money;
-pub use report::{
-    currency_code, display_rate, month_scale, monthly_mtok, parse_duration_ms, parse_time_bound,
-    rate_note, restrict_models, Rate, UsageLine, UsageReport, UsageTotals, Window, WindowError,
-    DAY_MS, DEFAULT_SINCE, MONTH_MS,
-};
+pub use report::{UsageLine, UsageReport, UsageTotals};
 pub use sluice_types::{Billing, Cost, Decimal, Price};
+pub use window::{
+    parse_duration_ms, parse_time_bound, Window, WindowError, DAY_MS, DEFAULT_SINCE, MONTH_MS,
+};
