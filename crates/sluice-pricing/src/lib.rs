@@ -1,5 +1,6 @@
-//! Money for Sluice: exact decimal prices, the built-in price list, the cost of a request
-//! and the monthly cost comparison across providers (`sluice cost`).
+//! Money for Sluice: exact decimal prices, the built-in price list, the cost of a request,
+//! the monthly cost comparison across providers (`sluice cost`), usage reports in money
+//! (`sluice usage`, `GET /v1/usage`) and amounts as text.
 //!
 //! Every amount is a [`Decimal`]: list prices are decimal USD per million tokens, a single
 //! request costs fractions of a micro-dollar, and sums of `f64` drift (`0.1 + 0.2`). The
@@ -8,17 +9,17 @@
 //! through `sluice_types::decimal_from_f64`, which keeps them as written (`0.27` stays exactly
 //! `0.27`). Rounding happens only for display ([`round_money`]). No IO, no async.
 //!
-//! Layout: `decimal` (rounding), `book` (the [`PriceBook`]: named price sheets
-//! with a billing currency, built in from `prices.toml` and extended by the config), `cost`
-//! (one request), `compare` (the monthly comparison, and monthly projections of measured
-//! traffic), `window` (a report's time window), `currency` (currency codes and the display
-//! rate), `report` (the usage report document).
+//! Layout: `book` (the [`PriceBook`]: named price sheets with a billing currency, built in
+//! from `prices.toml` and extended by the config), `cost` (one request), `compare` (the
+//! monthly comparison, and monthly projections of measured traffic), `window` (a report's time
+//! window), `currency` (currency codes and the display rate), `report` (the usage report
+//! document), [`display`] (amounts as text: rounding, minor units, thousands separators).
 
 mod book;
 mod compare;
 mod cost;
 mod currency;
-mod decimal;
+pub mod display;
 mod report;
 mod window;
 
@@ -26,7 +27,7 @@ pub use book::{PriceBook, Source, BUILTIN_PRICES_AS_OF};
 pub use compare::{compare, month_scale, monthly_mtok, restrict_models, Comparison, ComparisonRow};
 pub use cost::{cost, cost_mtok};
 pub use currency::{currency_code, display_rate, rate_note, Rate};
-pub use decimal::round_money;
+pub use display::round_money;
 pub use report::{UsageLine, UsageReport, UsageTotals};
 pub use sluice_types::{Billing, Cost, Decimal, Price};
 pub use window::{
