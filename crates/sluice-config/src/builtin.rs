@@ -3,10 +3,12 @@
 
 use std::collections::BTreeMap;
 
+use sluice_types::{decimal_from_f64, Decimal};
+
 use crate::config::{
-    Auth, Billing, Config, Cors, Origin, Price, Provider, ProviderKind, Retry, Route, Secret,
-    StreamSettings, Target, Timeouts, DEFAULT_CURRENCY, DEFAULT_LEDGER, DEFAULT_LISTEN,
-    DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
+    Auth, Billing, CircuitBreaker, Config, Cors, LedgerSetting, Origin, Price, Provider,
+    ProviderKind, Retry, Route, Secret, StreamSettings, Target, Timeouts, DEFAULT_CURRENCY,
+    DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
 };
 
 /// HolySheep's OpenAI-compatible endpoint.
@@ -14,7 +16,8 @@ pub const HOLYSHEEP_BASE_URL: &str = "https://api.holysheep.ai/v1";
 /// The variable whose presence adds the HolySheep provider to the built-in config.
 pub const HOLYSHEEP_API_KEY_VAR: &str = "HOLYSHEEP_API_KEY";
 
-/// HolySheep list prices (USD per million tokens, input and output) for the seed's models.
+/// HolySheep list prices (USD per million tokens, input and output) for the seed's models,
+/// written as in a config file and read the same way (`decimal_from_f64`).
 const HOLYSHEEP_PRICES: [(&str, f64, f64); 4] = [
     ("gpt-4.1", 2.00, 8.00),
     ("claude-sonnet-4.5", 3.00, 15.00),
@@ -32,7 +35,13 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
     if let Some(key) = api_key {
         let prices = HOLYSHEEP_PRICES
             .iter()
-            .map(|&(model, input, output)| (model.to_owned(), Price { input, output }))
+            .map(|&(model, input, output)| {
+                let price = Price {
+                    input: decimal_from_f64(input),
+                    output: decimal_from_f64(output),
+                };
+                (model.to_owned(), price)
+            })
             .collect();
         providers.insert(
             "holysheep".to_owned(),
@@ -43,7 +52,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
                 api_key: Some(Secret::new(key)),
                 billing: Billing {
                     currency: "JPY".to_owned(),
-                    per_usd: 1.0,
+                    per_usd: Decimal::ONE,
                 },
                 timeouts: Timeouts::default(),
                 prices,
@@ -80,7 +89,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
 
     Config {
         listen: DEFAULT_LISTEN,
-        ledger: DEFAULT_LEDGER.to_owned(),
+        ledger: LedgerSetting::Url(DEFAULT_LEDGER.to_owned()),
         redis: None,
         display_currency: DEFAULT_CURRENCY.to_owned(),
         providers,
@@ -89,6 +98,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
         stream_overrides: BTreeMap::new(),
         cors: Cors::default(),
         retry: Retry::default(),
+        circuit_breaker: CircuitBreaker::default(),
         auth: Auth::default(),
         shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         max_body: DEFAULT_MAX_BODY,

@@ -8,25 +8,27 @@ use std::net::{Ipv4Addr, SocketAddr};
 use std::path::PathBuf;
 use std::time::Duration;
 
+// Amounts and the slow-client policy are the shared vocabulary's: the config resolves into
+// them, so the gateway and the pricing crate take them as they are.
+pub use sluice_types::{Billing, Price, SlowClient, DEFAULT_CURRENCY};
+
 /// Default `listen` address.
 pub const DEFAULT_LISTEN: SocketAddr =
     SocketAddr::new(std::net::IpAddr::V4(Ipv4Addr::new(127, 0, 0, 1)), 8080);
 /// Default `ledger` URL (a relative path is relative to the working directory).
 pub const DEFAULT_LEDGER: &str = "sqlite://sluice.db";
-/// Default `display_currency` and billing currency.
-pub const DEFAULT_CURRENCY: &str = "USD";
 /// Default `max_body`: 10 MiB.
 pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
 /// Default `shutdown_grace`.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
 
 /// A validated gateway configuration.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
     /// Address the gateway binds.
     pub listen: SocketAddr,
-    /// Ledger URL: `sqlite://PATH` or `postgres://...`.
-    pub ledger: String,
+    /// Where requests are recorded: a ledger URL, or none.
+    pub ledger: LedgerSetting,
     /// Redis URL for limits shared across replicas; `None` keeps limits in memory.
     pub redis: Option<String>,
     /// Currency reports are shown in (ISO 4217 code, upper case).
@@ -44,6 +46,8 @@ pub struct Config {
     pub cors: Cors,
     /// Upstream retry policy.
     pub retry: Retry,
+    /// When a failing provider is skipped, and for how long.
+    pub circuit_breaker: CircuitBreaker,
     /// Gateway API key policy.
     pub auth: Auth,
     /// How long `serve` waits for in-flight streams on shutdown.
@@ -72,6 +76,36 @@ impl Config {
         match self.stream_overrides.get(model) {
             Some(over) => over.apply(&self.stream),
             None => self.stream.clone(),
+        }
+    }
+}
+
+/// The `ledger` setting: where the gateway records one row per request.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LedgerSetting {
+    /// `ledger = "none"`: record nothing (benchmarks, or a deployment that bills elsewhere).
+    None,
+    /// A ledger URL: `sqlite://PATH`, `sqlite:PATH` or `postgres://...`; checked for its
+    /// scheme only, the ledger reads the rest when it opens.
+    Url(String),
+}
+
+impl LedgerSetting {
+    /// The ledger URL; `None` when no ledger is kept.
+    pub fn url(&self) -> Option<&str> {
+        match self {
+            LedgerSetting::None => None,
+            LedgerSetting::Url(url) => Some(url),
+        }
+    }
+}
+
+impl fmt::Display for LedgerSetting {
+    /// As written in `sluice.toml`: `none` or the URL (which may hold a password).
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LedgerSetting::None => f.write_str("none"),
+            LedgerSetting::Url(url) => f.write_str(url),
         }
     }
 }
@@ -108,7 +142,7 @@ pub struct SkippedProvider {
 }
 
 /// One upstream provider.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Provider {
     /// The key under `[providers]`.
     pub name: String,
@@ -116,9 +150,10 @@ pub struct Provider {
     /// Base URL without a trailing `/`; empty for a `mock` provider given none.
     pub base_url: String,
     pub api_key: Option<Secret>,
+    /// What one USD of list price costs here (`per_usd` > 0).
     pub billing: Billing,
     pub timeouts: Timeouts,
-    /// List prices by the provider's model name.
+    /// List prices by the provider's model name, USD per million tokens (each >= 0).
     pub prices: BTreeMap<String, Price>,
 }
 
@@ -147,24 +182,6 @@ impl fmt::Display for ProviderKind {
     }
 }
 
-/// What one USD of list price costs at a provider.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Billing {
-    /// ISO 4217 code, upper case.
-    pub currency: String,
-    /// Units of `currency` charged per USD of list price; always > 0.
-    pub per_usd: f64,
-}
-
-impl Default for Billing {
-    fn default() -> Self {
-        Billing {
-            currency: DEFAULT_CURRENCY.to_owned(),
-            per_usd: 1.0,
-        }
-    }
-}
-
 /// Upstream timeouts; all non-zero.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeouts {
@@ -183,13 +200,6 @@ impl Default for Timeouts {
             total: Duration::from_secs(600),
         }
     }
-}
-
-/// List price in USD per million tokens; both >= 0.
-#[derive(Debug, Clone, Copy, PartialEq)]
-pub struct Price {
-    pub input: f64,
-    pub output: f64,
 }
 
 /// A requested model name and the targets tried in order.
@@ -261,32 +271,6 @@ impl StreamOverride {
     }
 }
 
-/// What the relay does when the client reads slower than the provider writes.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum SlowClient {
-    /// Keep draining the provider and merge queued content deltas (`"coalesce"`).
-    #[default]
-    Coalesce,
-    /// Stop reading the provider while the queue is full (`"block"`).
-    Block,
-}
-
-impl SlowClient {
-    /// The name used in `sluice.toml`.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            SlowClient::Coalesce => "coalesce",
-            SlowClient::Block => "block",
-        }
-    }
-}
-
-impl fmt::Display for SlowClient {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.as_str())
-    }
-}
-
 /// CORS settings.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Cors {
@@ -316,6 +300,26 @@ impl Default for Retry {
             attempts: 2,
             backoff: Duration::from_millis(200),
             max_retry_after: Duration::from_secs(10),
+        }
+    }
+}
+
+/// The circuit breaker every provider gets (`[circuit_breaker]`): after `failures`
+/// consecutive retryable failures a provider is skipped for `cooldown`, then one request is
+/// let through to probe it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CircuitBreaker {
+    /// Consecutive failures that open a provider's circuit; >= 1.
+    pub failures: u32,
+    /// How long an open circuit stays open before a probe; non-zero.
+    pub cooldown: Duration,
+}
+
+impl Default for CircuitBreaker {
+    fn default() -> Self {
+        CircuitBreaker {
+            failures: 5,
+            cooldown: Duration::from_secs(30),
         }
     }
 }

@@ -3,12 +3,14 @@
 use std::fmt::Write;
 use std::time::Duration;
 
+use sluice_types::Decimal;
+
 use crate::config::{Config, StreamOverride};
 
 impl Config {
     /// A multi-line summary: origin, addresses, routes (each with its stream override, if
-    /// any), providers (without API keys), stream, retry and limits. Passwords inside ledger
-    /// and redis URLs are masked.
+    /// any), providers (without API keys), stream, retry, circuit breaker and limits.
+    /// Passwords inside ledger and redis URLs are masked.
     pub fn describe(&self) -> String {
         let mut out = String::new();
         // Writing to a String cannot fail.
@@ -19,7 +21,7 @@ impl Config {
     fn write_description(&self, out: &mut String) -> std::fmt::Result {
         writeln!(out, "config: {}", self.origin)?;
         writeln!(out, "listen: {}", self.listen)?;
-        writeln!(out, "ledger: {}", mask_password(&self.ledger))?;
+        writeln!(out, "ledger: {}", mask_password(&self.ledger.to_string()))?;
         match &self.redis {
             Some(url) => writeln!(out, "redis: {}", mask_password(url))?,
             None => writeln!(out, "redis: none (limits kept in memory)")?,
@@ -77,8 +79,9 @@ impl Config {
                 for (model, price) in &provider.prices {
                     writeln!(
                         out,
-                        "      {model}: {:.2} / {:.2}",
-                        price.input, price.output
+                        "      {model}: {} / {}",
+                        two_places(price.input),
+                        two_places(price.output)
                     )?;
                 }
             }
@@ -107,6 +110,13 @@ impl Config {
             r.attempts,
             dur(r.backoff),
             dur(r.max_retry_after)
+        )?;
+        let b = &self.circuit_breaker;
+        writeln!(
+            out,
+            "circuit_breaker: failures {}, cooldown {}",
+            b.failures,
+            dur(b.cooldown)
         )?;
         writeln!(
             out,
@@ -144,6 +154,17 @@ fn write_override(out: &mut String, over: &StreamOverride) -> std::fmt::Result {
     writeln!(out, "    stream override: {}", keys.join(", "))
 }
 
+/// A price to two places, as this summary has always shown it: rounded as the `f64` the
+/// file's number reads as (`0.075` is just below it, so `0.07`). The decimal is the shortest
+/// text of that `f64` (see `decimal_from_f64`), so it reads back as exactly that value.
+/// `Decimal`'s own `{:.2}` truncates, which would show `0.129` as `0.12`.
+fn two_places(price: Decimal) -> String {
+    match price.to_string().parse::<f64>() {
+        Ok(value) => format!("{value:.2}"),
+        Err(_) => format!("{price:.2}"),
+    }
+}
+
 fn dur(d: Duration) -> humantime::FormattedDuration {
     humantime::format_duration(d)
 }
@@ -171,7 +192,29 @@ fn mask_password(url: &str) -> String {
 
 #[cfg(test)]
 mod tests {
-    use super::mask_password;
+    use std::str::FromStr;
+
+    use super::{mask_password, two_places, Decimal};
+
+    #[test]
+    fn prices_show_to_two_places_as_their_f64_rounds() {
+        for (price, shown) in [
+            ("2", "2.00"),
+            ("0.27", "0.27"),
+            ("0.129", "0.13"),
+            ("0.075", "0.07"),
+            ("0.125", "0.12"),
+            ("0.0000001", "0.00"),
+            ("123456.789", "123456.79"),
+        ] {
+            let price = Decimal::from_str(price).unwrap();
+            assert_eq!(two_places(price), shown, "{price}");
+            assert_eq!(
+                format!("{:.2}", price.to_string().parse::<f64>().unwrap()),
+                shown
+            );
+        }
+    }
 
     #[test]
     fn masks_url_passwords() {

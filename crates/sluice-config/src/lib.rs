@@ -6,6 +6,9 @@
 //! `sluice.toml: providers.local.timeouts.connect: invalid duration "10x": ...`.
 //! It does no network IO and never reads the process environment itself: callers pass an
 //! `env` lookup (tests pass a closure). The only IO is reading the config file in [`load`].
+//! The resolved config holds no float: prices and billing rates become `sluice-types`' exact
+//! decimals ([`Price`], [`Billing`]) when they are resolved, durations are read in the one
+//! grammar of `sluice_types::parse_duration`.
 //!
 //! Layout: `raw` (serde types mirroring the file) -> `interpolate` (`${VAR}` on the untyped
 //! tree) -> `resolve` (checks and defaults) -> `config` (the resolved types); `builtin` is
@@ -25,9 +28,10 @@ use std::path::Path;
 
 pub use builtin::{builtin, HOLYSHEEP_API_KEY_VAR, HOLYSHEEP_BASE_URL};
 pub use config::{
-    Auth, Billing, Config, Cors, Origin, Price, Provider, ProviderKind, Retry, Route, Secret,
-    SkippedProvider, SlowClient, StreamOverride, StreamSettings, Target, Timeouts,
-    DEFAULT_CURRENCY, DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
+    Auth, Billing, CircuitBreaker, Config, Cors, LedgerSetting, Origin, Price, Provider,
+    ProviderKind, Retry, Route, Secret, SkippedProvider, SlowClient, StreamOverride,
+    StreamSettings, Target, Timeouts, DEFAULT_CURRENCY, DEFAULT_LEDGER, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
 };
 pub use error::{ConfigError, Problem};
 

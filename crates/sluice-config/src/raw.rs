@@ -29,6 +29,8 @@ pub(crate) struct RawConfig {
     pub(crate) retry: RawRetry,
     #[serde(default)]
     pub(crate) auth: RawAuth,
+    #[serde(default)]
+    pub(crate) circuit_breaker: RawCircuitBreaker,
 }
 
 #[derive(Debug, Deserialize)]
@@ -130,6 +132,13 @@ pub(crate) struct RawRetry {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAuth {
     pub(crate) required: Option<bool>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawCircuitBreaker {
+    pub(crate) failures: Option<u32>,
+    pub(crate) cooldown: Option<String>,
 }
 
 /// A TOML table kept in file order.

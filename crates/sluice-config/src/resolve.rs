@@ -1,18 +1,23 @@
 //! `RawConfig` -> `Config`: fills defaults, checks every value, drops skipped providers and
 //! the route targets that name them. Problems are collected; the first one is reported.
+//! One provider's table is checked in `provider`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::time::Duration;
 
+use sluice_types::parse_duration;
+
 use crate::config::{
-    Auth, Billing, Config, Cors, Origin, Price, Provider, ProviderKind, Retry, Route, Secret,
-    SkippedProvider, SlowClient, StreamOverride, StreamSettings, Target, Timeouts,
-    DEFAULT_CURRENCY, DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
+    Auth, CircuitBreaker, Config, Cors, LedgerSetting, Origin, Retry, Route, SkippedProvider,
+    SlowClient, StreamOverride, StreamSettings, Target, DEFAULT_CURRENCY, DEFAULT_LEDGER,
+    DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
 };
 use crate::error::{ConfigError, Problem, Problems};
-use crate::path::{join, push_index, push_key};
-use crate::raw::{RawConfig, RawProvider, RawStream, RawStreamOverride, RawTarget};
-use crate::units::{parse_duration, parse_size};
+use crate::path::{join, push_index};
+use crate::raw::{RawCircuitBreaker, RawConfig, RawStream, RawStreamOverride, RawTarget};
+use crate::units::parse_size;
+
+mod provider;
 
 /// Validates `raw`. `skipped` are the optional providers `interpolate` left out.
 pub(crate) fn resolve(
@@ -31,13 +36,13 @@ pub(crate) fn resolve(
         }),
     };
     let ledger = match raw.ledger {
-        None => DEFAULT_LEDGER.to_owned(),
+        None => LedgerSetting::Url(DEFAULT_LEDGER.to_owned()),
+        // `none`: keep no ledger (benchmarks, or a deployment billing elsewhere).
+        Some(value) if value == "none" => LedgerSetting::None,
         Some(value) => {
-            // `none`: keep no ledger (benchmarks, or a deployment billing elsewhere).
-            let ok = value == "none"
-                || ["sqlite:", "postgres://", "postgresql://"]
-                    .iter()
-                    .any(|scheme| value.len() > scheme.len() && value.starts_with(scheme));
+            let ok = ["sqlite:", "postgres://", "postgresql://"]
+                .iter()
+                .any(|scheme| value.len() > scheme.len() && value.starts_with(scheme));
             if !ok {
                 cx.push(
                     "ledger".into(),
@@ -46,7 +51,7 @@ pub(crate) fn resolve(
                     },
                 );
             }
-            value
+            LedgerSetting::Url(value)
         }
     };
     let redis = raw.redis.filter(|value| !value.is_empty());
@@ -165,6 +170,7 @@ pub(crate) fn resolve(
     let auth = Auth {
         required: raw.auth.required.unwrap_or(false),
     };
+    let circuit_breaker = cx.circuit_breaker(raw.circuit_breaker);
 
     cx.problems.finish(origin_name)?;
     Ok(Config {
@@ -179,6 +185,7 @@ pub(crate) fn resolve(
         send_buffer,
         cors,
         retry,
+        circuit_breaker,
         auth,
         shutdown_grace,
         max_body,
@@ -228,6 +235,30 @@ impl Cx {
         }
     }
 
+    fn circuit_breaker(&mut self, raw: RawCircuitBreaker) -> CircuitBreaker {
+        let default = CircuitBreaker::default();
+        let failures = match raw.failures {
+            None => default.failures,
+            Some(0) => {
+                self.push(
+                    "circuit_breaker.failures".into(),
+                    Problem::TooSmall { value: 0 },
+                );
+                default.failures
+            }
+            Some(n) => n,
+        };
+        CircuitBreaker {
+            failures,
+            cooldown: self.duration(
+                "circuit_breaker.cooldown".into(),
+                raw.cooldown,
+                default.cooldown,
+                true,
+            ),
+        }
+    }
+
     fn currency(&mut self, field: String, value: Option<String>) -> String {
         let Some(value) = value else {
             return DEFAULT_CURRENCY.to_owned();
@@ -265,119 +296,6 @@ impl Cx {
                 default
             }
         }
-    }
-
-    fn provider(&mut self, name: String, raw: RawProvider) -> Option<Provider> {
-        let base = join("providers", &[&name]);
-        let valid_name = !name.is_empty()
-            && name
-                .bytes()
-                .all(|b| b.is_ascii_alphanumeric() || matches!(b, b'_' | b'-' | b'.'));
-        if !valid_name {
-            self.push(
-                base.clone(),
-                Problem::ProviderName {
-                    value: name.clone(),
-                },
-            );
-        }
-        let kind = match raw.kind.as_str() {
-            "openai" => Some(ProviderKind::OpenAi),
-            "mock" => Some(ProviderKind::Mock),
-            _ => {
-                self.push(join(&base, &["kind"]), Problem::Kind { value: raw.kind });
-                None
-            }
-        };
-        let base_url = match raw.base_url {
-            Some(url) => {
-                let trimmed = url.trim().trim_end_matches('/');
-                let ok = ["http://", "https://"]
-                    .iter()
-                    .any(|scheme| trimmed.len() > scheme.len() && trimmed.starts_with(scheme));
-                if !ok {
-                    self.push(
-                        join(&base, &["base_url"]),
-                        Problem::BaseUrl { value: url.clone() },
-                    );
-                }
-                trimmed.to_owned()
-            }
-            None => {
-                if kind == Some(ProviderKind::OpenAi) {
-                    self.push(
-                        join(&base, &["base_url"]),
-                        Problem::MissingBaseUrl { kind: "openai" },
-                    );
-                }
-                String::new()
-            }
-        };
-        let api_key = raw.api_key.filter(|k| !k.is_empty()).map(Secret::new);
-
-        let billing_default = Billing::default();
-        let per_usd = raw.billing.per_usd.unwrap_or(billing_default.per_usd);
-        if !(per_usd.is_finite() && per_usd > 0.0) {
-            self.push(
-                join(&base, &["billing", "per_usd"]),
-                Problem::NotPositive { value: per_usd },
-            );
-        }
-        let billing = Billing {
-            currency: self.currency(join(&base, &["billing", "currency"]), raw.billing.currency),
-            per_usd,
-        };
-
-        let t = Timeouts::default();
-        let rt = raw.timeouts;
-        let timeouts = Timeouts {
-            connect: self.duration(
-                join(&base, &["timeouts", "connect"]),
-                rt.connect,
-                t.connect,
-                true,
-            ),
-            first_token: self.duration(
-                join(&base, &["timeouts", "first_token"]),
-                rt.first_token,
-                t.first_token,
-                true,
-            ),
-            idle: self.duration(join(&base, &["timeouts", "idle"]), rt.idle, t.idle, true),
-            total: self.duration(join(&base, &["timeouts", "total"]), rt.total, t.total, true),
-        };
-
-        let mut prices = BTreeMap::new();
-        for (model, price) in raw.prices.0 {
-            let price_path = join(&base, &["prices", &model]);
-            if model.trim().is_empty() {
-                self.push(price_path.clone(), Problem::Empty);
-            }
-            for (key, value) in [("input", price.input), ("output", price.output)] {
-                if !(value.is_finite() && value >= 0.0) {
-                    let mut field = price_path.clone();
-                    push_key(&mut field, key);
-                    self.push(field, Problem::Negative { value });
-                }
-            }
-            prices.insert(
-                model,
-                Price {
-                    input: price.input,
-                    output: price.output,
-                },
-            );
-        }
-
-        Some(Provider {
-            name,
-            kind: kind?,
-            base_url,
-            api_key,
-            billing,
-            timeouts,
-            prices,
-        })
     }
 
     /// The gateway-wide `[stream]` settings and the per-route `[stream.routes."<model>"]`

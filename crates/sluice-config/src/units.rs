@@ -1,11 +1,6 @@
-//! Parsers for the unit-bearing scalar values: durations and byte sizes.
-
-use std::time::Duration;
-
-/// A humantime duration such as `"250ms"`, `"10s"`, `"5m"` or `"1h 30m"`.
-pub(crate) fn parse_duration(text: &str) -> Option<Duration> {
-    humantime::parse_duration(text.trim()).ok()
-}
+//! Byte sizes (`max_body`, `send_buffer`). Durations are read with
+//! `sluice_types::parse_duration`, the one duration grammar of the product, so a config file,
+//! a command-line flag and a report query accept the same text.
 
 /// A byte size: `"2048"`, `"10MiB"`, `"512KiB"`, `"1MB"`, `"1 GiB"` (decimal units are
 /// powers of 1000, binary units powers of 1024; units are case-insensitive).
@@ -47,14 +42,5 @@ mod tests {
         for bad in ["", "MiB", "10XB", "-1", "1.5MiB", "99999999999999999999GiB"] {
             assert_eq!(parse_size(bad), None, "{bad:?}");
         }
-    }
-
-    #[test]
-    fn durations() {
-        assert_eq!(parse_duration("250ms"), Some(Duration::from_millis(250)));
-        assert_eq!(parse_duration("5m"), Some(Duration::from_secs(300)));
-        assert_eq!(parse_duration("10x"), None);
-        assert_eq!(parse_duration("10"), None);
-        assert_eq!(parse_duration(""), None);
     }
 }

@@ -378,3 +378,71 @@ fn stream_override_of_a_skipped_route_is_still_checked() {
     let text = "[providers.h]\nkind = \"openai\"\nbase_url = \"https://h\"\noptional = true\napi_key = \"${K}\"\n[routes]\nr = [\"h\"]\n[stream.routes.r]\nbuffer_events = 0\n";
     check(text, Some("stream.routes.r.buffer_events"), &["at least 1"]);
 }
+
+#[test]
+fn circuit_breaker_unknown_key() {
+    check(
+        &format!("{BASE}\n[circuit_breaker]\nfailure = 3\n"),
+        Some("circuit_breaker.failure"),
+        &["unknown field", "failure"],
+    );
+    check(
+        &format!("{BASE}\n[circuit_breaker]\ncooldown_ms = 700\n"),
+        Some("circuit_breaker.cooldown_ms"),
+        &["unknown field", "cooldown_ms"],
+    );
+}
+
+#[test]
+fn circuit_breaker_bad_values() {
+    let err = check(
+        &format!("{BASE}\n[circuit_breaker]\nfailures = 0\n"),
+        Some("circuit_breaker.failures"),
+        &["at least 1", "got 0"],
+    );
+    assert_eq!(
+        err.to_string(),
+        "sluice.toml: circuit_breaker.failures: must be at least 1 (got 0)"
+    );
+    check(
+        &format!("{BASE}\n[circuit_breaker]\nfailures = -2\n"),
+        Some("circuit_breaker.failures"),
+        &["-2"],
+    );
+    check(
+        &format!("{BASE}\n[circuit_breaker]\nfailures = \"five\"\n"),
+        Some("circuit_breaker.failures"),
+        &["invalid type", "five"],
+    );
+    check(
+        &format!("{BASE}\n[circuit_breaker]\ncooldown = \"0s\"\n"),
+        Some("circuit_breaker.cooldown"),
+        &["greater than zero", "\"0s\""],
+    );
+    check(
+        &format!("{BASE}\n[circuit_breaker]\ncooldown = \"soon\"\n"),
+        Some("circuit_breaker.cooldown"),
+        &[r#"invalid duration "soon": expected a number followed by a unit"#],
+    );
+    check(
+        &format!("{BASE}\n[circuit_breaker]\ncooldown = \"700\"\n"),
+        Some("circuit_breaker.cooldown"),
+        &["invalid duration \"700\""],
+    );
+    check(
+        &format!("{BASE}\n[circuit_breaker]\ncooldown = 700\n"),
+        Some("circuit_breaker.cooldown"),
+        &["invalid type"],
+    );
+    check(
+        &with_base("circuit_breaker = 5"),
+        Some("circuit_breaker"),
+        &["invalid type"],
+    );
+    // Both wrong: the first is named, the other counted.
+    check(
+        &format!("{BASE}\n[circuit_breaker]\nfailures = 0\ncooldown = \"0s\"\n"),
+        Some("circuit_breaker.failures"),
+        &["(and 1 more problem)"],
+    );
+}

@@ -1,12 +1,14 @@
 //! Happy paths: the SPEC §2 example, defaults, aliases, optional providers, per-route stream
 //! overrides, builtin, load.
 
+use std::str::FromStr;
 use std::time::Duration;
 
 use sluice_config::{
-    builtin, load, parse, Origin, ProviderKind, SkippedProvider, SlowClient, StreamOverride,
-    StreamSettings, Target,
+    builtin, load, parse, CircuitBreaker, LedgerSetting, Origin, ProviderKind, SkippedProvider,
+    SlowClient, StreamOverride, StreamSettings, Target,
 };
+use sluice_types::Decimal;
 
 const SPEC_EXAMPLE: &str = r#"
 listen = "127.0.0.1:8080"
@@ -49,6 +51,10 @@ backoff = "200ms"
 max_retry_after = "10s"
 "#;
 
+fn dec(text: &str) -> Decimal {
+    Decimal::from_str(text).unwrap()
+}
+
 fn with_key(name: &str) -> Option<String> {
     (name == "HOLYSHEEP_API_KEY").then(|| "sk-test-123".to_owned())
 }
@@ -78,10 +84,12 @@ fn spec_example_with_key() {
     assert_eq!(hs.base_url, "https://api.holysheep.ai/v1");
     assert_eq!(hs.api_key.as_ref().unwrap().expose(), "sk-test-123");
     assert_eq!(hs.billing.currency, "JPY");
-    assert_eq!(hs.billing.per_usd, 1.0);
+    assert_eq!(hs.billing.per_usd, Decimal::ONE);
     assert_eq!(hs.timeouts.total, Duration::from_secs(600));
-    assert_eq!(hs.prices["deepseek-v3.2"].output, 0.42);
-    assert_eq!(hs.prices["gpt-4.1"].input, 2.0);
+    // Amounts are the decimals written, not their nearest f64.
+    assert_eq!(hs.prices["deepseek-v3.2"].output, dec("0.42"));
+    assert_eq!(hs.prices["deepseek-v3.2"].input, dec("0.27"));
+    assert_eq!(hs.prices["gpt-4.1"].input, dec("2"));
 
     let models: Vec<&str> = cfg.routes.iter().map(|r| r.model.as_str()).collect();
     assert_eq!(models, ["gpt-4.1", "fast"]);
@@ -141,7 +149,7 @@ fn route_left_with_no_targets_is_removed() {
 fn defaults_fill_an_empty_file() {
     let cfg = parse("", "empty.toml", &no_env).unwrap();
     assert_eq!(cfg.listen.to_string(), "127.0.0.1:8080");
-    assert_eq!(cfg.ledger, "sqlite://sluice.db");
+    assert_eq!(cfg.ledger, LedgerSetting::Url("sqlite://sluice.db".into()));
     assert_eq!(cfg.redis, None);
     assert_eq!(cfg.display_currency, "USD");
     assert!(cfg.providers.is_empty() && cfg.routes.is_empty());
@@ -154,8 +162,64 @@ fn defaults_fill_an_empty_file() {
     assert_eq!(cfg.retry.backoff, Duration::from_millis(200));
     assert_eq!(cfg.retry.max_retry_after, Duration::from_secs(10));
     assert!(!cfg.auth.required);
+    assert_eq!(cfg.circuit_breaker.failures, 5);
+    assert_eq!(cfg.circuit_breaker.cooldown, Duration::from_secs(30));
+    assert_eq!(cfg.circuit_breaker, CircuitBreaker::default());
     assert_eq!(cfg.shutdown_grace, Duration::from_secs(30));
     assert_eq!(cfg.max_body, 10 * 1024 * 1024);
+}
+
+#[test]
+fn circuit_breaker_settings() {
+    let text = "[circuit_breaker]\nfailures = 3\ncooldown = \"700ms\"\n";
+    let cfg = parse(text, "c.toml", &no_env).unwrap();
+    assert_eq!(
+        cfg.circuit_breaker,
+        CircuitBreaker {
+            failures: 3,
+            cooldown: Duration::from_millis(700),
+        }
+    );
+    let text = cfg.describe();
+    assert!(
+        text.contains("\ncircuit_breaker: failures 3, cooldown 700ms\n"),
+        "{text}"
+    );
+
+    // Either key alone keeps the other's default.
+    let cfg = parse("[circuit_breaker]\nfailures = 1\n", "c.toml", &no_env).unwrap();
+    assert_eq!(cfg.circuit_breaker.failures, 1);
+    assert_eq!(cfg.circuit_breaker.cooldown, Duration::from_secs(30));
+    let cfg = parse(
+        "[circuit_breaker]\ncooldown = \"1m 30s\"\n",
+        "c.toml",
+        &no_env,
+    )
+    .unwrap();
+    assert_eq!(cfg.circuit_breaker.failures, 5);
+    assert_eq!(cfg.circuit_breaker.cooldown, Duration::from_secs(90));
+
+    let cfg = builtin(&no_env);
+    assert_eq!(cfg.circuit_breaker, CircuitBreaker::default());
+    assert!(cfg
+        .describe()
+        .contains("\ncircuit_breaker: failures 5, cooldown 30s\n"));
+}
+
+#[test]
+fn ledger_none_keeps_no_ledger() {
+    let cfg = parse("ledger = \"none\"", "n.toml", &no_env).unwrap();
+    assert_eq!(cfg.ledger, LedgerSetting::None);
+    assert_eq!(cfg.ledger.url(), None);
+    assert_eq!(cfg.ledger.to_string(), "none");
+    assert!(cfg.describe().contains("\nledger: none\n"));
+
+    let cfg = builtin(&no_env);
+    assert_eq!(cfg.ledger.url(), Some("sqlite://sluice.db"));
+    assert_eq!(cfg.ledger.to_string(), "sqlite://sluice.db");
+    let cfg = parse("ledger = \"postgres://u:pw@db/x\"", "p.toml", &no_env).unwrap();
+    assert_eq!(cfg.ledger.to_string(), "postgres://u:pw@db/x");
+    assert!(cfg.describe().contains("\nledger: postgres://u:***@db/x\n"));
 }
 
 #[test]
@@ -170,7 +234,7 @@ fn provider_defaults() {
     assert_eq!(p.name, "p");
     assert!(p.api_key.is_none());
     assert_eq!(p.billing.currency, "USD");
-    assert_eq!(p.billing.per_usd, 1.0);
+    assert_eq!(p.billing.per_usd, Decimal::ONE);
     assert_eq!(p.timeouts.connect, Duration::from_secs(10));
     assert_eq!(p.timeouts.first_token, Duration::from_secs(60));
     assert_eq!(p.timeouts.idle, Duration::from_secs(30));
@@ -224,6 +288,8 @@ fn values_and_units() {
     };
     let cfg = parse(text, "u.toml", &env).unwrap();
     assert_eq!(cfg.listen.to_string(), "[::1]:9999");
+    assert_eq!(cfg.ledger, LedgerSetting::Url("postgres://u@h/db".into()));
+    assert_eq!(cfg.ledger.url(), Some("postgres://u@h/db"));
     assert_eq!(cfg.redis.as_deref(), Some("redis://r:6379"));
     assert_eq!(cfg.display_currency, "JPY");
     assert_eq!(cfg.shutdown_grace, Duration::from_secs(60));
@@ -258,8 +324,10 @@ fn builtin_with_key_adds_holysheep_before_mock() {
     assert_eq!(hs.base_url, "https://api.holysheep.ai/v1");
     assert_eq!(hs.api_key.as_ref().unwrap().expose(), "sk-test-123");
     assert_eq!(hs.billing.currency, "JPY");
-    assert_eq!(hs.prices["claude-sonnet-4.5"].output, 15.0);
-    assert_eq!(hs.prices["gemini-2.5-flash"].input, 0.30);
+    assert_eq!(hs.billing.per_usd, Decimal::ONE);
+    assert_eq!(hs.prices["claude-sonnet-4.5"].output, dec("15"));
+    assert_eq!(hs.prices["gemini-2.5-flash"].input, dec("0.3"));
+    assert_eq!(hs.prices["deepseek-v3.2"].output, dec("0.42"));
     let models: Vec<&str> = cfg.routes.iter().map(|r| r.model.as_str()).collect();
     assert_eq!(
         models,
@@ -311,6 +379,12 @@ fn secret_is_masked_and_describe_has_routes_but_no_key() {
     assert!(text.contains("fast -> local/mock-1"), "{text}");
     assert!(text.contains("https://api.holysheep.ai/v1"), "{text}");
     assert!(text.contains("max_body: 10485760"), "{text}");
+    assert!(text.contains("\n    billing: 1 JPY per USD\n"), "{text}");
+    assert!(
+        text.contains("\n      deepseek-v3.2: 0.27 / 0.42\n"),
+        "{text}"
+    );
+    assert!(text.contains("\n      gpt-4.1: 2.00 / 8.00\n"), "{text}");
 
     let skipped = parse(SPEC_EXAMPLE, "sluice.toml", &no_env)
         .unwrap()

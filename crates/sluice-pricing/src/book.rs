@@ -4,62 +4,14 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
-use rust_decimal::Decimal;
 use serde::{Deserialize, Serialize};
-
-use crate::decimal::decimal_from_config;
+use sluice_types::{decimal_from_f64, Billing, Decimal, Price};
 
 /// The date of the built-in price list (`as_of` in `prices.toml`).
 pub const BUILTIN_PRICES_AS_OF: &str = "2026-11-28";
 
 /// The built-in price list, compiled in.
 const PRICES_TOML: &str = include_str!("prices.toml");
-
-/// A list price in USD per million tokens.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-pub struct Price {
-    #[serde(with = "rust_decimal::serde::str")]
-    pub input: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub output: Decimal,
-}
-
-impl From<&sluice_config::Price> for Price {
-    fn from(p: &sluice_config::Price) -> Self {
-        Price {
-            input: decimal_from_config(p.input),
-            output: decimal_from_config(p.output),
-        }
-    }
-}
-
-/// What one USD of list price costs at a provider: `per_usd` units of `currency`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct Billing {
-    /// ISO 4217 code, upper case.
-    pub currency: String,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub per_usd: Decimal,
-}
-
-impl Default for Billing {
-    /// USD at list price.
-    fn default() -> Self {
-        Billing {
-            currency: sluice_config::DEFAULT_CURRENCY.to_owned(),
-            per_usd: Decimal::ONE,
-        }
-    }
-}
-
-impl From<&sluice_config::Billing> for Billing {
-    fn from(b: &sluice_config::Billing) -> Self {
-        Billing {
-            currency: b.currency.clone(),
-            per_usd: decimal_from_config(b.per_usd),
-        }
-    }
-}
 
 /// Where a price or a billing came from.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
@@ -109,9 +61,9 @@ impl PriceBook {
     pub fn with_config(config: &sluice_config::Config) -> PriceBook {
         let mut book = PriceBook::builtin();
         for (name, provider) in &config.providers {
-            book.set_billing(name, Billing::from(&provider.billing));
+            book.set_billing(name, provider.billing.clone());
             for (model, price) in &provider.prices {
-                book.set_price(name, model, Price::from(price));
+                book.set_price(name, model, *price);
             }
         }
         book
@@ -224,15 +176,15 @@ fn parse_builtin(text: &str) -> Result<PriceBook, String> {
         if !(currency.len() == 3 && currency.bytes().all(|b| b.is_ascii_uppercase())) {
             return Err(format!("sheets.{name}.billing.currency: {currency:?}"));
         }
-        let per_usd = decimal_from_config(sheet.billing.per_usd);
+        let per_usd = decimal_from_f64(sheet.billing.per_usd);
         if per_usd <= Decimal::ZERO {
             return Err(format!("sheets.{name}.billing.per_usd: {per_usd}"));
         }
         let mut prices = BTreeMap::new();
         for (model, p) in sheet.prices {
             let price = Price {
-                input: decimal_from_config(p.input),
-                output: decimal_from_config(p.output),
+                input: decimal_from_f64(p.input),
+                output: decimal_from_f64(p.output),
             };
             if price.input < Decimal::ZERO || price.output < Decimal::ZERO {
                 return Err(format!("sheets.{name}.prices.{model}: negative"));

@@ -1,13 +1,17 @@
 //! The monthly cost comparison across providers (`sluice cost`), after the seed's
 //! `compare_costs`: USD, local currency at each provider's rate, savings against the cheapest.
+//! Also the monthly projection of measured traffic (`sluice cost --from-ledger`): a window's
+//! tokens scaled to a 30-day month, and the comparison kept to the models that traffic used.
 
 use std::cmp::Ordering;
+use std::collections::BTreeSet;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
 
 use crate::book::{PriceBook, Source};
 use crate::cost::{cost_mtok, mul};
+use crate::window::MONTH_MS;
 
 /// A monthly workload priced at every (provider, model) of a [`PriceBook`], cheapest first.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -105,7 +109,7 @@ pub fn compare(
             let display_month = display_currency.as_deref().and_then(|c| {
                 if c == billing.currency {
                     Some(cost.local)
-                } else if c == sluice_config::DEFAULT_CURRENCY {
+                } else if c == sluice_types::DEFAULT_CURRENCY {
                     Some(cost.usd)
                 } else {
                     None
@@ -145,20 +149,7 @@ pub fn compare(
             .then_with(|| a.provider.cmp(&b.provider))
             .then_with(|| a.model.cmp(&b.model))
     });
-    let cheapest_usd = rows.first().map(|r| r.usd_month);
-    let cheapest_display = rows.iter().filter_map(|r| r.display_month).min();
-    for row in &mut rows {
-        if let Some(cheapest) = cheapest_usd {
-            let month = row.usd_month.saturating_sub(cheapest).normalize();
-            row.saving_usd_month_vs_cheapest = month;
-            row.saving_usd_year_vs_cheapest = mul(month, TWELVE).normalize();
-        }
-        if let (Some(mine), Some(cheapest)) = (row.display_month, cheapest_display) {
-            let month = mine.saturating_sub(cheapest).normalize();
-            row.saving_display_month_vs_cheapest = Some(month);
-            row.saving_display_year_vs_cheapest = Some(mul(month, TWELVE).normalize());
-        }
-    }
+    savings_vs_cheapest(&mut rows);
     Comparison {
         input_mtok: input_mtok.normalize(),
         output_mtok: output_mtok.normalize(),
@@ -168,12 +159,70 @@ pub fn compare(
     }
 }
 
+/// Sets every row's savings against the cheapest: in USD against the first row (`rows` are
+/// sorted cheapest first), in the display currency against the smallest known amount (none
+/// where the row's own amount is unknown).
+fn savings_vs_cheapest(rows: &mut [ComparisonRow]) {
+    let cheapest_usd = rows.first().map(|r| r.usd_month);
+    let cheapest_display = rows.iter().filter_map(|r| r.display_month).min();
+    for row in rows {
+        if let Some(cheapest) = cheapest_usd {
+            let month = row.usd_month.saturating_sub(cheapest).normalize();
+            row.saving_usd_month_vs_cheapest = month;
+            row.saving_usd_year_vs_cheapest = mul(month, TWELVE).normalize();
+        }
+        row.saving_display_month_vs_cheapest = None;
+        row.saving_display_year_vs_cheapest = None;
+        if let (Some(mine), Some(cheapest)) = (row.display_month, cheapest_display) {
+            let month = mine.saturating_sub(cheapest).normalize();
+            row.saving_display_month_vs_cheapest = Some(month);
+            row.saving_display_year_vs_cheapest = Some(mul(month, TWELVE).normalize());
+        }
+    }
+}
+
+/// Million tokens a (30-day) month, from `tokens` measured over `window_ms`:
+/// `tokens × MONTH_MS / window_ms / 10⁶`, exact where the quotient terminates within
+/// `Decimal`'s 28 places. A window of zero or less projects nothing.
+pub fn monthly_mtok(tokens: u64, window_ms: i64) -> Decimal {
+    if window_ms <= 0 {
+        return Decimal::ZERO;
+    }
+    let numerator = Decimal::from(tokens).saturating_mul(Decimal::from(MONTH_MS));
+    let denominator = Decimal::from(window_ms).saturating_mul(Decimal::from(1_000_000u32));
+    numerator
+        .checked_div(denominator)
+        .unwrap_or(Decimal::MAX)
+        .normalize()
+}
+
+/// The factor a measured window is scaled by to make a month: `MONTH_MS / window_ms`.
+pub fn month_scale(window_ms: i64) -> Decimal {
+    if window_ms <= 0 {
+        return Decimal::ZERO;
+    }
+    Decimal::from(MONTH_MS)
+        .checked_div(Decimal::from(window_ms))
+        .unwrap_or(Decimal::MAX)
+        .normalize()
+}
+
+/// `c` with only the rows of `models` (provider model names, e.g. those a ledger's traffic
+/// used), its savings recomputed against the cheapest row left, as [`compare`] computes them.
+pub fn restrict_models(mut c: Comparison, models: &BTreeSet<String>) -> Comparison {
+    c.rows.retain(|r| models.contains(&r.model));
+    savings_vs_cheapest(&mut c.rows);
+    c
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
 
+    use sluice_types::{Billing, Price};
+
     use super::*;
-    use crate::book::{Billing, Price};
+    use crate::window::DAY_MS;
 
     fn dec(s: &str) -> Decimal {
         Decimal::from_str(s).unwrap()
@@ -309,5 +358,42 @@ mod tests {
         assert_eq!(json["rows"][0]["price_source"], "config");
         assert_eq!(json["rows"][0]["display_month"], serde_json::Value::Null);
         assert_eq!(json["input_mtok"], "3");
+    }
+
+    #[test]
+    fn monthly_projection() {
+        assert_eq!(monthly_mtok(1_000_000, MONTH_MS), dec("1"));
+        assert_eq!(monthly_mtok(39, MONTH_MS), dec("0.000039"));
+        assert_eq!(monthly_mtok(1_000_000, DAY_MS), dec("30"));
+        assert_eq!(monthly_mtok(5, 0), Decimal::ZERO);
+        assert_eq!(month_scale(MONTH_MS), dec("1"));
+        assert_eq!(month_scale(DAY_MS), dec("30"));
+        // Far past any real traffic, still no panic.
+        assert_eq!(
+            monthly_mtok(u64::MAX, 1),
+            Decimal::from(u64::MAX) * Decimal::from(2592u32)
+        );
+    }
+
+    #[test]
+    fn restricting_a_comparison_recomputes_its_savings() {
+        let mut book = PriceBook::empty();
+        let p = |i: &str, o: &str| Price {
+            input: dec(i),
+            output: dec(o),
+        };
+        book.set_price("a", "cheap", p("1", "1"));
+        book.set_price("a", "mid", p("2", "2"));
+        book.set_price("b", "mid", p("3", "3"));
+        let c = compare(&book, dec("1"), dec("1"), None, Some("USD"));
+        assert_eq!(c.rows[2].saving_usd_month_vs_cheapest, dec("4"));
+        let models = BTreeSet::from(["mid".to_owned()]);
+        let c = restrict_models(c, &models);
+        assert_eq!(c.rows.len(), 2);
+        assert_eq!(c.rows[0].saving_usd_month_vs_cheapest, Decimal::ZERO);
+        assert_eq!(c.rows[1].saving_usd_month_vs_cheapest, dec("2"));
+        assert_eq!(c.rows[1].saving_usd_year_vs_cheapest, dec("24"));
+        assert_eq!(c.rows[1].saving_display_month_vs_cheapest, Some(dec("2")));
+        assert!(restrict_models(c, &BTreeSet::new()).rows.is_empty());
     }
 }

@@ -1,19 +1,6 @@
 //! The cost of tokens at a price: exact, in USD and in the provider's billing currency.
 
-use rust_decimal::Decimal;
-use serde::Serialize;
-
-use crate::book::{Billing, Price};
-
-/// An exact cost: `usd` at list price, `local` what the provider charges in `currency`.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize)]
-pub struct Cost {
-    #[serde(with = "rust_decimal::serde::str")]
-    pub usd: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
-    pub local: Decimal,
-    pub currency: String,
-}
+use sluice_types::{Billing, Cost, Decimal, Price};
 
 /// One millionth, exactly.
 const PER_MILLION: Decimal = Decimal::from_parts(1, 0, 0, false, 6);

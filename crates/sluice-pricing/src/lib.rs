@@ -1,30 +1,35 @@
-//! Money for Sluice: exact decimal prices, the built-in price list, the cost of a request
-//! and the monthly cost comparison across providers (`sluice cost`).
+//! Money for Sluice: exact decimal prices, the built-in price list, the cost of a request,
+//! the monthly cost comparison across providers (`sluice cost`), usage reports in money
+//! (`sluice usage`, `GET /v1/usage`) and amounts as text.
 //!
 //! Every amount is a [`Decimal`]: list prices are decimal USD per million tokens, a single
-//! request costs fractions of a micro-dollar, and sums of `f64` drift (`0.1 + 0.2`). Prices
-//! that arrive as `f64` from `sluice.toml` go through [`decimal_from_config`], which keeps
-//! the number as written (`0.27` stays exactly `0.27`). Rounding happens only for display
-//! ([`round_money`]). No IO, no async.
+//! request costs fractions of a micro-dollar, and sums of `f64` drift (`0.1 + 0.2`). The
+//! amount types ([`Price`], [`Billing`], [`Cost`]) are `sluice-types`' vocabulary, re-exported;
+//! the config already holds its prices as those decimals, and the built-in list's numbers go
+//! through `sluice_types::decimal_from_f64`, which keeps them as written (`0.27` stays exactly
+//! `0.27`). Rounding happens only for display ([`round_money`]). No IO, no async.
 //!
-//! Layout: `decimal` (conversion and rounding), `book` (the [`PriceBook`]: named price sheets
-//! with a billing currency, built in from `prices.toml` and extended by the config), `cost`
-//! (one request), `compare` (the monthly comparison), `report` (usage reports in money: the
-//! window, the display-currency rate, the report document, monthly projections of traffic).
+//! Layout: `book` (the [`PriceBook`]: named price sheets with a billing currency, built in
+//! from `prices.toml` and extended by the config), `cost` (one request), `compare` (the
+//! monthly comparison, and monthly projections of measured traffic), `window` (a report's time
+//! window), `currency` (currency codes and the display rate), `report` (the usage report
+//! document), [`display`] (amounts as text: rounding, minor units, thousands separators).
 
 mod book;
 mod compare;
 mod cost;
-mod decimal;
+mod currency;
+pub mod display;
 mod report;
+mod window;
 
-pub use book::{Billing, Price, PriceBook, Source, BUILTIN_PRICES_AS_OF};
-pub use compare::{compare, Comparison, ComparisonRow};
-pub use cost::{cost, cost_mtok, Cost};
-pub use decimal::{decimal_from_config, round_money};
-pub use report::{
-    currency_code, display_rate, month_scale, monthly_mtok, parse_duration_ms, parse_time_bound,
-    rate_note, restrict_models, Rate, UsageLine, UsageReport, UsageTotals, Window, WindowError,
-    DAY_MS, DEFAULT_SINCE, MONTH_MS,
+pub use book::{PriceBook, Source, BUILTIN_PRICES_AS_OF};
+pub use compare::{compare, month_scale, monthly_mtok, restrict_models, Comparison, ComparisonRow};
+pub use cost::{cost, cost_mtok};
+pub use currency::{currency_code, display_rate, rate_note, Rate};
+pub use display::round_money;
+pub use report::{UsageLine, UsageReport, UsageTotals};
+pub use sluice_types::{Billing, Cost, Decimal, Price};
+pub use window::{
+    parse_duration_ms, parse_time_bound, Window, WindowError, DAY_MS, DEFAULT_SINCE, MONTH_MS,
 };
-pub use rust_decimal::Decimal;

@@ -3,7 +3,9 @@
 pub mod bench;
 pub mod check_config;
 pub mod cost;
+mod ledger;
 pub mod mock_upstream;
+mod render;
 pub mod serve;
 pub mod usage;
 

@@ -189,13 +189,14 @@ async fn the_circuit_opens_after_repeated_failures_and_closes_after_the_cooldown
     cfg += &provider("b", &format!("{}/v1", b.base));
     cfg += "[routes]\n\"r\" = [{ provider = \"a\", model = \"mock\" }, { provider = \"b\", model = \"mock\" }]\n\n";
     cfg += "[retry]\nattempts = 0\nbackoff = \"5ms\"\n";
+    cfg += "[circuit_breaker]\ncooldown = \"700ms\"\n";
     let dir = tempfile::tempdir().expect("temp dir");
     let path = dir.path().join("sluice.toml");
     std::fs::write(&path, cfg).expect("write config");
     let path = path.to_str().expect("utf-8 path").to_owned();
     let gw = Proc::spawn(
         &["serve", "--config", &path, "--listen", "127.0.0.1:0"],
-        &[("SLUICE_CIRCUIT_COOLDOWN_MS", "700")],
+        &[],
         Some(dir),
     );
     let url = gw.url("/v1/chat/completions");

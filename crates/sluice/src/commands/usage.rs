@@ -3,18 +3,18 @@
 //! Costs are exact decimals summed by the ledger; the table rounds them for display only.
 
 use std::fmt::Write as _;
-use std::path::Path;
-use std::time::{Duration, UNIX_EPOCH};
 
-use sluice_ledger::{GroupBy, Ledger, UsageQuery};
+use sluice_ledger::{GroupBy, UsageQuery};
+use sluice_pricing::display::{grouped, money};
 use sluice_pricing::{currency_code, PriceBook, UsageLine, UsageReport, Window};
 
-use super::cost::{grouped, money};
+use super::ledger::open_ledger;
+use super::render::{utc, Table};
 use crate::cli::{UsageArgs, UsageBy};
 use crate::Failure;
 
 pub async fn run(args: UsageArgs) -> Result<(), Failure> {
-    let now = now_ms();
+    let now = sluice_types::unix_ms();
     let window = Window::parse(args.since.as_deref(), args.until.as_deref(), now)
         .map_err(|e| Failure::Usage(format!("--{}: {}", e.param, e.reason)))?;
     let explicit_currency = args
@@ -69,59 +69,6 @@ pub async fn run(args: UsageArgs) -> Result<(), Failure> {
     Ok(())
 }
 
-/// Opens the ledger at `url` for reading. A SQLite file that does not exist is an error, not
-/// a new empty ledger: it almost always means the wrong working directory or config.
-pub(crate) async fn open_ledger(url: &str) -> Result<Ledger, Failure> {
-    if url == "none" {
-        return Err(Failure::Runtime(anyhow::anyhow!(
-            "ledger: the config keeps no ledger (ledger = \"none\"), so there is no usage to \
-             report"
-        )));
-    }
-    if let Some(path) = sqlite_path(url) {
-        if !path.exists() {
-            let shown = std::env::current_dir()
-                .map(|cwd| cwd.join(path))
-                .unwrap_or_else(|_| path.to_path_buf());
-            return Err(Failure::Runtime(anyhow::anyhow!(
-                "ledger {}: no such file {} (the gateway creates it when it starts: run this \
-                 where `sluice serve` runs, or give the config whose `ledger` names it)",
-                sluice_ledger::redact_url(url),
-                shown.display()
-            )));
-        }
-    }
-    Ledger::open(url)
-        .await
-        .map_err(|e| Failure::Runtime(anyhow::anyhow!("{e}")))
-}
-
-/// The file of a `sqlite://` ledger URL, as the ledger reads it.
-fn sqlite_path(url: &str) -> Option<&Path> {
-    let rest = url
-        .strip_prefix("sqlite://")
-        .or_else(|| url.strip_prefix("sqlite:"))?;
-    (!rest.is_empty() && !rest.contains('?') && rest != ":memory:").then(|| Path::new(rest))
-}
-
-/// Now, in unix milliseconds.
-pub(crate) fn now_ms() -> i64 {
-    std::time::SystemTime::now()
-        .duration_since(UNIX_EPOCH)
-        .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX))
-}
-
-/// A unix-milliseconds time as RFC 3339 UTC to the second (`2026-01-31T12:00:00Z`).
-pub(crate) fn utc(ms: i64) -> String {
-    let time = u64::try_from(ms)
-        .ok()
-        .and_then(|ms| UNIX_EPOCH.checked_add(Duration::from_millis(ms)));
-    match time {
-        Some(t) => humantime::format_rfc3339_seconds(t).to_string(),
-        None => format!("{ms} (unix ms)"),
-    }
-}
-
 fn table(r: &UsageReport, ledger: &str) -> String {
     let mut out = String::new();
     let _ = writeln!(
@@ -149,46 +96,14 @@ fn table(r: &UsageReport, ledger: &str) -> String {
         header.push(format!("COST {c}"));
     }
     header.extend(["ESTIMATED".to_owned(), "ERRORS".to_owned()]);
-    let mut lines = vec![header];
+    // The group left-aligned, the numbers right-aligned, the total under a rule.
+    let mut table = Table::new(header, 1);
     for row in &r.rows {
-        lines.push(cells(row, local));
+        table.row(cells(row, local));
     }
-    lines.push(cells(&r.total, local));
-    let widths: Vec<usize> = (0..lines[0].len())
-        .map(|i| {
-            lines
-                .iter()
-                .map(|l| l[i].chars().count())
-                .max()
-                .unwrap_or(0)
-        })
-        .collect();
-    let render = |line: &[String]| {
-        let mut text = String::new();
-        for (i, cell) in line.iter().enumerate() {
-            let pad = widths[i] - cell.chars().count();
-            if i > 0 {
-                text.push_str("  ");
-            }
-            // The group left-aligned, the numbers right-aligned.
-            if i == 0 {
-                text.push_str(cell);
-                text.extend(std::iter::repeat_n(' ', pad));
-            } else {
-                text.extend(std::iter::repeat_n(' ', pad));
-                text.push_str(cell);
-            }
-        }
-        text.trim_end().to_owned()
-    };
-    let total_at = lines.len() - 1;
-    for (i, line) in lines.iter().enumerate() {
-        if i == total_at {
-            let rule: usize = widths.iter().sum::<usize>() + 2 * (widths.len() - 1);
-            let _ = writeln!(out, "{}", "-".repeat(rule));
-        }
-        let _ = writeln!(out, "{}", render(line));
-    }
+    table.rule();
+    table.row(cells(&r.total, local));
+    table.write(&mut out);
     let mut notes = Vec::new();
     if r.currency != "USD" {
         notes.push(r.note.clone());
@@ -223,28 +138,4 @@ fn cells(line: &UsageLine, local: Option<&str>) -> Vec<String> {
     }
     cells.extend([count(line.estimated_requests), count(line.errors)]);
     cells
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn sqlite_paths_as_the_ledger_reads_them() {
-        assert_eq!(
-            sqlite_path("sqlite://sluice.db"),
-            Some(Path::new("sluice.db"))
-        );
-        assert_eq!(sqlite_path("sqlite:///a/b.db"), Some(Path::new("/a/b.db")));
-        assert_eq!(sqlite_path("sqlite:x.db"), Some(Path::new("x.db")));
-        assert_eq!(sqlite_path("sqlite://"), None);
-        assert_eq!(sqlite_path("postgres://h/db"), None);
-    }
-
-    #[test]
-    fn times_show_in_utc() {
-        assert_eq!(utc(0), "1970-01-01T00:00:00Z");
-        assert_eq!(utc(1_767_225_600_000), "2026-01-01T00:00:00Z");
-        assert_eq!(utc(-5), "-5 (unix ms)");
-    }
 }
