@@ -1,8 +1,8 @@
 //! A circuit breaker per provider: a provider that keeps failing is skipped for a while, so
 //! requests go straight to the route's next target instead of waiting on it.
 //!
-//! States: **closed** (used normally) → after [`FAILURE_THRESHOLD`] consecutive failures →
-//! **open** for [`COOLDOWN`] (skipped by routing) → when the cool-down has passed, **half-open**:
+//! States: **closed** (used normally) → after `failures` consecutive failures → **open** for
+//! `cooldown` (skipped by routing) → when the cool-down has passed, **half-open**:
 //! one request (the probe) is let through; its success closes the circuit, its failure opens it
 //! again for another cool-down. A probe that ends neither way (the client left, or the provider
 //! refused the request itself, e.g. HTTP 400) frees the slot for the next request.
@@ -12,22 +12,14 @@
 //! `StreamError::retryable`). A stream that got as far as its first event is a success, even if
 //! it breaks later. Any success resets the count.
 //!
-//! The thresholds are constants, not config, for now. The cool-down can be overridden with the
-//! environment variable `SLUICE_CIRCUIT_COOLDOWN_MS` (read once, when the gateway starts); it
-//! exists for tests and drills.
+//! The threshold and the cool-down are `[circuit_breaker] failures` and `cooldown` in the
+//! config (5 and 30 s by default).
 
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 use std::time::Duration;
 
 use tokio::time::Instant;
-
-/// Consecutive failures that open a provider's circuit.
-pub const FAILURE_THRESHOLD: u32 = 5;
-/// How long an open circuit stays open before a probe is let through.
-pub const COOLDOWN: Duration = Duration::from_secs(30);
-/// Overrides [`COOLDOWN`], in milliseconds.
-pub const COOLDOWN_ENV: &str = "SLUICE_CIRCUIT_COOLDOWN_MS";
 
 /// A provider's circuit state, as `/readyz` and the metrics show it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -75,17 +67,9 @@ pub enum Admission {
 }
 
 impl Breakers {
-    /// Breakers for these providers, with the documented thresholds (the cool-down from
-    /// [`COOLDOWN_ENV`] when it is set to a number).
-    pub fn new<'a>(providers: impl IntoIterator<Item = &'a String>) -> Self {
-        let cooldown = std::env::var(COOLDOWN_ENV)
-            .ok()
-            .and_then(|v| v.trim().parse::<u64>().ok())
-            .map_or(COOLDOWN, Duration::from_millis);
-        Self::with_thresholds(providers, FAILURE_THRESHOLD, cooldown)
-    }
-
-    pub(crate) fn with_thresholds<'a>(
+    /// Breakers for these providers, opening after `failures` consecutive failures for
+    /// `cooldown`.
+    pub fn new<'a>(
         providers: impl IntoIterator<Item = &'a String>,
         threshold: u32,
         cooldown: Duration,
@@ -215,7 +199,7 @@ mod tests {
 
     fn breakers() -> Breakers {
         let names = ["a".to_owned()];
-        Breakers::with_thresholds(names.iter(), 3, Duration::from_millis(100))
+        Breakers::new(names.iter(), 3, Duration::from_millis(100))
     }
 
     #[test]

@@ -41,11 +41,8 @@ pub struct Gateway {
 impl Gateway {
     /// Opens the ledger the config names, starts its writer and builds the gateway's state.
     pub async fn start(config: Config, mock: MockHandle) -> Result<Gateway, InitError> {
-        let (accounts, writer) = if config.ledger == "none" {
-            tracing::warn!("ledger = \"none\": requests are not recorded");
-            (None, None)
-        } else {
-            let ledger = Ledger::open(&config.ledger).await?;
+        let (accounts, writer) = if let Some(url) = config.ledger.url() {
+            let ledger = Ledger::open(url).await?;
             tracing::info!(ledger = %ledger.url(), "ledger open");
             let (handle, task) = ledger.writer(WriterConfig::default());
             // Awaited in step 4 of the shutdown.
@@ -54,6 +51,9 @@ impl Gateway {
                 Some(Accounts::new(ledger, handle.clone())),
                 Some((handle, task)),
             )
+        } else {
+            tracing::warn!("ledger = \"none\": requests are not recorded");
+            (None, None)
         };
         let state = AppState::new(config, mock, accounts)?;
         Ok(Gateway { state, writer })

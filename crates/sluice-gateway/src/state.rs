@@ -61,7 +61,11 @@ impl AppState {
                 })?;
             providers.insert(name.clone(), client);
         }
-        let breakers = Arc::new(Breakers::new(config.providers.keys()));
+        let breakers = Arc::new(Breakers::new(
+            config.providers.keys(),
+            config.circuit_breaker.failures,
+            config.circuit_breaker.cooldown,
+        ));
         let metrics = Metrics::new(&config).with_breakers(breakers.clone());
         let prices = Prices::new(&config);
         Ok(AppState(Arc::new(Inner {

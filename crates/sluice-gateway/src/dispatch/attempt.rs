@@ -71,10 +71,6 @@ impl Attempt<'_> {
         let provider = self.provider;
         let draft = self.draft;
         let stream_cfg = app.config().stream_for(&draft.model);
-        let slow_client = match stream_cfg.slow_client {
-            sluice_config::SlowClient::Coalesce => sluice_types::SlowClient::Coalesce,
-            sluice_config::SlowClient::Block => sluice_types::SlowClient::Block,
-        };
         let timeouts = &provider.timeouts;
         // The relay's timers run from the request's arrival; a later attempt gets its full
         // first-token time from its own start, and the request's deadline bounds all.
@@ -87,7 +83,7 @@ impl Attempt<'_> {
             idle: timeouts.idle,
             total: timeouts.total.min(request_total),
             slow_client_timeout: stream_cfg.slow_client_timeout,
-            slow_client,
+            slow_client: stream_cfg.slow_client,
             started: draft.started,
             encoder: format.encoder(Some(pricer)),
             lifecycle: app.relays().clone(),

@@ -39,7 +39,7 @@ async fn setup(routes: &str, retry: &str) -> Setup {
         dir.path().display()
     );
     let config = sluice_config::parse(&toml, "sluice.toml", &|_| None).expect("config");
-    let ledger = Ledger::open(&config.ledger).await.unwrap();
+    let ledger = Ledger::open(config.ledger.url().unwrap()).await.unwrap();
     let (writer, task) = ledger.writer(WriterConfig::default());
     tokio::spawn(task);
     let stats = Stats::new();
