@@ -1,7 +1,19 @@
 //! Gateway API keys and their limits.
 //!
-//! [`key`]: the key format `sk-sluice-<public id>-<secret>`, its hash and constant-time check.
+//! - [`key`]: the key format `sk-sluice-<public id>-<secret>`, its hash and constant-time
+//!   check;
+//! - [`Limiter`]: requests and tokens per minute and budgets, reserved at admission and
+//!   settled when the request ends (`limiter`), with the arithmetic in `rate` and budget
+//!   amounts as integer nano-units (`amount`); counted in memory (`memory`).
 //!
-//! **Architecture invariant:** knows nothing of HTTP; only this crate knows Redis.
+//! **Architecture invariants:** knows nothing of HTTP or of the ledger (spend comes through
+//! [`SpendSource`]); a reservation is always settled or expired; admission takes every limit or
+//! none, atomically.
 
+mod amount;
 pub mod key;
+mod limiter;
+mod memory;
+mod rate;
+
+pub use limiter::{Ask, LimitReason, Limiter, Refusal, Reservation, SpendSource};
