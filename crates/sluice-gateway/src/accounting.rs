@@ -10,11 +10,14 @@ use std::sync::Arc;
 use sluice_config::{Config, ProviderKind};
 use sluice_ledger::{Ledger, LedgerHandle, Row};
 use sluice_openai::{PricedUsage, UsagePricer};
-use sluice_pricing::{cost, Billing, Cost, Decimal, Price, PriceBook, UsageTotals};
+use sluice_pricing::{
+    cost, display_rate, Billing, Cost, Decimal, Price, PriceBook, Rate, UsageTotals,
+};
 use sluice_types::Usage;
 use tokio_util::task::TaskTracker;
 
 use crate::estimate::{count_prompt, count_text, Tables};
+use crate::limits::Hold;
 
 /// The ledger: queries go to `ledger`, rows to `writer`, a background batching task that never
 /// makes a request wait.
@@ -51,11 +54,23 @@ impl Accounts {
     }
 
     /// Records a row; when tokens must be counted with the tokenizer first (`estimate`), that
-    /// is done on the blocking pool, off the runtime's threads.
-    pub fn record(&self, mut row: Row, estimate: Option<Estimate>, price: Arc<TargetPrice>) {
+    /// is done on the blocking pool, off the runtime's threads. The row, once final, settles
+    /// the request's hold on its key's limits.
+    pub fn record(
+        &self,
+        mut row: Row,
+        estimate: Option<Estimate>,
+        price: Arc<TargetPrice>,
+        hold: Option<Hold>,
+    ) {
         let writer = self.writer.clone();
         match estimate {
-            None => writer.record(row),
+            None => {
+                if let Some(hold) = hold {
+                    hold.settle(&row);
+                }
+                writer.record(row)
+            }
             Some(est) => {
                 let draining = self.draining.clone();
                 self.estimates.spawn_blocking(move || {
@@ -71,6 +86,9 @@ impl Accounts {
                     let c = price.cost(&usage);
                     row.cost_usd = c.usd;
                     row.cost_local = c.local;
+                    if let Some(hold) = hold {
+                        hold.settle(&row);
+                    }
                     writer.record(row);
                 });
             }
@@ -127,16 +145,17 @@ impl UsagePricer for TargetPrice {
     }
 }
 
-/// Every route target's price, looked up once at start-up.
-#[derive(Debug, Default)]
+/// Every route target's price, looked up once at start-up, and the book they came from.
+#[derive(Debug)]
 pub struct Prices {
     targets: HashMap<(String, String), Arc<TargetPrice>>,
     free: Arc<TargetPrice>,
+    book: Arc<PriceBook>,
 }
 
 impl Prices {
     pub fn new(config: &Config) -> Self {
-        let book = PriceBook::with_config(config);
+        let book = Arc::new(PriceBook::with_config(config));
         let mut targets = HashMap::new();
         for target in config.routes.iter().flat_map(|r| &r.targets) {
             let key = (target.provider.clone(), target.model.clone());
@@ -161,7 +180,18 @@ impl Prices {
         Prices {
             targets,
             free: Arc::default(),
+            book,
         }
+    }
+
+    /// The price book: the built-in sheets with the config's prices over them.
+    pub fn book(&self) -> &Arc<PriceBook> {
+        &self.book
+    }
+
+    /// USD to `currency`, as reports and budgets convert (`sluice_pricing::display_rate`).
+    pub fn rate(&self, currency: &str) -> Option<Rate> {
+        display_rate(&self.book, currency)
     }
 
     pub fn target(&self, provider: &str, model: &str) -> Arc<TargetPrice> {

@@ -39,11 +39,13 @@ use tokio::time::Instant;
 
 use self::attempt::{Attempt, Failed};
 use self::backoff::Jitter;
+use crate::auth::Caller;
 use crate::breaker::{Admission, Permit};
 use crate::ending::{Draft, Ending};
 use crate::error::ApiError;
 use crate::format::ClientFormat;
 use crate::headers::{RequestId, ATTEMPTS};
+use crate::limits::{self, Hold};
 use crate::metrics::Refused;
 use crate::state::AppState;
 use crate::upstream::forwarded_headers;
@@ -53,6 +55,8 @@ pub struct RequestCtx {
     pub id: RequestId,
     pub started: Instant,
     pub client_headers: HeaderMap,
+    /// Who is calling (see `crate::auth`).
+    pub caller: Caller,
 }
 
 /// Serves a chat request on its route.
@@ -70,6 +74,7 @@ pub async fn chat(
             &chat.model,
             404,
         )
+        .with_key(ctx.caller.key_id())
         .record(app);
         return ApiError::unknown_model(&chat.model).into_response();
     };
@@ -77,6 +82,23 @@ pub async fn chat(
         || sluice_config::Timeouts::default().total,
         |p| p.timeouts.total,
     );
+    // The one admission point of a key's limits: the model is known, no provider tried yet.
+    let hold = match limits::admit(app, &ctx.caller, &route.model, &chat, request_total).await {
+        Ok(hold) => hold,
+        Err(refusing) => {
+            let status = refusing.response.status().as_u16();
+            Ending::refused(
+                refusing.why,
+                ctx.id.as_str(),
+                ctx.started,
+                &chat.model,
+                status,
+            )
+            .with_key(ctx.caller.key_id())
+            .record(app);
+            return refusing.response;
+        }
+    };
     let mut run = Run {
         app,
         chat: &chat,
@@ -92,6 +114,8 @@ pub async fn chat(
         last: None,
         earlier: Vec::new(),
         jitter: Jitter::new(),
+        key_id: ctx.caller.key_id().map(str::to_owned),
+        hold,
     };
     let breakers = app.breakers();
     let mut denied: Vec<(Instant, &Target)> = Vec::new();
@@ -141,6 +165,9 @@ struct Run<'a> {
     /// The failed attempts before the current one (`provider kind`), for the ledger row.
     earlier: Vec<String>,
     jitter: Jitter,
+    key_id: Option<String>,
+    /// The request's reservation of its key's limits, handed to every attempt's ending.
+    hold: Option<Hold>,
 }
 
 impl Run<'_> {
@@ -212,6 +239,8 @@ impl Run<'_> {
                     request_body: body.clone(),
                     attempts: self.attempts,
                     earlier_failures: (!self.earlier.is_empty()).then(|| self.earlier.join("; ")),
+                    key_id: self.key_id.clone(),
+                    hold: self.hold.clone(),
                 },
                 body: body.clone(),
                 headers: self.headers.clone(),
@@ -256,6 +285,7 @@ impl Run<'_> {
             &self.chat.model,
             500,
         )
+        .with_key(self.key_id.as_deref())
         .record(self.app);
     }
 

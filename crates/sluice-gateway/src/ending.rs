@@ -5,8 +5,9 @@
 //! 2. the log line (target `sluice::request`; never a key, a prompt, an answer or a provider's
 //!    own error text);
 //! 3. the ledger row, through [`Accounts::record`](crate::accounting::Accounts::record), after a
-//!    tokenizer count when the provider reported no usage. A key's limits will be reconciled
-//!    there too, with the row's final cost, so budgets see exactly what the ledger bills.
+//!    tokenizer count when the provider reported no usage; the final row then settles the
+//!    request's hold on its key's limits ([`Hold::settle`]), so budgets charge exactly what the
+//!    ledger bills.
 //!
 //! Every request ends exactly once, in one of three places: a relay's outcome sink (a stream
 //! that started, or whose handler is gone), the handler (a failure before anything reached the
@@ -24,6 +25,7 @@ use sluice_types::{unix_ms, Usage};
 use tokio::time::Instant;
 
 use crate::accounting::{Estimate, TargetPrice};
+use crate::limits::Hold;
 use crate::metrics::{Refused, RouteMetrics};
 use crate::state::AppState;
 
@@ -47,6 +49,10 @@ pub struct Draft {
     pub attempts: u32,
     /// The failed attempts before this one (`provider kind; ...`), for the ledger row.
     pub earlier_failures: Option<String>,
+    /// The caller's key, if it came with one.
+    pub key_id: Option<String>,
+    /// The request's reservation of its key's limits, settled by the ending recorded.
+    pub hold: Option<Hold>,
 }
 
 /// A request, once it is over.
@@ -74,6 +80,8 @@ pub struct Ending {
     error: Option<String>,
     /// What the metrics need beyond the above.
     measures: Measures,
+    key_id: Option<String>,
+    hold: Option<Hold>,
 }
 
 #[derive(Debug)]
@@ -119,6 +127,8 @@ impl Draft {
                 model: self.model,
                 attempts: self.attempts,
                 request_body: self.request_body,
+                key_id: self.key_id,
+                hold: self.hold,
             },
         )
     }
@@ -166,6 +176,8 @@ impl Draft {
                 outcome: Box::new(outcome),
                 sent,
             },
+            key_id: req.key_id,
+            hold: req.hold,
         }
     }
 
@@ -198,6 +210,8 @@ impl Draft {
             attempts: req.attempts,
             error,
             measures: Measures::Whole { sent, failure },
+            key_id: req.key_id,
+            hold: req.hold,
         }
     }
 }
@@ -210,6 +224,8 @@ struct RequestPart {
     model: String,
     attempts: u32,
     request_body: Bytes,
+    key_id: Option<String>,
+    hold: Option<Hold>,
 }
 
 impl Ending {
@@ -238,7 +254,15 @@ impl Ending {
             attempts: 0,
             error: None,
             measures: Measures::Refused(why),
+            key_id: None,
+            hold: None,
         }
+    }
+
+    /// The same, for a request that came with a key (refused by its limits).
+    pub fn with_key(mut self, key_id: Option<&str>) -> Ending {
+        self.key_id = key_id.map(str::to_owned);
+        self
     }
 
     /// The attempt this ending belongs to is followed by another: only its provider's failure
@@ -253,10 +277,19 @@ impl Ending {
     pub fn record(mut self, app: &AppState) {
         self.count(app);
         self.log();
-        if let Some(accounts) = app.accounts() {
-            let price = self.served.as_ref().map(|s| s.price.clone());
-            let estimate = self.estimate.take();
-            accounts.record(self.row(), estimate, price.unwrap_or_default());
+        let hold = self.hold.take();
+        match app.accounts() {
+            Some(accounts) => {
+                let price = self.served.as_ref().map(|s| s.price.clone());
+                let estimate = self.estimate.take();
+                accounts.record(self.row(), estimate, price.unwrap_or_default(), hold);
+            }
+            // No ledger: the limits settle with the row it would have had.
+            None => {
+                if let Some(hold) = hold {
+                    hold.settle(&self.row());
+                }
+            }
         }
     }
 
@@ -301,6 +334,7 @@ impl Ending {
         tracing::info!(
             target: "sluice::request",
             request_id = %self.request_id,
+            key = self.key_id.as_deref(),
             model = %self.model,
             provider = self.served.as_ref().map(|s| s.provider.as_str()),
             provider_model = self.served.as_ref().map(|s| s.provider_model.as_str()),
@@ -331,6 +365,7 @@ impl Ending {
             self.http_status,
         );
         row.stream = self.stream;
+        row.key_id = self.key_id.clone();
         row.duration_ms = ms(self.duration);
         row.ttft_ms = self.ttft.map(ms);
         row.attempts = self.attempts;

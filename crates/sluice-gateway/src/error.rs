@@ -83,6 +83,76 @@ impl ApiError {
         )
     }
 
+    /// 401: no key, or not a valid one.
+    pub fn unauthorized(message: &str) -> Self {
+        Self::new(
+            StatusCode::UNAUTHORIZED,
+            "invalid_request_error",
+            "invalid_api_key",
+            message.to_owned(),
+        )
+    }
+
+    /// 403: a valid key that may not do this.
+    pub fn forbidden(message: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "forbidden",
+            message.to_owned(),
+        )
+    }
+
+    /// 403: the key's model allow-list does not hold this model.
+    pub fn model_not_allowed(model: &str) -> Self {
+        Self::new(
+            StatusCode::FORBIDDEN,
+            "permission_error",
+            "model_not_allowed",
+            format!("This API key may not use the model `{model}`."),
+        )
+    }
+
+    /// 429: over the key's requests or tokens per minute (`which`: `rpm` or `tpm`).
+    pub fn rate_limited(which: &str) -> Self {
+        let what = if which == "tpm" {
+            "tokens per minute"
+        } else {
+            "requests per minute"
+        };
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            format!("Rate limit reached for this API key's {what}; retry after the time given in Retry-After."),
+        )
+    }
+
+    /// 429: one request asks for more tokens than the key's minute allows.
+    pub fn too_large_for_limit() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "rate_limit_error",
+            "rate_limit_exceeded",
+            "This request may use more tokens than this API key's tokens-per-minute limit \
+             allows; lower max_tokens or the prompt."
+                .to_owned(),
+        )
+    }
+
+    /// 429: the key's budget for its current window is spent (or reserved by requests in
+    /// flight).
+    pub fn over_budget() -> Self {
+        Self::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            "insufficient_quota",
+            "insufficient_quota",
+            "This API key's budget for its current window is used up; it renews when the \
+             window does (see Retry-After)."
+                .to_owned(),
+        )
+    }
+
     /// 503: a part the gateway needs (the ledger, a limits store) is not answering.
     pub fn unavailable(code: &str, message: impl Into<String>) -> Self {
         Self::new(

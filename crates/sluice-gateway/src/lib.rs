@@ -9,6 +9,7 @@
 //! HTTP server and the provider clients know no handler.
 
 mod accounting;
+mod auth;
 mod breaker;
 mod dispatch;
 mod ending;
@@ -16,6 +17,7 @@ mod error;
 mod estimate;
 mod format;
 pub mod headers;
+mod limits;
 mod metrics;
 mod routes;
 mod runtime;
@@ -28,5 +30,5 @@ pub use accounting::Accounts;
 pub use error::ApiError;
 pub use runtime::{Gateway, DRAIN_RESERVE};
 pub use server::app;
-pub use state::{AppState, InitError};
+pub use state::{AppState, InitError, Services};
 pub use upstream::MockHandle;

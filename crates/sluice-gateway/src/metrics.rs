@@ -26,8 +26,8 @@ use sluice_types::StreamErrorKind;
 use tokio::time::Instant;
 
 use self::labels::{
-    ProviderLabels, RequestLabels, RetryLabels, RouteLabels, UpstreamErrorLabels, NO_PROVIDER,
-    UNKNOWN_MODEL,
+    LimitedLabels, ProviderLabels, ReasonLabels, RequestLabels, RetryLabels, RouteLabels,
+    UpstreamErrorLabels, NO_PROVIDER, UNKNOWN_MODEL,
 };
 use self::registry::Families;
 use crate::breaker::{Breakers, CircuitState};
@@ -143,6 +143,25 @@ impl Metrics {
         }
     }
 
+    /// Counts a request refused by key `key_id`'s limit `reason`.
+    pub fn limited(&self, key_id: &str, reason: &'static str) {
+        self.families
+            .limited
+            .get_or_create(&LimitedLabels {
+                key: key_id.into(),
+                reason,
+            })
+            .inc();
+    }
+
+    /// Counts a request refused for its key.
+    pub fn auth_failure(&self, reason: &'static str) {
+        self.families
+            .auth_failures
+            .get_or_create(&ReasonLabels { reason })
+            .inc();
+    }
+
     /// Counts a request refused before its model matched a route.
     pub fn refused(&self, why: Refused) {
         self.families
@@ -155,9 +174,23 @@ impl Metrics {
             .inc();
     }
 
-    /// The exposition, in the OpenMetrics text format; `ledger` supplies the writer's current
-    /// figures.
-    pub fn render(&self, ledger: Option<&sluice_ledger::LedgerHandle>) -> String {
+    /// The exposition, in the OpenMetrics text format; `ledger` and `limiter` supply their
+    /// current figures.
+    pub fn render(
+        &self,
+        ledger: Option<&sluice_ledger::LedgerHandle>,
+        limiter: Option<&sluice_limit::Limiter>,
+    ) -> String {
+        if let Some(l) = limiter {
+            let f = &self.families;
+            f.limit_store_up.set(i64::from(l.store_up()));
+            let counted = f.limit_store_errors.get();
+            f.limit_store_errors
+                .inc_by(l.store_errors().saturating_sub(counted));
+            let counted = f.limit_settlements_dropped.get();
+            f.limit_settlements_dropped
+                .inc_by(l.dropped_settlements().saturating_sub(counted));
+        }
         if let Some(l) = ledger {
             let f = &self.families;
             // The writer counts its drops; the counter catches up with it.
@@ -203,13 +236,13 @@ api_key = "k"
     #[test]
     fn route_series_exist_before_any_request_and_refusals_use_fixed_labels() {
         let m = Metrics::new(&config());
-        let text = m.render(None);
+        let text = m.render(None, None);
         assert!(text.contains(r#"sluice_ttft_seconds_count{model="m",provider="up"} 0"#));
         assert!(text.contains(r#"sluice_cost_usd_total{model="m",provider="up"} 0"#));
         assert!(text.contains("sluice_active_streams 0"));
         assert!(text.ends_with("# EOF\n"));
         m.refused(Refused::NotFound);
-        let text = m.render(None);
+        let text = m.render(None, None);
         assert!(text.contains(
             r#"sluice_requests_total{model="unknown",provider="none",status="not_found"} 1"#
         ));
@@ -227,7 +260,7 @@ api_key = "k"
     #[test]
     fn the_dropped_rows_counter_follows_the_writer() {
         let m = Metrics::new(&config());
-        let text = m.render(None);
+        let text = m.render(None, None);
         assert!(
             text.contains("# TYPE sluice_ledger_dropped_rows counter"),
             "{text}"
@@ -244,9 +277,9 @@ api_key = "k"
         let r = m.route("m", "up");
         let a = r.stream_started();
         let b = r.stream_started();
-        assert!(m.render(None).contains("sluice_active_streams 2"));
+        assert!(m.render(None, None).contains("sluice_active_streams 2"));
         drop(a);
         drop(b);
-        assert!(m.render(None).contains("sluice_active_streams 0"));
+        assert!(m.render(None, None).contains("sluice_active_streams 0"));
     }
 }

@@ -1,8 +1,10 @@
 //! The gateway's runtime: start-up and shutdown, in one place.
 //!
 //! **Start-up** ([`Gateway::start`]): the ledger is opened (one that cannot be opened stops
-//! start-up with one line naming it, password masked) and its writer started, then the shared
-//! state is built from the config: a client per provider, prices, metrics, breakers.
+//! start-up with one line naming it, password masked) and its writer started; the API keys are
+//! read from it (and again every `auth::REFRESH` by a background task); the limiter is set up
+//! (in memory, or in Redis with `redis = ...`); then the shared state is built from the
+//! config: a client per provider, prices, metrics, breakers.
 //!
 //! **Shutdown** ([`Gateway::serve`] once its signal fires), all within `shutdown_grace`
 //! measured from the signal, in this order:
@@ -11,31 +13,45 @@
 //! 2. relays still open are ended, each with a final `shutdown` error event, and report their
 //!    outcomes (recorded as their requests' endings);
 //! 3. rows still being counted with the tokenizer reach the ledger writer (from step 2 on, a
-//!    count no longer waits for tokenizer tables to load);
-//! 4. the writer writes every row it holds.
+//!    count no longer waits for tokenizer tables to load), settling their requests' limits;
+//! 4. the limiter applies the settlements still queued (Redis), and the keys' last use is
+//!    written;
+//! 5. the writer writes every row it holds.
 
 use std::future::Future;
 use std::time::Duration;
 
+use std::sync::Arc;
+
 use sluice_config::Config;
 use sluice_ledger::{Ledger, LedgerHandle, WriterConfig};
+use sluice_limit::Limiter;
+use sluice_pricing::PriceBook;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
+use tokio_util::sync::CancellationToken;
 
 use crate::accounting::Accounts;
-use crate::state::{AppState, InitError};
+use crate::auth::{KeyRing, REFRESH};
+use crate::limits::LedgerSpend;
+use crate::state::{AppState, InitError, Services};
 use crate::upstream::MockHandle;
+
+/// The prefix of every Redis key the limiter writes.
+pub const REDIS_PREFIX: &str = "sluice:limits";
 
 /// The longest part of the shutdown grace kept for steps 2–4 (see the module docs).
 pub const DRAIN_RESERVE: Duration = Duration::from_secs(5);
 
-/// A started gateway: its state, and the ledger writer's task it must wait for at shutdown.
+/// A started gateway: its state, and the background tasks it must wait for at shutdown.
 #[derive(Debug)]
 pub struct Gateway {
     state: AppState,
     writer: Option<(LedgerHandle, JoinHandle<()>)>,
+    /// Reads the keys again every few seconds; stopped at step 4 of the shutdown.
+    key_refresh: Option<(CancellationToken, JoinHandle<()>)>,
 }
 
 impl Gateway {
@@ -55,8 +71,45 @@ impl Gateway {
             tracing::warn!("ledger = \"none\": requests are not recorded");
             (None, None)
         };
-        let state = AppState::new(config, mock, accounts)?;
-        Ok(Gateway { state, writer })
+        let keys = Arc::new(KeyRing::default());
+        let limiter = match (&accounts, &config.redis) {
+            (Some(a), Some(url)) => {
+                let spend = Arc::new(LedgerSpend {
+                    ledger: a.ledger.clone(),
+                    book: Arc::new(PriceBook::with_config(&config)),
+                });
+                let limiter =
+                    Limiter::with_redis(url, REDIS_PREFIX, config.limits.on_store_error, spend)?;
+                tracing::info!(
+                    on_store_error = config.limits.on_store_error.as_str(),
+                    "limits shared through Redis"
+                );
+                Some(Arc::new(limiter))
+            }
+            _ => None,
+        };
+        let key_refresh = match &accounts {
+            Some(a) => {
+                keys.refresh(&a.ledger).await?;
+                let stop = CancellationToken::new();
+                // Awaited in step 4 of the shutdown.
+                let task = tokio::spawn(refresh_keys(keys.clone(), a.ledger.clone(), stop.clone()));
+                Some((stop, task))
+            }
+            None if config.auth.required => return Err(InitError::KeysWithoutLedger),
+            None => None,
+        };
+        let services = Services {
+            accounts,
+            keys,
+            limiter,
+        };
+        let state = AppState::with(config, mock, services)?;
+        Ok(Gateway {
+            state,
+            writer,
+            key_refresh,
+        })
     }
 
     /// The shared state every handler gets.
@@ -129,7 +182,13 @@ impl Gateway {
                 tracing::error!("token estimates not finished in time: their rows are lost");
             }
         }
-        // 4. The writer's last flush.
+        // 4. Queued settlements, and when keys were last used.
+        self.state.limiter().drain(deadline).await;
+        if let Some((stop, task)) = self.key_refresh {
+            stop.cancel();
+            let _ = tokio::time::timeout_at(deadline, task).await;
+        }
+        // 5. The writer's last flush.
         if let Some((writer, task)) = self.writer {
             let flushed = tokio::time::timeout_at(deadline, writer.shutdown()).await;
             let _ = tokio::time::timeout_at(deadline, task).await;
@@ -144,4 +203,20 @@ impl Gateway {
             }
         }
     }
+}
+
+/// Reads the keys again every [`REFRESH`] (so keys created or revoked anywhere take effect
+/// here within seconds) and writes when keys were last used; once more when stopped.
+async fn refresh_keys(keys: Arc<KeyRing>, ledger: Ledger, stop: CancellationToken) {
+    loop {
+        tokio::select! {
+            () = stop.cancelled() => break,
+            () = tokio::time::sleep(REFRESH) => {}
+        }
+        if let Err(e) = keys.refresh(&ledger).await {
+            tracing::warn!(error = %e, "could not read the API keys; keeping the last ones");
+        }
+        keys.write_last_used(&ledger).await;
+    }
+    keys.write_last_used(&ledger).await;
 }

@@ -1,7 +1,8 @@
 //! The HTTP server: the router with its layers, and serving until a shutdown signal.
 //!
 //! Layer order, outermost first: CORS (answers preflights, tags every response) → request id
-//! → the route's handler. Nothing here compresses: SSE must leave as soon as it is written.
+//! → auth (a gateway key on `/v1/*` and `/stream/*`: `crate::auth`) → the route's handler.
+//! Nothing here compresses: SSE must leave as soon as it is written.
 
 use std::future::{Future, IntoFuture};
 use std::time::Duration;
@@ -32,6 +33,10 @@ pub fn app(state: AppState) -> Router {
         .route("/metrics", get(metrics::render))
         .fallback(|| async { ApiError::not_found() })
         .method_not_allowed_fallback(|| async { ApiError::method_not_allowed() })
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            crate::auth::authenticate,
+        ))
         .layer(middleware::from_fn(headers::request_id))
         .layer(cors)
         .with_state(state)

@@ -298,6 +298,24 @@ impl Limiter {
         self.memory.settle(&settlement);
     }
 
+    /// Whether the store answers (always, in memory).
+    pub fn store_up(&self) -> bool {
+        true
+    }
+
+    /// Calls to the store that failed.
+    pub fn store_errors(&self) -> u64 {
+        0
+    }
+
+    /// Settlements dropped because their queue was full.
+    pub fn dropped_settlements(&self) -> u64 {
+        0
+    }
+
+    /// Waits until queued settlements are applied (none in memory).
+    pub async fn drain(&self, _deadline: tokio::time::Instant) {}
+
     /// A key's budget window as counted now: (spent, reserved), for reports and tests.
     pub fn window(&self, key_id: &str, window_start_ms: i64) -> Option<(Decimal, Decimal)> {
         let (spent, reserved) = self.memory.window(key_id, window_start_ms)?;

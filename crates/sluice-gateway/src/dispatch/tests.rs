@@ -14,6 +14,7 @@ use tokio::time::Instant;
 
 use super::{chat, RequestCtx};
 use crate::accounting::Accounts;
+use crate::auth::Caller;
 use crate::format::ClientFormat;
 use crate::headers::RequestId;
 use crate::state::AppState;
@@ -85,6 +86,7 @@ impl Setup {
             id: RequestId(HeaderValue::from_static(id)),
             started: Instant::now(),
             client_headers,
+            caller: Caller::Open,
         };
         let format = ClientFormat::ChatCompletions {
             include_usage: false,
@@ -100,7 +102,7 @@ impl Setup {
         }
         self.writer.shutdown().await;
         let rows = self.ledger.count().await.unwrap();
-        let text = self.app.metrics().render(None);
+        let text = self.app.metrics().render(None, None);
         let endings = text
             .lines()
             .filter(|l| l.starts_with("sluice_requests_total{"))
@@ -114,7 +116,7 @@ impl Setup {
     }
 
     fn metric(&self, series: &str) -> Option<f64> {
-        let text = self.app.metrics().render(None);
+        let text = self.app.metrics().render(None, None);
         text.lines()
             .find(|l| l.starts_with(series) && l[series.len()..].starts_with(' '))
             .and_then(|l| l.rsplit(' ').next()?.parse().ok())

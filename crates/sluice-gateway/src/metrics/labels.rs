@@ -35,6 +35,20 @@ pub(super) struct UpstreamErrorLabels {
     pub kind: &'static str,
 }
 
+/// A request refused by a key's limits: the key (an existing key's public id, never client
+/// input) and which limit.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct LimitedLabels {
+    pub key: Arc<str>,
+    pub reason: &'static str,
+}
+
+/// A refused key, by why.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct ReasonLabels {
+    pub reason: &'static str,
+}
+
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct ProviderLabels {
     pub provider: Arc<str>,
@@ -54,12 +68,16 @@ pub enum Refused {
     BadRequest,
     /// 404: no route for the model.
     NotFound,
-    /// 401 or 429 from the gateway itself (auth, rate limits, budgets).
-    #[expect(
-        dead_code,
-        reason = "auth and rate limits, which refuse requests, are not built yet"
-    )]
-    Rejected,
+    /// 401: no valid key.
+    Unauthorized,
+    /// 403: the key may not use the model.
+    Forbidden,
+    /// 429: over the key's requests or tokens per minute.
+    OverLimit,
+    /// 429: the key's budget is used up.
+    OverBudget,
+    /// 503: the limits could not be checked (`on_store_error = "closed"`).
+    LimitsUnavailable,
     /// 500: the gateway could not serve a route it has.
     Internal,
 }
@@ -69,7 +87,11 @@ impl Refused {
         match self {
             Refused::BadRequest => "bad_request",
             Refused::NotFound => "not_found",
-            Refused::Rejected => "rejected",
+            Refused::Unauthorized => "unauthorized",
+            Refused::Forbidden => "forbidden",
+            Refused::OverLimit => "over_limit",
+            Refused::OverBudget => "over_budget",
+            Refused::LimitsUnavailable => "limits_unavailable",
             Refused::Internal => "internal_error",
         }
     }

@@ -9,7 +9,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::labels::{
-    ProviderLabels, RequestLabels, RetryLabels, RouteLabels, TokenLabels, UpstreamErrorLabels,
+    LimitedLabels, ProviderLabels, ReasonLabels, RequestLabels, RetryLabels, RouteLabels,
+    TokenLabels, UpstreamErrorLabels,
 };
 
 /// Buckets for latencies of LLM requests, in seconds: from sub-millisecond gateway work to
@@ -66,6 +67,12 @@ pub(super) struct Families {
     pub retries: Family<RetryLabels, Counter>,
     pub fallbacks: Family<ProviderLabels, Counter>,
     pub circuit_open: Family<ProviderLabels, Gauge>,
+    pub limited: Family<LimitedLabels, Counter>,
+    pub auth_failures: Family<ReasonLabels, Counter>,
+    /// The limiter's figures, brought up to date when the exposition is rendered.
+    pub limit_store_up: Gauge,
+    pub limit_store_errors: Counter,
+    pub limit_settlements_dropped: Counter,
 }
 
 impl Families {
@@ -92,6 +99,11 @@ impl Families {
             retries: Family::default(),
             fallbacks: Family::default(),
             circuit_open: Family::default(),
+            limited: Family::default(),
+            auth_failures: Family::default(),
+            limit_store_up: Gauge::default(),
+            limit_store_errors: Counter::default(),
+            limit_settlements_dropped: Counter::default(),
         }
     }
 
@@ -207,6 +219,32 @@ impl Families {
             "Time relays spent waiting for room in a full client queue",
             Unit::Seconds,
             self.backpressure_seconds.clone(),
+        );
+        r.register(
+            "sluice_limited_requests",
+            "Requests refused by their key's limits, by key id and limit: rpm, tpm, too_large, \
+             budget, model (not on the key's allow-list), unavailable (limits not checkable)",
+            self.limited.clone(),
+        );
+        r.register(
+            "sluice_auth_failures",
+            "Requests refused for their key: missing, malformed, wrong, revoked, expired",
+            self.auth_failures.clone(),
+        );
+        r.register(
+            "sluice_limit_store_up",
+            "Whether the store that holds limits across replicas answers (1; always 1 in memory)",
+            self.limit_store_up.clone(),
+        );
+        r.register(
+            "sluice_limit_store_errors",
+            "Calls to the limits store (Redis) that failed",
+            self.limit_store_errors.clone(),
+        );
+        r.register(
+            "sluice_limit_settlements_dropped",
+            "Settlements of reservations dropped because their queue was full (they expire)",
+            self.limit_settlements_dropped.clone(),
         );
         r.register(
             "sluice_stream_queue_high_water",

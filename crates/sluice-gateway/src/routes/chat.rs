@@ -7,6 +7,7 @@ use bytes::Bytes;
 use sluice_openai::ChatRequest;
 use tokio::time::Instant;
 
+use crate::auth::Caller;
 use crate::dispatch::{self, RequestCtx};
 use crate::ending::Ending;
 use crate::error::ApiError;
@@ -36,6 +37,7 @@ pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Resp
                 "-",
                 e.status.as_u16(),
             )
+            .with_key(caller.key_id())
             .record(&app);
             return e.into_response();
         }
@@ -47,6 +49,7 @@ pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Resp
         id,
         started,
         client_headers: parts.headers,
+        caller,
     };
     dispatch::chat(&app, ctx, chat, format).await
 }

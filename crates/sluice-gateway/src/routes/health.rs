@@ -51,6 +51,9 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
             "providers": config.providers.keys().collect::<Vec<_>>(),
             "missing_providers": missing,
             "ledger": ledger,
+            // Informative: a limits store that is down refuses keyed requests (or counts them
+            // per replica) by policy; every replica shares it, so it does not make one unready.
+            "limits": {"store": app.limiter().store_name(), "up": app.limiter().store_up()},
             "circuits": circuits,
         })),
     )

@@ -13,7 +13,9 @@ pub async fn render(State(app): State<AppState>, headers: HeaderMap) -> impl Int
         .get(header::ACCEPT)
         .and_then(|v| v.to_str().ok())
         .is_some_and(|a| a.contains("application/openmetrics-text"));
-    let text = app.metrics().render(app.accounts().map(|a| &a.writer));
+    let text = app
+        .metrics()
+        .render(app.accounts().map(|a| &a.writer), Some(app.limiter()));
     if openmetrics {
         ([(header::CONTENT_TYPE, OPENMETRICS_CONTENT_TYPE)], text)
     } else {

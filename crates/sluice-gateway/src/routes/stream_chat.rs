@@ -7,6 +7,7 @@ use axum::response::{IntoResponse, Response};
 use sluice_openai::ChatRequest;
 use tokio::time::Instant;
 
+use crate::auth::Caller;
 use crate::dispatch::{self, RequestCtx};
 use crate::ending::Ending;
 use crate::error::ApiError;
@@ -27,8 +28,15 @@ pub async fn stream_chat(
         .get::<RequestId>()
         .cloned()
         .unwrap_or_else(|| RequestId(axum::http::HeaderValue::from_static("-")));
+    let caller = parts
+        .extensions
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or(Caller::Open);
     let refused = |app: &AppState| {
-        Ending::refused(Refused::BadRequest, id.as_str(), started, "-", 400).record(app)
+        Ending::refused(Refused::BadRequest, id.as_str(), started, "-", 400)
+            .with_key(caller.key_id())
+            .record(app)
     };
     let Some(message) = params.get("message").filter(|m| !m.is_empty()) else {
         refused(&app);
@@ -49,6 +57,7 @@ pub async fn stream_chat(
         id,
         started,
         client_headers: parts.headers,
+        caller,
     };
     let chat = ChatRequest::from_message(&model, message);
     dispatch::chat(&app, ctx, chat, ClientFormat::SimpleChat).await

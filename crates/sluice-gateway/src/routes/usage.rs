@@ -2,19 +2,22 @@
 //! document as `sluice usage --json`. `since` and `until` are durations before now (`24h`,
 //! `30d`) or unix milliseconds; `since` defaults to 30 days, `until` to now; `by` is `model`
 //! (default), `provider`, `key` or `day`; `currency` defaults to the config's
-//! `display_currency`.
+//! `display_currency`. An admin key (or an open gateway) sees everything; an ordinary key sees
+//! its own usage. By key, groups are the keys' names.
 
 use std::collections::BTreeMap;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::response::{IntoResponse, Response};
+use axum::Extension;
 use axum::Json;
 use sluice_ledger::{GroupBy, UsageQuery};
 use sluice_pricing::{currency_code, PriceBook, UsageReport, Window};
 use sluice_types::unix_ms;
 
 use crate::accounting::usage_groups;
+use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::state::AppState;
 
@@ -23,9 +26,10 @@ const PARAMS: [&str; 4] = ["since", "until", "by", "currency"];
 
 pub async fn report(
     State(app): State<AppState>,
+    caller: Option<Extension<Caller>>,
     query: Result<Query<BTreeMap<String, String>>, QueryRejection>,
 ) -> Response {
-    // Admin key check goes here once gateway keys exist (SPEC §3: `/v1/usage` needs an admin key).
+    let caller = caller.map_or(Caller::Open, |Extension(c)| c);
     let params = match query {
         Ok(Query(params)) => params,
         Err(e) => return ApiError::bad_request(format!("Invalid query: {e}")).into_response(),
@@ -66,10 +70,15 @@ pub async fn report(
     let Some(accounts) = app.accounts() else {
         return unavailable("This gateway keeps no ledger, so it has no usage to report.");
     };
+    // An ordinary key reads its own usage only.
+    let key_id = (!caller.is_admin())
+        .then(|| caller.key_id().map(str::to_owned))
+        .flatten();
     let query = UsageQuery {
         since_ms: Some(window.since_ms),
         until_ms: window.until_ms,
         by,
+        key_id,
     };
     let rows = match accounts.ledger.usage(query).await {
         Ok(rows) => rows,
@@ -80,7 +89,7 @@ pub async fn report(
     };
     let groups = usage_groups(rows);
     let book = PriceBook::with_config(app.config());
-    let report = UsageReport::new(
+    let mut report = UsageReport::new(
         window.since_ms,
         window.end_ms(now_ms),
         by.as_str(),
@@ -88,6 +97,9 @@ pub async fn report(
         &book,
         groups,
     );
+    if by == GroupBy::Key {
+        report.label_keys(&app.keys().names());
+    }
     Json(report).into_response()
 }
 

@@ -1,0 +1,211 @@
+//! A key's limits at the gateway: the one admission point (after the route is known, before
+//! any provider is tried) and the one settlement (when the request's ledger row is final).
+//!
+//! Admission checks the model allow-list (403), then reserves with the [`Limiter`] what the
+//! request may use: its prompt's estimate plus its output allowance (`max_completion_tokens`,
+//! `max_tokens`, or `[limits] default_max_tokens`) against tokens per minute, one request
+//! against requests per minute, and that many tokens at its route's first target's price,
+//! charged in the budget's currency, against the budget. Over a limit: 429 with `Retry-After`,
+//! never forwarded. The request's [`Hold`] travels with its attempts; whichever ending is
+//! recorded settles it once, with what the ledger records for the request.
+
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use axum::http::{header, HeaderValue};
+use axum::response::{IntoResponse, Response};
+use sluice_ledger::{Ledger, Row};
+use sluice_limit::{Ask, LimitReason, Limiter, Refusal, Reservation, SpendSource};
+use sluice_openai::ChatRequest;
+use sluice_pricing::{charge_in, display_rate, Cost, PriceBook, Rate};
+use sluice_types::{unix_ms, Decimal, Usage};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::metrics::Refused;
+use crate::state::AppState;
+
+/// A request's reservation, settled by whichever of its endings is recorded (only one is).
+#[derive(Debug, Clone)]
+pub struct Hold(Arc<Mutex<Option<Held>>>);
+
+#[derive(Debug)]
+struct Held {
+    reservation: Reservation,
+    limiter: Arc<Limiter>,
+    /// USD to the budget's currency, for costs billed in another currency.
+    rate: Option<Rate>,
+}
+
+impl Hold {
+    /// Settles the reservation with the request's final row (its tokens, and its cost as the
+    /// budget charges it). Later calls do nothing.
+    pub fn settle(&self, row: &Row) {
+        let Some(held) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() else {
+            return;
+        };
+        let tokens = row.prompt_tokens.saturating_add(row.completion_tokens);
+        let cost = held
+            .reservation
+            .budget_currency()
+            .and_then(|currency| {
+                let cost = Cost {
+                    usd: row.cost_usd,
+                    local: row.cost_local,
+                    currency: row.currency.clone(),
+                };
+                charge_in(currency, &cost, held.rate.as_ref())
+            })
+            .unwrap_or(Decimal::ZERO);
+        held.limiter.settle(held.reservation, tokens, cost);
+    }
+}
+
+/// A request the limits refused: how it is recorded and answered.
+pub struct Refusing {
+    pub why: Refused,
+    pub response: Response,
+}
+
+/// Admits a request of `caller` for `route_model`, or refuses it. `None` when the caller has no
+/// key (an open gateway): nothing to count.
+pub async fn admit(
+    app: &AppState,
+    caller: &Caller,
+    route_model: &str,
+    chat: &ChatRequest,
+    hold_for: Duration,
+) -> Result<Option<Hold>, Refusing> {
+    let Caller::Key(key) = caller else {
+        return Ok(None);
+    };
+    let metrics = app.metrics();
+    if !key.limits.allows(route_model) {
+        metrics.limited(&key.id, "model");
+        return Err(Refusing {
+            why: Refused::Forbidden,
+            response: ApiError::model_not_allowed(route_model).into_response(),
+        });
+    }
+    let prompt = chat.prompt_estimate();
+    let output = chat
+        .max_tokens
+        .unwrap_or(u64::from(app.config().limits.default_max_tokens));
+    let rate = key
+        .limits
+        .budget
+        .as_ref()
+        .and_then(|b| app.prices().rate(&b.currency));
+    let cost = match &key.limits.budget {
+        Some(b) => {
+            let price = app
+                .config()
+                .route(route_model)
+                .and_then(|r| r.targets.first())
+                .map(|t| app.prices().target(&t.provider, &t.model));
+            price
+                .map(|p| p.cost(&Usage::counted(prompt, output)))
+                .and_then(|c| charge_in(&b.currency, &c, rate.as_ref()))
+                .unwrap_or(Decimal::ZERO)
+        }
+        None => Decimal::ZERO,
+    };
+    let ask = Ask {
+        key_id: &key.id,
+        limits: &key.limits,
+        tokens: prompt.saturating_add(output),
+        cost,
+        hold: hold_for,
+    };
+    let limiter = app.limiter();
+    match limiter.admit(ask).await {
+        Ok(reservation) => Ok(Some(Hold(Arc::new(Mutex::new(Some(Held {
+            reservation,
+            limiter: limiter.clone(),
+            rate,
+        })))))),
+        Err(Refusal::Limited {
+            reason,
+            retry_after,
+        }) => {
+            metrics.limited(&key.id, reason.as_str());
+            let (why, err) = match reason {
+                LimitReason::Budget => (Refused::OverBudget, ApiError::over_budget()),
+                LimitReason::TooLarge => (Refused::OverLimit, ApiError::too_large_for_limit()),
+                LimitReason::Rpm | LimitReason::Tpm => {
+                    (Refused::OverLimit, ApiError::rate_limited(reason.as_str()))
+                }
+            };
+            let mut response = err.into_response();
+            // Whole seconds, rounded up: a client that waits that long gets in.
+            let secs = retry_after.as_secs() + u64::from(retry_after.subsec_nanos() > 0);
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(secs.max(1)));
+            Err(Refusing { why, response })
+        }
+        Err(Refusal::Unavailable) => {
+            metrics.limited(&key.id, "unavailable");
+            Err(Refusing {
+                why: Refused::LimitsUnavailable,
+                response: ApiError::unavailable(
+                    "limits_unavailable",
+                    "The gateway cannot check this key's limits right now; try again shortly.",
+                )
+                .into_response(),
+            })
+        }
+    }
+}
+
+/// What a key spent in a window, from the ledger, charged as its budget is.
+pub struct LedgerSpend {
+    pub ledger: Ledger,
+    pub book: Arc<PriceBook>,
+}
+
+impl SpendSource for LedgerSpend {
+    fn spent<'a>(
+        &'a self,
+        key_id: &'a str,
+        since_ms: i64,
+        currency: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Decimal, String>> + Send + 'a>>
+    {
+        Box::pin(async move {
+            let rows = self
+                .ledger
+                .key_spend(key_id, since_ms, unix_ms().saturating_add(1))
+                .await
+                .map_err(|e| e.to_string())?;
+            let rate = display_rate(&self.book, currency);
+            let mut total = Decimal::ZERO;
+            for row in rows {
+                let cost = Cost {
+                    usd: row.cost_usd,
+                    local: row.cost_local,
+                    currency: row.currency,
+                };
+                // A cost that cannot be converted counts at nothing; `keys create` refuses a
+                // budget currency without a rate, so this only happens if the config changed.
+                total += charge_in(currency, &cost, rate.as_ref()).unwrap_or(Decimal::ZERO);
+            }
+            Ok(total)
+        })
+    }
+}
+
+/// A spend source for a gateway without a ledger: nothing was spent before it started.
+pub struct NoSpend;
+
+impl SpendSource for NoSpend {
+    fn spent<'a>(
+        &'a self,
+        _key_id: &'a str,
+        _since_ms: i64,
+        _currency: &'a str,
+    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Decimal, String>> + Send + 'a>>
+    {
+        Box::pin(async { Ok(Decimal::ZERO) })
+    }
+}
