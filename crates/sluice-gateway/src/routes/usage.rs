@@ -70,6 +70,7 @@ pub async fn report(
         since_ms: Some(window.since_ms),
         until_ms: window.until_ms,
         by,
+        key_id: None,
     };
     let rows = match accounts.ledger.usage(query).await {
         Ok(rows) => rows,

@@ -43,6 +43,7 @@ pub async fn run(args: UsageArgs) -> Result<(), Failure> {
             since_ms: Some(window.since_ms),
             until_ms: window.until_ms,
             by,
+            key_id: None,
         })
         .await
         .map_err(|e| Failure::Runtime(anyhow::anyhow!("{e}")))?;
