@@ -274,6 +274,12 @@ async fn migrate(client: &mut Client, url: &str) -> Result<(), LedgerError> {
     )
     .await
     .map_err(fail("lock"))?;
+    // `CREATE TABLE IF NOT EXISTS` on every open would otherwise send a NOTICE ("already
+    // exists, skipping") that tokio-postgres logs: noise at every start, and a second stderr
+    // line for the command-line tools that promise one.
+    tx.batch_execute("SET LOCAL client_min_messages TO WARNING")
+        .await
+        .map_err(fail("start"))?;
     tx.batch_execute(&format!(
         "CREATE TABLE IF NOT EXISTS {} (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
          applied_ms BIGINT NOT NULL)",
