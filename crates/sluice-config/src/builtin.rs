@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use sluice_types::{decimal_from_f64, Decimal};
 
 use crate::config::{
-    Auth, Billing, CircuitBreaker, Config, Cors, LedgerSetting, Origin, Price, Provider,
+    Auth, Billing, CircuitBreaker, Config, Cors, LedgerSetting, Limits, Origin, Price, Provider,
     ProviderKind, Retry, Route, Secret, StreamSettings, Target, Timeouts, DEFAULT_CURRENCY,
     DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
 };
@@ -100,6 +100,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
         retry: Retry::default(),
         circuit_breaker: CircuitBreaker::default(),
         auth: Auth::default(),
+        limits: Limits::default(),
         shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         max_body: DEFAULT_MAX_BODY,
         send_buffer: None,

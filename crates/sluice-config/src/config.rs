@@ -10,7 +10,7 @@ use std::time::Duration;
 
 // Amounts and the slow-client policy are the shared vocabulary's: the config resolves into
 // them, so the gateway and the pricing crate take them as they are.
-pub use sluice_types::{Billing, Price, SlowClient, DEFAULT_CURRENCY};
+pub use sluice_types::{Billing, OnStoreError, Price, SlowClient, DEFAULT_CURRENCY};
 
 /// Default `listen` address.
 pub const DEFAULT_LISTEN: SocketAddr =
@@ -21,6 +21,8 @@ pub const DEFAULT_LEDGER: &str = "sqlite://sluice.db";
 pub const DEFAULT_MAX_BODY: u64 = 10 * 1024 * 1024;
 /// Default `shutdown_grace`.
 pub const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(30);
+/// Default `[limits] default_max_tokens`.
+pub const DEFAULT_MAX_TOKENS: u32 = 4096;
 
 /// A validated gateway configuration.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -50,6 +52,8 @@ pub struct Config {
     pub circuit_breaker: CircuitBreaker,
     /// Gateway API key policy.
     pub auth: Auth,
+    /// How key limits are kept and reserved (`[limits]`).
+    pub limits: Limits,
     /// How long `serve` waits for in-flight streams on shutdown.
     pub shutdown_grace: Duration,
     /// Largest accepted request body in bytes.
@@ -324,11 +328,60 @@ impl Default for CircuitBreaker {
     }
 }
 
-/// Gateway API key policy.
+/// Gateway API key policy (`[auth]`). The keys themselves live in the ledger database.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Auth {
-    /// Whether requests must carry a gateway API key.
+    /// Whether requests must carry a gateway API key even before the first key exists (once
+    /// one exists they always must).
     pub required: bool,
+    /// Who may read `/metrics`.
+    pub metrics: MetricsAccess,
+}
+
+/// Who may read `/metrics` (`[auth] metrics`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MetricsAccess {
+    /// Anyone who can reach the gateway, as Prometheus scrapers expect (`"open"`).
+    #[default]
+    Open,
+    /// Only requests with an admin key (`"admin"`).
+    Admin,
+}
+
+impl MetricsAccess {
+    /// The name used in `sluice.toml`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            MetricsAccess::Open => "open",
+            MetricsAccess::Admin => "admin",
+        }
+    }
+}
+
+impl fmt::Display for MetricsAccess {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How key limits are kept and reserved (`[limits]`); where they are counted is
+/// [`Config::redis`] (shared by replicas) or each replica's memory.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Limits {
+    /// What to do while Redis cannot be reached.
+    pub on_store_error: OnStoreError,
+    /// The output tokens reserved for a request that sets no `max_tokens` or
+    /// `max_completion_tokens`; >= 1.
+    pub default_max_tokens: u32,
+}
+
+impl Default for Limits {
+    fn default() -> Self {
+        Limits {
+            on_store_error: OnStoreError::default(),
+            default_max_tokens: DEFAULT_MAX_TOKENS,
+        }
+    }
 }
 
 /// A secret string (API key). `Debug` and `Display` print `***`.

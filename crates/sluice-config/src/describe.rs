@@ -5,7 +5,7 @@ use std::time::Duration;
 
 use sluice_types::Decimal;
 
-use crate::config::{Config, StreamOverride};
+use crate::config::{Config, LedgerSetting, StreamOverride};
 
 impl Config {
     /// A multi-line summary: origin, addresses, routes (each with its stream override, if
@@ -22,10 +22,6 @@ impl Config {
         writeln!(out, "config: {}", self.origin)?;
         writeln!(out, "listen: {}", self.listen)?;
         writeln!(out, "ledger: {}", mask_password(&self.ledger.to_string()))?;
-        match &self.redis {
-            Some(url) => writeln!(out, "redis: {}", mask_password(url))?,
-            None => writeln!(out, "redis: none (limits kept in memory)")?,
-        }
         writeln!(out, "display currency: {}", self.display_currency)?;
 
         writeln!(out, "routes (model -> provider/model, tried in order):")?;
@@ -123,13 +119,45 @@ impl Config {
             "cors: allow_origins {}",
             self.cors.allow_origins.join(", ")
         )?;
-        writeln!(out, "auth: required {}", self.auth.required)?;
+        self.write_keys(out)?;
         writeln!(out, "shutdown_grace: {}", dur(self.shutdown_grace))?;
         writeln!(out, "max_body: {} bytes", self.max_body)?;
         match self.send_buffer {
             Some(n) => writeln!(out, "stream send_buffer: {n} bytes"),
             None => writeln!(out, "stream send_buffer: kernel default"),
         }
+    }
+}
+
+impl Config {
+    /// Where API keys live, who must present one and who may read `/metrics`; where limits
+    /// are counted, what happens when that store fails, and the default output reservation.
+    fn write_keys(&self, out: &mut String) -> std::fmt::Result {
+        let keys = match self.ledger {
+            LedgerSetting::Url(_) => "keys in the ledger",
+            LedgerSetting::None => "no keys (ledger = \"none\" keeps none)",
+        };
+        let required = if self.auth.required {
+            "required on every request"
+        } else {
+            "required once any key exists"
+        };
+        writeln!(
+            out,
+            "auth: {required}, {keys}, metrics {}",
+            self.auth.metrics
+        )?;
+        let store = match &self.redis {
+            Some(url) => format!("redis {} (shared by replicas)", mask_password(url)),
+            None => "memory (per replica)".to_owned(),
+        };
+        let l = &self.limits;
+        writeln!(
+            out,
+            "limits: store {store}, on_store_error {}, default_max_tokens {}",
+            l.on_store_error.as_str(),
+            l.default_max_tokens
+        )
     }
 }
 

@@ -115,6 +115,10 @@ pub enum Problem {
     TooSmall { value: u64 },
     #[error("invalid value {value:?}: expected \"coalesce\" or \"block\"")]
     SlowClient { value: String },
+    #[error("invalid value {value:?}: expected \"open\" or \"admin\"")]
+    MetricsAccess { value: String },
+    #[error("invalid value {value:?}: expected \"closed\" or \"open\"")]
+    OnStoreError { value: String },
     #[error("unknown provider {name:?}: not defined under [providers]")]
     UnknownProvider { name: String },
     #[error("no route named {name:?}: not defined under [routes]")]

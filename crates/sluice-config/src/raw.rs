@@ -30,6 +30,8 @@ pub(crate) struct RawConfig {
     #[serde(default)]
     pub(crate) auth: RawAuth,
     #[serde(default)]
+    pub(crate) limits: RawLimits,
+    #[serde(default)]
     pub(crate) circuit_breaker: RawCircuitBreaker,
 }
 
@@ -132,6 +134,14 @@ pub(crate) struct RawRetry {
 #[serde(deny_unknown_fields)]
 pub(crate) struct RawAuth {
     pub(crate) required: Option<bool>,
+    pub(crate) metrics: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawLimits {
+    pub(crate) on_store_error: Option<String>,
+    pub(crate) default_max_tokens: Option<u32>,
 }
 
 #[derive(Debug, Default, Deserialize)]

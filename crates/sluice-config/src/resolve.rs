@@ -8,13 +8,15 @@ use std::time::Duration;
 use sluice_types::parse_duration;
 
 use crate::config::{
-    Auth, CircuitBreaker, Config, Cors, LedgerSetting, Origin, Retry, Route, SkippedProvider,
-    SlowClient, StreamOverride, StreamSettings, Target, DEFAULT_CURRENCY, DEFAULT_LEDGER,
-    DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
+    Auth, CircuitBreaker, Config, Cors, LedgerSetting, Limits, MetricsAccess, OnStoreError, Origin,
+    Retry, Route, SkippedProvider, SlowClient, StreamOverride, StreamSettings, Target,
+    DEFAULT_CURRENCY, DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
 };
 use crate::error::{ConfigError, Problem, Problems};
 use crate::path::{join, push_index};
-use crate::raw::{RawCircuitBreaker, RawConfig, RawStream, RawStreamOverride, RawTarget};
+use crate::raw::{
+    RawAuth, RawCircuitBreaker, RawConfig, RawLimits, RawStream, RawStreamOverride, RawTarget,
+};
 use crate::units::parse_size;
 
 mod provider;
@@ -167,9 +169,8 @@ pub(crate) fn resolve(
             false,
         ),
     };
-    let auth = Auth {
-        required: raw.auth.required.unwrap_or(false),
-    };
+    let auth = cx.auth(raw.auth);
+    let limits = cx.limits(raw.limits);
     let circuit_breaker = cx.circuit_breaker(raw.circuit_breaker);
 
     cx.problems.finish(origin_name)?;
@@ -187,6 +188,7 @@ pub(crate) fn resolve(
         retry,
         circuit_breaker,
         auth,
+        limits,
         shutdown_grace,
         max_body,
         origin,
@@ -256,6 +258,58 @@ impl Cx {
                 default.cooldown,
                 true,
             ),
+        }
+    }
+
+    fn auth(&mut self, raw: RawAuth) -> Auth {
+        let metrics = match raw.metrics.as_deref() {
+            None | Some("open") => MetricsAccess::Open,
+            Some("admin") => MetricsAccess::Admin,
+            Some(other) => {
+                self.push(
+                    "auth.metrics".into(),
+                    Problem::MetricsAccess {
+                        value: other.to_owned(),
+                    },
+                );
+                MetricsAccess::default()
+            }
+        };
+        Auth {
+            required: raw.required.unwrap_or(false),
+            metrics,
+        }
+    }
+
+    fn limits(&mut self, raw: RawLimits) -> Limits {
+        let default = Limits::default();
+        let on_store_error = match raw.on_store_error.as_deref() {
+            None | Some("closed") => OnStoreError::Closed,
+            Some("open") => OnStoreError::Open,
+            Some(other) => {
+                self.push(
+                    "limits.on_store_error".into(),
+                    Problem::OnStoreError {
+                        value: other.to_owned(),
+                    },
+                );
+                default.on_store_error
+            }
+        };
+        let default_max_tokens = match raw.default_max_tokens {
+            None => default.default_max_tokens,
+            Some(0) => {
+                self.push(
+                    "limits.default_max_tokens".into(),
+                    Problem::TooSmall { value: 0 },
+                );
+                default.default_max_tokens
+            }
+            Some(n) => n,
+        };
+        Limits {
+            on_store_error,
+            default_max_tokens,
         }
     }
 

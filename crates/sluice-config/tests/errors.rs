@@ -446,3 +446,81 @@ fn circuit_breaker_bad_values() {
         &["(and 1 more problem)"],
     );
 }
+
+#[test]
+fn auth_and_limits_unknown_keys() {
+    check(
+        &format!("{BASE}\n[auth]\nmetric = \"open\"\n"),
+        Some("auth.metric"),
+        &["unknown field", "metric"],
+    );
+    check(
+        &format!("{BASE}\n[limits]\nrpm = 10\n"),
+        Some("limits.rpm"),
+        &["unknown field", "rpm"],
+    );
+    check(
+        &format!("{BASE}\n[limits]\non_error = \"open\"\n"),
+        Some("limits.on_error"),
+        &["unknown field", "on_error"],
+    );
+}
+
+#[test]
+fn auth_and_limits_bad_values() {
+    let err = check(
+        &format!("{BASE}\n[auth]\nmetrics = \"private\"\n"),
+        Some("auth.metrics"),
+        &[],
+    );
+    assert_eq!(
+        err.to_string(),
+        "sluice.toml: auth.metrics: invalid value \"private\": expected \"open\" or \"admin\""
+    );
+    check(
+        &format!("{BASE}\n[auth]\nmetrics = true\n"),
+        Some("auth.metrics"),
+        &["invalid type"],
+    );
+    check(
+        &format!("{BASE}\n[auth]\nrequired = \"yes\"\n"),
+        Some("auth.required"),
+        &["invalid type"],
+    );
+    let err = check(
+        &format!("{BASE}\n[limits]\non_store_error = \"fail\"\n"),
+        Some("limits.on_store_error"),
+        &[],
+    );
+    assert_eq!(
+        err.to_string(),
+        "sluice.toml: limits.on_store_error: invalid value \"fail\": expected \"closed\" or \"open\""
+    );
+    let err = check(
+        &format!("{BASE}\n[limits]\ndefault_max_tokens = 0\n"),
+        Some("limits.default_max_tokens"),
+        &[],
+    );
+    assert_eq!(
+        err.to_string(),
+        "sluice.toml: limits.default_max_tokens: must be at least 1 (got 0)"
+    );
+    for bad in ["-5", "4294967296", "\"4096\"", "1.5"] {
+        check(
+            &format!("{BASE}\n[limits]\ndefault_max_tokens = {bad}\n"),
+            Some("limits.default_max_tokens"),
+            &[],
+        );
+    }
+    check(
+        &with_base("limits = \"closed\""),
+        Some("limits"),
+        &["invalid type"],
+    );
+    // Both wrong: the first is named, the other counted.
+    check(
+        &format!("{BASE}\n[auth]\nmetrics = \"x\"\n[limits]\non_store_error = \"y\"\n"),
+        Some("auth.metrics"),
+        &["(and 1 more problem)"],
+    );
+}

@@ -5,8 +5,9 @@ use std::str::FromStr;
 use std::time::Duration;
 
 use sluice_config::{
-    builtin, load, parse, CircuitBreaker, LedgerSetting, Origin, ProviderKind, SkippedProvider,
-    SlowClient, StreamOverride, StreamSettings, Target,
+    builtin, load, parse, Auth, CircuitBreaker, LedgerSetting, Limits, MetricsAccess, OnStoreError,
+    Origin, ProviderKind, SkippedProvider, SlowClient, StreamOverride, StreamSettings, Target,
+    DEFAULT_MAX_TOKENS,
 };
 use sluice_types::Decimal;
 
@@ -49,6 +50,13 @@ allow_origins = ["*"]
 attempts = 2
 backoff = "200ms"
 max_retry_after = "10s"
+
+[auth]
+required = false                       # true: keys needed even before the first key exists
+metrics = "open"                       # or "admin"
+
+[limits]
+on_store_error = "closed"              # Redis unreachable: "closed" (503) or "open" (per-replica)
 "#;
 
 fn dec(text: &str) -> Decimal {
@@ -102,6 +110,16 @@ fn spec_example_with_key() {
         [target("local", "mock-1")]
     );
     assert!(cfg.route("nope").is_none());
+
+    assert_eq!(
+        cfg.auth,
+        Auth {
+            required: false,
+            metrics: MetricsAccess::Open,
+        }
+    );
+    assert_eq!(cfg.limits.on_store_error, OnStoreError::Closed);
+    assert_eq!(cfg.limits.default_max_tokens, 4096);
 }
 
 #[test]
@@ -162,6 +180,15 @@ fn defaults_fill_an_empty_file() {
     assert_eq!(cfg.retry.backoff, Duration::from_millis(200));
     assert_eq!(cfg.retry.max_retry_after, Duration::from_secs(10));
     assert!(!cfg.auth.required);
+    assert_eq!(cfg.auth.metrics, MetricsAccess::Open);
+    assert_eq!(
+        cfg.limits,
+        Limits {
+            on_store_error: OnStoreError::Closed,
+            default_max_tokens: DEFAULT_MAX_TOKENS,
+        }
+    );
+    assert_eq!(DEFAULT_MAX_TOKENS, 4096);
     assert_eq!(cfg.circuit_breaker.failures, 5);
     assert_eq!(cfg.circuit_breaker.cooldown, Duration::from_secs(30));
     assert_eq!(cfg.circuit_breaker, CircuitBreaker::default());
@@ -204,6 +231,66 @@ fn circuit_breaker_settings() {
     assert!(cfg
         .describe()
         .contains("\ncircuit_breaker: failures 5, cooldown 30s\n"));
+}
+
+#[test]
+fn auth_and_limits_settings() {
+    let text = "redis = \"redis://:s3cret@cache:6379/0\"\n\
+                [auth]\nrequired = true\nmetrics = \"admin\"\n\
+                [limits]\non_store_error = \"open\"\ndefault_max_tokens = 1\n";
+    let cfg = parse(text, "a.toml", &no_env).unwrap();
+    assert_eq!(
+        cfg.auth,
+        Auth {
+            required: true,
+            metrics: MetricsAccess::Admin,
+        }
+    );
+    assert_eq!(
+        cfg.limits,
+        Limits {
+            on_store_error: OnStoreError::Open,
+            default_max_tokens: 1,
+        }
+    );
+    let text = cfg.describe();
+    assert!(
+        text.contains("\nauth: required on every request, keys in the ledger, metrics admin\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "\nlimits: store redis redis://:***@cache:6379/0 (shared by replicas), \
+             on_store_error open, default_max_tokens 1\n"
+        ),
+        "{text}"
+    );
+    assert!(!text.contains("s3cret"), "{text}");
+
+    // One key of a table keeps the others' defaults.
+    let cfg = parse("[limits]\ndefault_max_tokens = 32000\n", "a.toml", &no_env).unwrap();
+    assert_eq!(cfg.limits.on_store_error, OnStoreError::Closed);
+    assert_eq!(cfg.limits.default_max_tokens, 32_000);
+    let cfg = parse("[auth]\nmetrics = \"open\"\n", "a.toml", &no_env).unwrap();
+    assert_eq!(cfg.auth, Auth::default());
+    let text = cfg.describe();
+    assert!(
+        text.contains("\nauth: required once any key exists, keys in the ledger, metrics open\n"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "\nlimits: store memory (per replica), on_store_error closed, \
+             default_max_tokens 4096\n"
+        ),
+        "{text}"
+    );
+    let cfg = parse("ledger = \"none\"\n", "a.toml", &no_env).unwrap();
+    assert!(cfg
+        .describe()
+        .contains("no keys (ledger = \"none\" keeps none)"));
+    assert_eq!(builtin(&no_env).limits, Limits::default());
+    assert_eq!(builtin(&no_env).auth, Auth::default());
 }
 
 #[test]

@@ -20,6 +20,9 @@ pub enum LedgerError {
         step: String,
         cause: String,
     },
+    /// An API key with this id is already stored ([`Ledger::insert_key`](crate::Ledger::insert_key)).
+    #[error("ledger {url}: key {id} already exists")]
+    KeyExists { url: String, id: String },
     /// A read or a write failed; `op` says which (`insert`, `usage`, `count`...).
     #[error("ledger {url}: {op} failed: {cause}")]
     Query {

@@ -2,8 +2,10 @@
 //! timings, attempts, error) in SQLite (WAL, the embedded default) or Postgres (shared by
 //! several gateway replicas), and the reports read from it.
 //!
-//! This crate owns the ledger's schema and its migrations, the batching writer and the usage
-//! queries. It knows no HTTP and no pricing: the gateway computes a [`Row`] and hands it over.
+//! This crate owns the ledger's schema and its migrations, the batching writer, the usage
+//! queries and the gateway's API keys ([`ApiKey`]: stored here so that every replica sharing
+//! the database sees the same keys). It knows no HTTP and no pricing: the gateway computes a
+//! [`Row`] and hands it over.
 //!
 //! **Ledger writes never await on the response path.** [`LedgerHandle::record`] puts the row
 //! on a bounded queue without waiting (a full queue counts a drop instead); a background
@@ -25,6 +27,7 @@
 //! ```
 
 mod error;
+mod keys;
 mod migrations;
 mod postgres;
 mod report;
@@ -33,9 +36,11 @@ mod sqlite;
 mod url;
 mod writer;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 
 pub use error::LedgerError;
+pub use keys::{ApiKey, KeySpend};
 pub use report::{GroupBy, UnknownGroupBy, UsageQuery, UsageRow, NO_GROUP};
 pub use row::{Row, STATUS_OK};
 pub use url::redact as redact_url;
@@ -158,6 +163,81 @@ impl Ledger {
         }
     }
 
+    /// Stores a new API key; an id already stored is [`LedgerError::KeyExists`].
+    pub async fn insert_key(&self, key: &ApiKey) -> Result<(), LedgerError> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.insert_key(key).await,
+            Backend::Postgres(p) => p.insert_key(key).await,
+        }
+    }
+
+    /// Every key, revoked and expired ones included, by creation time then id, in one query
+    /// (the gateway polls it every few seconds).
+    pub async fn keys(&self) -> Result<Vec<ApiKey>, LedgerError> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.keys().await,
+            Backend::Postgres(p) => p.keys().await,
+        }
+    }
+
+    /// One key by its public id.
+    pub async fn key(&self, id: &str) -> Result<Option<ApiKey>, LedgerError> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.key(id).await,
+            Backend::Postgres(p) => p.key(id).await,
+        }
+    }
+
+    /// Revokes a key at `at_ms` (also its `updated_ms`); a key revoked before keeps its first
+    /// time. `false` when no key has this id.
+    pub async fn revoke_key(&self, id: &str, at_ms: i64) -> Result<bool, LedgerError> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.revoke_key(id, at_ms).await,
+            Backend::Postgres(p) => p.revoke_key(id, at_ms).await,
+        }
+    }
+
+    /// Writes the key's name, admin flag, limits and expiry, and its `updated_ms` (the
+    /// caller's clock, like `revoke_key`'s `at_ms`); its secret, creation, revocation and last
+    /// use stay as stored. `false` when no key has this id.
+    pub async fn update_key(&self, key: &ApiKey) -> Result<bool, LedgerError> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.update_key(key).await,
+            Backend::Postgres(p) => p.update_key(key).await,
+        }
+    }
+
+    /// Records uses of keys, `(id, unix ms)`: each key's `last_used_ms` becomes the latest of
+    /// the stored and the given times, in one transaction. Unknown ids are ignored.
+    pub async fn touch_keys(&self, uses: &[(String, i64)]) -> Result<(), LedgerError> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.touch_keys(uses).await,
+            Backend::Postgres(p) => p.touch_keys(uses).await,
+        }
+    }
+
+    /// What the requests of `key_id` that started in `since_ms..until_ms` (inclusive,
+    /// exclusive) cost, summed exactly per billing currency, ordered by currency.
+    pub async fn key_spend(
+        &self,
+        key_id: &str,
+        since_ms: i64,
+        until_ms: i64,
+    ) -> Result<Vec<KeySpend>, LedgerError> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.key_spend(key_id, since_ms, until_ms).await,
+            Backend::Postgres(p) => p.key_spend(key_id, since_ms, until_ms).await,
+        }
+    }
+
+    /// Every key's name by its id, for reports that show keys by name.
+    pub async fn key_names(&self) -> Result<BTreeMap<String, String>, LedgerError> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.key_names().await,
+            Backend::Postgres(p) => p.key_names().await,
+        }
+    }
+
     /// Checks that the database answers (for readiness).
     pub async fn ping(&self) -> Result<(), LedgerError> {
         match &self.inner.backend {
@@ -186,6 +266,7 @@ mod tests {
         send_sync::<Ledger>();
         send_sync::<LedgerHandle>();
         send_sync::<LedgerError>();
+        send_sync::<ApiKey>();
         let _ = |ledger: Ledger, handle: LedgerHandle| {
             send(&Ledger::open("sqlite://x.db"));
             send(&ledger.usage(UsageQuery::default()));
@@ -195,6 +276,12 @@ mod tests {
             send(&ledger.ping());
             send(&ledger.insert(&[]));
             send(&handle.shutdown());
+            send(&ledger.keys());
+            send(&ledger.key("id"));
+            send(&ledger.key_names());
+            send(&ledger.key_spend("id", 0, 1));
+            send(&ledger.touch_keys(&[]));
+            send(&ledger.revoke_key("id", 1));
             send(&ledger.writer(WriterConfig::default()).1);
         };
     }

@@ -2,7 +2,8 @@
 //!
 //! Two connections, each re-established when found closed: the writer's (one prepared
 //! `INSERT ... SELECT FROM UNNEST(arrays)`, so a batch of any size is one statement and one
-//! transaction) and the reports'. Money is `NUMERIC(28,12)`, summed by Postgres.
+//! transaction) and the reports'. Money is `NUMERIC(28,12)`, summed by Postgres. The API
+//! keys' statements are in `keys` and run on the reports' connection.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -16,6 +17,8 @@ use crate::error::{one_line, Chain, LedgerError};
 use crate::migrations;
 use crate::report::{self, UsageQuery, UsageRow};
 use crate::row::{self, Row, COLUMNS};
+
+mod keys;
 
 /// The advisory lock that serialises migrations across gateways ("sluiceld").
 const MIGRATION_LOCK: i64 = 0x736c_7569_6365_6c64;
@@ -80,11 +83,11 @@ impl PgStore {
              COUNT(*) FILTER (WHERE estimated), COUNT(*) FILTER (WHERE status <> 'ok') \
              FROM ledger_requests WHERE {filter} GROUP BY 1",
             group = q.by.postgres_expr(),
-            filter = report::TIME_FILTER_POSTGRES,
+            filter = report::FILTER_POSTGRES,
         );
         let fail = |e| self.error("usage", e);
         let found = self
-            .query("usage", &sql, &[&q.since_ms, &q.until_ms])
+            .query("usage", &sql, &[&q.since_ms, &q.until_ms, &q.key_id])
             .await?;
         let mut rows = found
             .iter()
@@ -181,6 +184,35 @@ impl PgStore {
         }
     }
 
+    /// Runs a statement that changes rows on the reports' connection and returns how many it
+    /// changed. With `repeatable`, a statement that failed because the server had closed the
+    /// connection runs once more on a new one, as in [`query`](Self::query); without it (an
+    /// insert, whose first run may have committed before the connection went) it does not.
+    async fn execute(
+        &self,
+        op: &'static str,
+        sql: &str,
+        params: &[&(dyn ToSql + Sync)],
+        repeatable: bool,
+    ) -> Result<u64, LedgerError> {
+        let client = self.client().await?;
+        match client.execute(sql, params).await {
+            Ok(n) => Ok(n),
+            Err(e) if client.is_closed() || connection_lost(&e) => {
+                self.forget(&client).await;
+                if !repeatable {
+                    return Err(self.error(op, e));
+                }
+                let client = self.client().await?;
+                client
+                    .execute(sql, params)
+                    .await
+                    .map_err(|e| self.error(op, e))
+            }
+            Err(e) => Err(self.error(op, e)),
+        }
+    }
+
     /// The reports' connection, reconnected if it was lost.
     async fn client(&self) -> Result<Arc<Client>, LedgerError> {
         let mut slot = self.reports.lock().await;
@@ -242,6 +274,12 @@ async fn migrate(client: &mut Client, url: &str) -> Result<(), LedgerError> {
     )
     .await
     .map_err(fail("lock"))?;
+    // `CREATE TABLE IF NOT EXISTS` on every open would otherwise send a NOTICE ("already
+    // exists, skipping") that tokio-postgres logs: noise at every start, and a second stderr
+    // line for the command-line tools that promise one.
+    tx.batch_execute("SET LOCAL client_min_messages TO WARNING")
+        .await
+        .map_err(fail("start"))?;
     tx.batch_execute(&format!(
         "CREATE TABLE IF NOT EXISTS {} (version BIGINT PRIMARY KEY, name TEXT NOT NULL, \
          applied_ms BIGINT NOT NULL)",

@@ -87,11 +87,14 @@ impl FromStr for GroupBy {
 
 /// Which requests a report covers and how it groups them. `since_ms` is inclusive and
 /// `until_ms` exclusive (unix milliseconds of the request's start); `None` is unbounded.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct UsageQuery {
     pub since_ms: Option<i64>,
     pub until_ms: Option<i64>,
     pub by: GroupBy,
+    /// Only this key's requests (the gateway's `/v1/usage` for an ordinary key); `None` is
+    /// every request.
+    pub key_id: Option<String>,
 }
 
 /// One group of a usage report.
@@ -118,11 +121,12 @@ pub(crate) fn sort(rows: &mut [UsageRow]) {
     });
 }
 
-/// The time filter both backends append (`$1`/`?1` since, `$2`/`?2` until).
-pub(crate) const TIME_FILTER_SQLITE: &str =
-    "(?1 IS NULL OR at_ms >= ?1) AND (?2 IS NULL OR at_ms < ?2)";
-pub(crate) const TIME_FILTER_POSTGRES: &str =
-    "($1::BIGINT IS NULL OR at_ms >= $1) AND ($2::BIGINT IS NULL OR at_ms < $2)";
+/// The filter both backends apply to a report (`$1`/`?1` since, `$2`/`?2` until, `$3`/`?3`
+/// the key).
+pub(crate) const FILTER_SQLITE: &str =
+    "(?1 IS NULL OR at_ms >= ?1) AND (?2 IS NULL OR at_ms < ?2) AND (?3 IS NULL OR key_id = ?3)";
+pub(crate) const FILTER_POSTGRES: &str = "($1::BIGINT IS NULL OR at_ms >= $1) AND \
+     ($2::BIGINT IS NULL OR at_ms < $2) AND ($3::TEXT IS NULL OR key_id = $3)";
 
 #[cfg(test)]
 mod tests {

@@ -3,6 +3,7 @@
 //! Two connections: the writer's and the reports'. WAL lets reports read while the writer
 //! writes. SQLite calls block, so each runs on tokio's blocking pool. Money is stored as
 //! decimal text and summed by `decimal_sum`, an aggregate implemented here over `Decimal`.
+//! The API keys' statements are in `keys`.
 
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
@@ -18,6 +19,8 @@ use crate::error::LedgerError;
 use crate::migrations::{self, Migration};
 use crate::report::{self, UsageQuery, UsageRow};
 use crate::row::{self, Row, COLUMNS, COLUMN_COUNT};
+
+mod keys;
 
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -79,12 +82,12 @@ impl SqliteStore {
              COALESCE(SUM(estimated), 0), COALESCE(SUM(status <> 'ok'), 0) \
              FROM ledger_requests WHERE {filter} GROUP BY grp",
             group = q.by.sqlite_expr(),
-            filter = report::TIME_FILTER_SQLITE,
+            filter = report::FILTER_SQLITE,
         );
         let mut rows: Vec<UsageRow> = self
             .read("usage", move |conn| {
                 let mut stmt = conn.prepare_cached(&sql)?;
-                let rows = stmt.query_map((q.since_ms, q.until_ms), |r| {
+                let rows = stmt.query_map((q.since_ms, q.until_ms, q.key_id), |r| {
                     Ok(UsageRow {
                         group: r.get::<_, Option<String>>(0)?.unwrap_or_default(),
                         requests: row::to_u64(r.get(1)?),
@@ -163,6 +166,18 @@ impl SqliteStore {
             f(&lock(&conn)).map_err(|e| LedgerError::query(&url, op, e))
         })
         .await
+    }
+
+    /// Runs `f` on the writer's connection, on the blocking pool (the rare writes other than
+    /// request rows: API keys).
+    async fn write<T, F>(&self, op: &'static str, f: F) -> Result<T, LedgerError>
+    where
+        T: Send + 'static,
+        F: FnOnce(&mut Connection, &str) -> Result<T, LedgerError> + Send + 'static,
+    {
+        let conn = Arc::clone(&self.writer);
+        let url = self.url.clone();
+        blocking(&self.url, op, move || f(&mut lock(&conn), &url)).await
     }
 
     #[cfg(test)]

@@ -368,6 +368,7 @@ async fn usage_groups_and_sums_exactly(kind: Kind) {
                     since_ms,
                     until_ms,
                     by,
+                    key_id: None,
                 })
                 .await
                 .unwrap()
@@ -454,12 +455,12 @@ async fn migrations_are_idempotent(kind: Kind) {
     assert_eq!(
         t.scalar("SELECT COUNT(*) FROM ledger_schema_migrations")
             .await,
-        1
+        2
     );
     assert_eq!(
         t.scalar("SELECT MAX(version) FROM ledger_schema_migrations")
             .await,
-        1
+        2
     );
     // Two gateways starting at once take turns.
     let (a, b) = tokio::join!(Ledger::open(&t.url), Ledger::open(&t.url));
@@ -468,7 +469,7 @@ async fn migrations_are_idempotent(kind: Kind) {
     assert_eq!(
         t.scalar("SELECT COUNT(*) FROM ledger_schema_migrations")
             .await,
-        1
+        2
     );
 }
 

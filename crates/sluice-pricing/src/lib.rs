@@ -1,6 +1,7 @@
 //! Money for Sluice: exact decimal prices, the built-in price list, the cost of a request,
 //! the monthly cost comparison across providers (`sluice cost`), usage reports in money
-//! (`sluice usage`, `GET /v1/usage`) and amounts as text.
+//! (`sluice usage`, `GET /v1/usage`), what a request charges a key's budget, and amounts as
+//! text.
 //!
 //! Every amount is a [`Decimal`]: list prices are decimal USD per million tokens, a single
 //! request costs fractions of a micro-dollar, and sums of `f64` drift (`0.1 + 0.2`). The
@@ -13,9 +14,11 @@
 //! from `prices.toml` and extended by the config), `cost` (one request), `compare` (the
 //! monthly comparison, and monthly projections of measured traffic), `window` (a report's time
 //! window), `currency` (currency codes and the display rate), `report` (the usage report
-//! document), [`display`] (amounts as text: rounding, minor units, thousands separators).
+//! document), `charge` (a request's cost in a key's budget currency), [`display`] (amounts as
+//! text: rounding, minor units, thousands separators).
 
 mod book;
+mod charge;
 mod compare;
 mod cost;
 mod currency;
@@ -24,6 +27,7 @@ mod report;
 mod window;
 
 pub use book::{PriceBook, Source, BUILTIN_PRICES_AS_OF};
+pub use charge::charge_in;
 pub use compare::{compare, month_scale, monthly_mtok, restrict_models, Comparison, ComparisonRow};
 pub use cost::{cost, cost_mtok};
 pub use currency::{currency_code, display_rate, rate_note, Rate};

@@ -1,6 +1,9 @@
 //! The usage report document (`sluice usage --json`, `GET /v1/usage`): the ledger's groups
 //! of requests with their tokens and exact costs, in USD and in a display currency, and their
-//! total. Pure: the callers read the ledger and pass its numbers in.
+//! total. Pure: the callers read the ledger and pass its numbers in. A report grouped by key
+//! shows keys by name once the caller hands it the key names ([`UsageReport::label_keys`]).
+
+use std::collections::BTreeMap;
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -42,6 +45,10 @@ impl UsageTotals {
 pub struct UsageLine {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub group: Option<String>,
+    /// Grouped by key: the key's id, when `group` shows its name instead
+    /// ([`UsageReport::label_keys`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key_id: Option<String>,
     pub requests: u64,
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
@@ -60,6 +67,7 @@ impl UsageLine {
         let cost_usd = t.cost_usd.normalize();
         UsageLine {
             group,
+            key_id: None,
             requests: t.requests,
             prompt_tokens: t.prompt_tokens,
             completion_tokens: t.completion_tokens,
@@ -135,6 +143,31 @@ impl UsageReport {
     }
 }
 
+impl UsageReport {
+    /// Shows keys by their names in a report grouped by key (`by` = `key`; other reports are
+    /// left alone): each row whose group is a key id in `names` (id → name, as
+    /// `Ledger::key_names` returns them) gets the name as its `group` and keeps the id in
+    /// `key_id`. Requests without a key and ids `names` does not hold keep their group as it
+    /// is. `sluice usage --by key` and `GET /v1/usage?by=key` both label through this.
+    pub fn label_keys(&mut self, names: &BTreeMap<String, String>) {
+        if self.by != "key" {
+            return;
+        }
+        for line in &mut self.rows {
+            let Some(id) = line.group.take() else {
+                continue;
+            };
+            match names.get(&id) {
+                Some(name) => {
+                    line.group = Some(name.clone());
+                    line.key_id = Some(id);
+                }
+                None => line.group = Some(id),
+            }
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use std::str::FromStr;
@@ -203,5 +236,44 @@ mod tests {
         let json = serde_json::to_value(&r).unwrap();
         assert_eq!(json["total"]["local"], serde_json::Value::Null);
         assert_eq!(json["rate"], serde_json::Value::Null);
+    }
+
+    #[test]
+    fn keys_are_shown_by_name_and_keep_their_id() {
+        let book = PriceBook::builtin();
+        let groups = || {
+            vec![
+                ("k1".into(), totals(2, 1, 1, "0.5")),
+                ("-".into(), totals(1, 1, 1, "0.2")),
+                ("gone".into(), totals(1, 1, 1, "0.1")),
+            ]
+        };
+        let names = BTreeMap::from([
+            ("k1".to_owned(), "ci runner".to_owned()),
+            ("k2".to_owned(), "unused".to_owned()),
+        ]);
+        let mut r = UsageReport::new(1, 2, "key", "USD", &book, groups());
+        r.label_keys(&names);
+        let shown: Vec<_> = r
+            .rows
+            .iter()
+            .map(|l| (l.group.as_deref().unwrap(), l.key_id.as_deref()))
+            .collect();
+        assert_eq!(
+            shown,
+            [("ci runner", Some("k1")), ("-", None), ("gone", None)]
+        );
+        assert_eq!(r.total.key_id, None);
+        let json = serde_json::to_value(&r).unwrap();
+        assert_eq!(json["rows"][0]["group"], "ci runner");
+        assert_eq!(json["rows"][0]["key_id"], "k1");
+        assert!(json["rows"][1].get("key_id").is_none());
+        assert!(json["total"].get("key_id").is_none());
+
+        // Grouped by anything else, a group that happens to equal a key id stays.
+        let mut r = UsageReport::new(1, 2, "model", "USD", &book, groups());
+        r.label_keys(&names);
+        assert_eq!(r.rows[0].group.as_deref(), Some("k1"));
+        assert_eq!(r.rows[0].key_id, None);
     }
 }

@@ -63,6 +63,9 @@ pub enum Command {
     Cost(CostArgs),
     /// Spend and tokens from the ledger, grouped by model, provider, key or day.
     Usage(UsageArgs),
+    /// Gateway API keys (`sk-sluice-<id>-<secret>`), kept in the config's ledger: create,
+    /// list, update, revoke.
+    Keys(KeysArgs),
 }
 
 #[derive(Debug, Args)]
@@ -169,6 +172,117 @@ pub struct UsageArgs {
     /// Print one JSON document (amounts as exact decimal strings) instead of a table.
     #[arg(long)]
     pub json: bool,
+}
+
+#[derive(Debug, Args)]
+pub struct KeysArgs {
+    #[command(subcommand)]
+    pub command: KeysCommand,
+}
+
+// Values are strings checked by the command, so a bad one is one line naming the flag (exit 2)
+// and `none` can take a limit away in `update`.
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Create a key and print it: the only time its secret is shown (only a hash is stored).
+    Create(KeyCreateArgs),
+    /// Every key with its limits, its spend in the current budget window (this month in USD
+    /// for keys without a budget), when it was created and last used, and whether it is
+    /// revoked or expired. Never a secret.
+    List(KeyListArgs),
+    /// Change a key's name, limits, admin flag or expiry: only what is given changes.
+    Update(KeyUpdateArgs),
+    /// Revoke a key: the gateway refuses it within seconds; it stays listed.
+    Revoke(KeyRevokeArgs),
+}
+
+/// What every `keys` command takes.
+#[derive(Debug, Args)]
+pub struct KeysCommon {
+    /// The config whose ledger holds the keys (default: $SLUICE_CONFIG; without either, the
+    /// built-in config and its ledger, sqlite://sluice.db in the working directory).
+    #[arg(long, env = "SLUICE_CONFIG")]
+    pub config: Option<PathBuf>,
+    /// Print one JSON document (amounts as exact JSON numbers) instead of text.
+    #[arg(long)]
+    pub json: bool,
+}
+
+/// A key's limits and expiry, as `create` and `update` take them.
+#[derive(Debug, Args)]
+pub struct KeyLimitArgs {
+    /// Requests per minute (update: `none` removes the limit).
+    #[arg(long, value_name = "R", allow_negative_numbers = true)]
+    pub rpm: Option<String>,
+    /// Tokens per minute, prompt and completion (update: `none` removes the limit).
+    #[arg(long, value_name = "T", allow_negative_numbers = true)]
+    pub tpm: Option<String>,
+    /// A budget in USD per window.
+    #[arg(long, value_name = "AMOUNT", allow_negative_numbers = true)]
+    pub budget_usd: Option<String>,
+    /// A budget in --currency per window, charged as providers bill (update: `none` removes
+    /// the budget).
+    #[arg(long, value_name = "AMOUNT", allow_negative_numbers = true)]
+    pub budget: Option<String>,
+    /// The currency of --budget, e.g. JPY: USD, or one a configured or built-in provider
+    /// bills in.
+    #[arg(long, value_name = "CODE")]
+    pub currency: Option<String>,
+    /// The budget's window, fixed periods in UTC: 1d, 7d (ISO week), 30d or month
+    /// [default: month].
+    #[arg(long, value_name = "WINDOW")]
+    pub window: Option<String>,
+    /// The only models (route names) the key may use, comma-separated (update: `none` allows
+    /// every model).
+    #[arg(long, value_name = "A,B")]
+    pub models: Option<String>,
+    /// The key stops working this long from now, e.g. 30d, 12h (update: `none` never expires).
+    #[arg(long, value_name = "DUR")]
+    pub expires: Option<String>,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyCreateArgs {
+    /// Who or what uses the key (shown by `keys list` and `usage --by key`).
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub limits: KeyLimitArgs,
+    /// An admin key: may read every key's usage (`/v1/usage`) and the dashboard.
+    #[arg(long)]
+    pub admin: bool,
+    #[command(flatten)]
+    pub common: KeysCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyListArgs {
+    #[command(flatten)]
+    pub common: KeysCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyUpdateArgs {
+    /// The key's public id (as `keys list` shows it).
+    pub id: String,
+    /// A new name.
+    #[arg(long)]
+    pub name: Option<String>,
+    #[command(flatten)]
+    pub limits: KeyLimitArgs,
+    /// Whether it is an admin key: true or false.
+    #[arg(long, value_name = "BOOL")]
+    pub admin: Option<String>,
+    #[command(flatten)]
+    pub common: KeysCommon,
+}
+
+#[derive(Debug, Args)]
+pub struct KeyRevokeArgs {
+    /// The key's public id (as `keys list` shows it).
+    pub id: String,
+    #[command(flatten)]
+    pub common: KeysCommon,
 }
 
 /// The groups of a usage report.

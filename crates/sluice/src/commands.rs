@@ -3,6 +3,7 @@
 pub mod bench;
 pub mod check_config;
 pub mod cost;
+pub mod keys;
 mod ledger;
 pub mod mock_upstream;
 mod render;

@@ -62,6 +62,7 @@ async fn run(command: Command) -> Result<(), Failure> {
         Command::Bench(args) => commands::bench::run(args).await,
         Command::Cost(args) => commands::cost::run(args).await,
         Command::Usage(args) => commands::usage::run(args).await,
+        Command::Keys(args) => commands::keys::run(args.command).await,
     }
 }
 

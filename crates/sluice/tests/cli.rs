@@ -137,3 +137,43 @@ fn an_unreachable_ledger_stops_serve_with_one_line() {
     assert!(line.contains("127.0.0.1:1"), "{line}");
     assert!(!stderr.contains("hunter2"), "{stderr}");
 }
+
+#[test]
+fn check_config_describes_auth_and_limits() {
+    // SPEC §2's [auth] and [limits] tables, with a Redis password that must not be shown.
+    let out = with_config(
+        "redis = \"redis://:hunter2@127.0.0.1:6379\"\n\
+         [auth]\nrequired = true\nmetrics = \"admin\"\n\
+         [limits]\non_store_error = \"open\"\ndefault_max_tokens = 8192\n",
+        &["check-config"],
+    );
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let text = String::from_utf8(out.stdout).unwrap();
+    for needle in [
+        "auth: required on every request, keys in the ledger, metrics admin",
+        "limits: store redis redis://:***@127.0.0.1:6379 (shared by replicas), \
+         on_store_error open, default_max_tokens 8192",
+    ] {
+        assert!(text.contains(needle), "{needle} missing from:\n{text}");
+    }
+    assert!(!text.contains("hunter2"), "{text}");
+    // Defaults, and the same checks as every other table.
+    let out = with_config("", &["check-config"]);
+    let text = String::from_utf8(out.stdout).unwrap();
+    assert!(
+        text.contains("limits: store memory (per replica), on_store_error closed"),
+        "{text}"
+    );
+    let out = with_config("[limits]\non_store_error = \"maybe\"\n", &["check-config"]);
+    assert_eq!(out.status.code(), Some(2));
+    let line = error_line(&out);
+    assert!(
+        line.contains("limits.on_store_error") && line.contains("maybe"),
+        "{line}"
+    );
+}

@@ -24,17 +24,31 @@ impl Migration {
 /// The table recording which versions are applied.
 pub(crate) const TABLE: &str = "ledger_schema_migrations";
 
-pub(crate) const SQLITE: &[Migration] = &[Migration {
-    version: 1,
-    name: "requests",
-    sql: include_str!("sqlite/0001_requests.sql"),
-}];
+pub(crate) const SQLITE: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "requests",
+        sql: include_str!("sqlite/0001_requests.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "api_keys",
+        sql: include_str!("sqlite/0002_api_keys.sql"),
+    },
+];
 
-pub(crate) const POSTGRES: &[Migration] = &[Migration {
-    version: 1,
-    name: "requests",
-    sql: include_str!("postgres/0001_requests.sql"),
-}];
+pub(crate) const POSTGRES: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "requests",
+        sql: include_str!("postgres/0001_requests.sql"),
+    },
+    Migration {
+        version: 2,
+        name: "api_keys",
+        sql: include_str!("postgres/0002_api_keys.sql"),
+    },
+];
 
 /// The migrations of `all` not in `applied`, in version order.
 pub(crate) fn to_apply<'a>(

@@ -1,5 +1,6 @@
 //! Opening the config's ledger for the commands that read it (`sluice usage`, `sluice cost
-//! --from-ledger`), with one-line errors that say what to do.
+//! --from-ledger`) and for `sluice keys`, which keeps the gateway's keys there, with one-line
+//! errors that say what to do.
 
 use std::path::Path;
 
@@ -29,6 +30,29 @@ pub(crate) async fn open_ledger(setting: &LedgerSetting) -> Result<Ledger, Failu
                 shown.display()
             )));
         }
+    }
+    Ledger::open(url)
+        .await
+        .map_err(|e| Failure::Runtime(anyhow::anyhow!("{e}")))
+}
+
+/// Opens the config's ledger for `sluice keys`. Keys live in the ledger, so a config that
+/// keeps none is a usage error. `create` makes a missing SQLite file (keys are usually made
+/// before the gateway first starts, and it opens the same file); reading or changing keys
+/// needs the file to exist, as for reports.
+pub(crate) async fn open_key_store(
+    setting: &LedgerSetting,
+    create: bool,
+) -> Result<Ledger, Failure> {
+    let LedgerSetting::Url(url) = setting else {
+        return Err(Failure::Usage(
+            "ledger: the config keeps no ledger (ledger = \"none\"), and gateway keys live in \
+             the ledger; set ledger to a sqlite:// or postgres:// URL"
+                .to_owned(),
+        ));
+    };
+    if !create {
+        return open_ledger(setting).await;
     }
     Ledger::open(url)
         .await

@@ -1,5 +1,5 @@
 //! How the commands lay out text for a terminal: tables of aligned columns (`sluice cost`,
-//! `sluice usage`) and ledger times. Amounts are formatted by `sluice_pricing::display`; this
+//! `sluice usage`, `sluice keys list`) and ledger times. Amounts are formatted by `sluice_pricing::display`; this
 //! only places the cells.
 
 use std::fmt::Write as _;
@@ -103,6 +103,16 @@ pub(crate) fn utc(ms: i64) -> String {
     }
 }
 
+/// A unix-milliseconds time in UTC to the minute, for narrow table columns
+/// (`2026-01-31 12:00`).
+pub(crate) fn utc_minute(ms: i64) -> String {
+    let full = utc(ms);
+    match full.get(..16) {
+        Some(minute) if full.ends_with('Z') => minute.replacen('T', " ", 1),
+        _ => full,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -147,5 +157,7 @@ mod tests {
         assert_eq!(utc(0), "1970-01-01T00:00:00Z");
         assert_eq!(utc(1_767_225_600_000), "2026-01-01T00:00:00Z");
         assert_eq!(utc(-5), "-5 (unix ms)");
+        assert_eq!(utc_minute(1_767_225_659_999), "2026-01-01 00:00");
+        assert_eq!(utc_minute(-5), "-5 (unix ms)");
     }
 }

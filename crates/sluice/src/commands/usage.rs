@@ -1,6 +1,8 @@
 //! `sluice usage`: spend and tokens from the config's ledger, grouped by model, provider, key
 //! or UTC day, as a table or one JSON document — the same document `GET /v1/usage` serves.
 //! Costs are exact decimals summed by the ledger; the table rounds them for display only.
+//! By key, rows show the key's name (`UsageReport::label_keys`), and the JSON keeps its id in
+//! `key_id`.
 
 use std::fmt::Write as _;
 
@@ -43,12 +45,13 @@ pub async fn run(args: UsageArgs) -> Result<(), Failure> {
             since_ms: Some(window.since_ms),
             until_ms: window.until_ms,
             by,
+            key_id: None,
         })
         .await
         .map_err(|e| Failure::Runtime(anyhow::anyhow!("{e}")))?;
     let groups = sluice_gateway::usage_groups(rows);
     let book = PriceBook::with_config(&config);
-    let report = UsageReport::new(
+    let mut report = UsageReport::new(
         window.since_ms,
         window.end_ms(now),
         by.as_str(),
@@ -56,6 +59,13 @@ pub async fn run(args: UsageArgs) -> Result<(), Failure> {
         &book,
         groups,
     );
+    if by == GroupBy::Key {
+        let names = ledger
+            .key_names()
+            .await
+            .map_err(|e| Failure::Runtime(anyhow::anyhow!("{e}")))?;
+        report.label_keys(&names);
+    }
 
     let text = if args.json {
         let mut text =
