@@ -2,6 +2,8 @@
 //! loopback port 0, finds its address in its log, and reads its SSE replies as raw bytes.
 #![allow(dead_code)] // Each test binary uses a different part of the harness.
 
+pub mod store;
+
 use std::io::{BufRead, BufReader};
 use std::net::SocketAddr;
 use std::path::Path;
