@@ -24,6 +24,7 @@ use sluice_types::{Decimal, KeyLimits, OnStoreError};
 
 use crate::amount::{from_nanos, to_nanos};
 use crate::memory::MemoryStore;
+use crate::plan::{Admit, BudgetPlan, LimitReason, Plan, Settlement};
 use crate::rate;
 
 /// What one request asks of its key's limits.
@@ -49,30 +50,6 @@ pub enum Refusal {
     },
     /// The shared store cannot be reached and the policy is `closed`: answered 503.
     Unavailable,
-}
-
-/// Which limit refused a request (a bounded metric label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LimitReason {
-    /// Requests per minute.
-    Rpm,
-    /// Tokens per minute.
-    Tpm,
-    /// One request asks for more tokens than a minute allows: waiting will not help.
-    TooLarge,
-    /// The budget of the current window is spent or reserved.
-    Budget,
-}
-
-impl LimitReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LimitReason::Rpm => "rpm",
-            LimitReason::Tpm => "tpm",
-            LimitReason::TooLarge => "too_large",
-            LimitReason::Budget => "budget",
-        }
-    }
 }
 
 /// What an admitted request holds until it is settled. Dropping it without settling leaves
@@ -108,62 +85,6 @@ pub trait SpendSource: Send + Sync + 'static {
         since_ms: i64,
         currency: &'a str,
     ) -> Pin<Box<dyn Future<Output = Result<Decimal, String>> + Send + 'a>>;
-}
-
-/// One admission, as a store carries it out.
-#[derive(Debug, Clone)]
-pub(crate) struct Plan {
-    pub id: u64,
-    pub rpm_cost_us: Option<i64>,
-    pub tpm_cost_us: Option<i64>,
-    pub budget: Option<BudgetPlan>,
-    pub hold_us: i64,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct BudgetPlan {
-    pub window_start_ms: i64,
-    pub window_end_ms: i64,
-    pub limit_nanos: i64,
-    pub ask_nanos: i64,
-}
-
-/// A store's answer to one admission.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Admit {
-    Admitted,
-    /// Refused; `retry_after_us` until it could be admitted.
-    Limited {
-        reason: LimitReason,
-        retry_after_us: i64,
-    },
-    /// The budget window is not known to the store yet: seed it, then ask again.
-    NeedSeed,
-}
-
-impl Admit {
-    pub fn limited(reason: LimitReason, retry_after_us: i64) -> Admit {
-        Admit::Limited {
-            reason,
-            retry_after_us,
-        }
-    }
-
-    pub fn too_large() -> Admit {
-        Admit::limited(LimitReason::TooLarge, rate::MINUTE_US)
-    }
-}
-
-/// One settlement, as a store carries it out.
-#[derive(Debug, Clone)]
-pub(crate) struct Settlement {
-    pub id: u64,
-    pub key_id: String,
-    /// How far to move the tokens-per-minute `tat`: used minus reserved, in µs.
-    pub tpm_adjust_us: Option<i64>,
-    pub window_start_ms: Option<i64>,
-    /// The cost charged to the budget window.
-    pub used_nanos: i64,
 }
 
 /// Extra time a reservation is held past its request's limit before it expires.
@@ -234,7 +155,7 @@ impl Limiter {
             hold_us: i64::try_from((ask.hold + HOLD_MARGIN).as_micros()).unwrap_or(i64::MAX),
             budget,
         };
-        let mut answer = self.memory.admit(&ask, &plan, now_us);
+        let mut answer = self.memory.admit(ask.key_id, &plan, now_us);
         if answer == Admit::NeedSeed {
             let (Some(b), Some(p)) = (&limits.budget, &plan.budget) else {
                 return Err(Refusal::Unavailable);
@@ -258,7 +179,7 @@ impl Limiter {
             };
             self.memory
                 .seed(ask.key_id, p.window_start_ms, to_nanos(spent));
-            answer = self.memory.admit(&ask, &plan, now_us);
+            answer = self.memory.admit(ask.key_id, &plan, now_us);
         }
         match answer {
             Admit::Admitted => Ok(Reservation {

@@ -188,8 +188,6 @@ async fn a_key_without_limits_is_not_counted() {
 #[test]
 fn unsettled_reservations_expire_after_their_hold() {
     let store = MemoryStore::new();
-    let limits = budget("1.00");
-    let a = ask("k", &limits, 1, "0.6");
     let plan = |id| Plan {
         id,
         rpm_cost_us: None,
@@ -202,14 +200,14 @@ fn unsettled_reservations_expire_after_their_hold() {
         }),
         hold_us: 10,
     };
-    assert_eq!(store.admit(&a, &plan(1), 100), Admit::NeedSeed);
+    assert_eq!(store.admit("k", &plan(1), 100), Admit::NeedSeed);
     store.seed("k", 0, 0);
-    assert_eq!(store.admit(&a, &plan(1), 100), Admit::Admitted);
+    assert_eq!(store.admit("k", &plan(1), 100), Admit::Admitted);
     assert!(matches!(
-        store.admit(&a, &plan(2), 105),
+        store.admit("k", &plan(2), 105),
         Admit::Limited { .. }
     ));
     // Past the first one's hold, it is released and the second fits.
-    assert_eq!(store.admit(&a, &plan(2), 111), Admit::Admitted);
+    assert_eq!(store.admit("k", &plan(2), 111), Admit::Admitted);
     assert_eq!(store.window("k", 0), Some((0, 600_000_000)));
 }
