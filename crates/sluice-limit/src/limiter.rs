@@ -69,6 +69,8 @@ pub struct Reservation {
     tpm: Option<u64>,
     /// The budget's currency and window start, when the key has a budget.
     budget: Option<(String, i64)>,
+    /// What it holds against the budget, in nano-units.
+    held_nanos: i64,
     /// The store that holds it, and so takes its settlement.
     store: Origin,
 }
@@ -248,6 +250,7 @@ impl Limiter {
             tokens: ask.tokens,
             tpm: limits.tpm,
             budget: None,
+            held_nanos: 0,
             store: Origin::Memory,
         };
         if limits.rpm.is_none() && limits.tpm.is_none() && limits.budget.is_none() {
@@ -278,6 +281,7 @@ impl Limiter {
                     .as_ref()
                     .zip(plan.budget.as_ref())
                     .map(|(b, p)| (b.currency.clone(), p.window_start_ms)),
+                held_nanos: plan.budget.as_ref().map_or(0, |p| p.ask_nanos),
                 store,
                 ..reservation
             }),
@@ -381,6 +385,7 @@ impl Limiter {
                 .tpm
                 .map(|t| rate::cost_us(tokens, t).saturating_sub(rate::cost_us(r.tokens, t))),
             window_start_ms: r.budget.as_ref().map(|(_, start)| *start),
+            held_nanos: r.held_nanos,
             used_nanos: to_nanos(cost),
             key_id: r.key_id,
         };

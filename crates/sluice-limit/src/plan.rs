@@ -80,6 +80,8 @@ pub(crate) struct Settlement {
     /// How far to move the tokens-per-minute `tat`: used minus reserved, in µs.
     pub tpm_adjust_us: Option<i64>,
     pub window_start_ms: Option<i64>,
+    /// What the reservation held against the budget window.
+    pub held_nanos: i64,
     /// The cost charged to the budget window.
     pub used_nanos: i64,
 }

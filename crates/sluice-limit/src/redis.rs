@@ -10,9 +10,10 @@
 //!   minutes past the `tat` (and past the longest hold a settlement may still arrive for);
 //! - `:w:{window start ms}`: a budget window, hash `spent` and `reserved` (nano-units), kept
 //!   until a day past the window's end;
-//! - `:open` (sorted set: reservation id by expiry in µs) and `:held` (hash: id to
-//!   `"nano-units:window start"`): the open reservations, which each admission sweeps so a
-//!   reservation is always settled or expired.
+//! - `:open`: the open reservations, a sorted set of `"{id}:{nano-units held}:{window start}"`
+//!   scored by expiry (Unix µs), which each admission sweeps so a reservation is always
+//!   settled or expired (a settlement removes its member: whether it was still there says
+//!   whether its hold is still counted).
 //!
 //! Every call has a short deadline ([`CALL_TIMEOUT`]): a store that does not answer is treated
 //! as unreachable, and the limiter applies its `on_store_error` policy.
@@ -108,7 +109,6 @@ impl RedisStore {
                 plan.budget.as_ref().map(|b| b.window_start_ms),
             ))
             .key(format!("{base}:open"))
-            .key(format!("{base}:held"))
             .arg(optional(plan.rpm_cost_us))
             .arg(optional(plan.tpm_cost_us));
         match &plan.budget {
@@ -170,18 +170,18 @@ impl RedisStore {
     pub async fn settle(&self, s: &Settlement) -> Result<(), StoreError> {
         let base = self.base(&s.key_id);
         let mut call = self.settle.prepare_invoke();
+        // The reservation's member of `:open`, as the admission wrote it.
+        let member = s
+            .window_start_ms
+            .map(|start| format!("{}:{}:{start}", s.id, s.held_nanos))
+            .unwrap_or_default();
         call.key(format!("{base}:tpm"))
             .key(window_key(&base, s.window_start_ms))
             .key(format!("{base}:open"))
-            .key(format!("{base}:held"))
             .arg(optional(s.tpm_adjust_us))
-            .arg(s.id)
+            .arg(member)
             .arg(s.used_nanos)
-            .arg(if s.window_start_ms.is_some() {
-                "1"
-            } else {
-                "0"
-            });
+            .arg(s.held_nanos.saturating_neg());
         let mut conn = self.conn.clone();
         let _: i64 = deadline(call.invoke_async(&mut conn)).await?;
         Ok(())

@@ -5,9 +5,9 @@
 //! admissions follow the `on_store_error` policy without trying Redis: a background probe asks
 //! it every [`PROBE_EVERY`] and marks it up, with one line, when it answers again, so the
 //! gateway returns to shared limits without a restart and no request pays for a connection
-//! attempt to a server that is down. Settlements never wait for Redis: they
-//! go on a bounded queue that one task applies in order, holding a settlement while the store
-//! is down and applying it when the store is back. A full queue drops the settlement (counted);
+//! attempt to a server that is down. Settlements never wait for Redis: they go on a bounded
+//! queue that one task applies (several at a time), holding a settlement while the store is
+//! down and applying it when the store is back. A full queue drops the settlement (counted);
 //! its reservation then expires.
 
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
@@ -16,6 +16,7 @@ use std::time::Duration;
 
 use sluice_types::OnStoreError;
 use tokio::sync::{mpsc, Notify};
+use tokio::task::JoinSet;
 
 use crate::plan::Settlement;
 use crate::redis::{RedisStore, StoreError};
@@ -198,36 +199,56 @@ async fn probe(store: Arc<RedisStore>, state: Arc<State>) {
     }
 }
 
-/// Applies queued settlements in order. One that fails because Redis is away is applied when
-/// it is back; one that can never succeed (a script error) is dropped and counted.
+/// Settlements applied at once: they commute (each adds to counters or moves a `tat`), so
+/// they need not wait for each other, and their calls share the multiplexed connection.
+const IN_FLIGHT: usize = 64;
+
+/// Applies queued settlements, up to [`IN_FLIGHT`] at a time.
 async fn apply_settlements(
     store: Arc<RedisStore>,
     state: Arc<State>,
     mut settlements: mpsc::Receiver<Settlement>,
 ) {
-    while let Some(s) = settlements.recv().await {
-        loop {
-            if !state.is_up() {
-                if state.is_closing() {
-                    state.dropped.fetch_add(1, Ordering::Relaxed);
-                    break;
+    let mut running = JoinSet::new();
+    loop {
+        tokio::select! {
+            next = settlements.recv(), if running.len() < IN_FLIGHT => match next {
+                Some(s) => {
+                    running.spawn(apply(store.clone(), state.clone(), s));
                 }
-                state.wait_up(PROBE_EVERY).await;
-                continue;
+                None => break,
+            },
+            Some(_) = running.join_next(), if !running.is_empty() => state.finished(),
+        }
+    }
+    while running.join_next().await.is_some() {
+        state.finished();
+    }
+}
+
+/// Applies one settlement. One that fails because Redis is away is applied when it is back;
+/// one that can never succeed (a script error) is dropped and counted.
+async fn apply(store: Arc<RedisStore>, state: Arc<State>, s: Settlement) {
+    loop {
+        if !state.is_up() {
+            if state.is_closing() {
+                state.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
             }
-            match store.settle(&s).await {
-                Ok(()) => break,
-                // A timeout may come after Redis applied it: sent again, its cost is
-                // charged twice, which errs on the safe side of a budget.
-                Err(e) if e.is_transient() => state.failed(&e),
-                Err(e) => {
-                    tracing::warn!(error = %e, "a settlement could not be applied; its reservation will expire");
-                    state.errors.fetch_add(1, Ordering::Relaxed);
-                    state.dropped.fetch_add(1, Ordering::Relaxed);
-                    break;
-                }
+            state.wait_up(PROBE_EVERY).await;
+            continue;
+        }
+        match store.settle(&s).await {
+            Ok(()) => return,
+            // A timeout may come after Redis applied it: sent again, its cost is charged
+            // twice, which errs on the safe side of a budget.
+            Err(e) if e.is_transient() => state.failed(&e),
+            Err(e) => {
+                tracing::warn!(error = %e, "a settlement could not be applied; its reservation will expire");
+                state.errors.fetch_add(1, Ordering::Relaxed);
+                state.dropped.fetch_add(1, Ordering::Relaxed);
+                return;
             }
         }
-        state.finished();
     }
 }

@@ -4,8 +4,8 @@
 -- KEYS[1] `{base}:rpm`  requests per minute: the GCRA tat (Unix µs), an integer string
 -- KEYS[2] `{base}:tpm`  tokens per minute: the same
 -- KEYS[3] `{base}:w:{window start ms}`  the budget window: hash `spent`, `reserved` (nano-units)
--- KEYS[4] `{base}:open`  open reservations: sorted set, member the id, score its expiry (µs)
--- KEYS[5] `{base}:held`  what each open reservation holds: hash id -> "nano-units:window start"
+-- KEYS[4] `{base}:open`  open reservations: sorted set, member
+--         "{id}:{nano-units held}:{window start ms}", score its expiry (Unix µs)
 -- ARGV[1] rpm cost (µs) or ""     ARGV[2] tpm cost (µs) or ""
 -- ARGV[3] budget (nano-units) or "" when the key has none
 -- ARGV[4] the ask (nano-units)    ARGV[5] the window's end (Unix ms)
@@ -21,7 +21,7 @@
 -- integer strings.
 
 local MINUTE = 60000000
--- Tat keys outlive their tat by this, and a held reservation's lists outlive its hold by it.
+-- Tat keys outlive their tat by this, and the open reservations their last hold.
 local MARGIN = 120000000
 -- A cap on expired reservations released per call, so a replica that died with many open
 -- ones does not stall Redis in one script; the rest go at the next admissions.
@@ -34,39 +34,36 @@ local function int(x)
   return string.format('%.0f', x)
 end
 
-local function negate(s)
-  if s == '0' then return '0' end
-  if string.sub(s, 1, 1) == '-' then return string.sub(s, 2) end
-  return '-' .. s
-end
-
--- Sets a key's time to live to `ms` unless it already lives longer.
-local function keep_for(key, ms)
-  ms = math.min(math.floor(ms), 1e12)
-  if redis.call('PTTL', key) < ms then
-    redis.call('PEXPIRE', key, ms)
-  end
-end
-
 local budget = ARGV[3] ~= ''
-if budget and redis.call('EXISTS', KEYS[3]) == 0 then
-  return {2}
+local window
+if budget then
+  window = redis.call('HMGET', KEYS[3], 'spent', 'reserved')
+  if not window[1] then
+    return {2}
+  end
 end
 
 -- Release holds whose request outlived its time limit without settling: a reservation is
 -- always settled or expired.
 local expired = redis.call('ZRANGEBYSCORE', KEYS[4], '-inf', now, 'LIMIT', 0, SWEEP)
-for _, id in ipairs(expired) do
-  local held = redis.call('HGET', KEYS[5], id)
-  if held then
-    local nanos, start = string.match(held, '^(-?%d+):(-?%d+)$')
-    local window = ARGV[9] .. ':w:' .. start
-    if nanos and redis.call('EXISTS', window) == 1 then
-      redis.call('HINCRBY', window, 'reserved', negate(nanos))
+local released_here = 0
+if #expired > 0 then
+  local by_window = {}
+  for _, member in ipairs(expired) do
+    local nanos, start = string.match(member, '^%d+:(-?%d+):(-?%d+)$')
+    if nanos then
+      by_window[start] = (by_window[start] or 0) + tonumber(nanos)
     end
-    redis.call('HDEL', KEYS[5], id)
   end
-  redis.call('ZREM', KEYS[4], id)
+  for start, nanos in pairs(by_window) do
+    local key = ARGV[9] .. ':w:' .. start
+    -- (HINCRBY takes no "-0".)
+    if nanos ~= 0 and ((start == ARGV[8] and budget) or redis.call('EXISTS', key) == 1) then
+      redis.call('HINCRBY', key, 'reserved', int(-nanos))
+      if start == ARGV[8] then released_here = nanos end
+    end
+  end
+  redis.call('ZREM', KEYS[4], unpack(expired))
 end
 
 -- One GCRA step: the new tat, or nil and the wait until the cost would fit.
@@ -92,8 +89,7 @@ if ARGV[2] ~= '' then
   if not tpm_tat then return {1, 2, wait} end
 end
 if budget then
-  local w = redis.call('HMGET', KEYS[3], 'spent', 'reserved')
-  local used = tonumber(w[1] or '0') + tonumber(w[2] or '0')
+  local used = tonumber(window[1]) + tonumber(window[2] or '0') - released_here
   local limit = tonumber(ARGV[3])
   if not (used < limit and used + tonumber(ARGV[4]) <= limit) then
     return {1, 4, tonumber(ARGV[5]) * 1000 - now}
@@ -106,15 +102,17 @@ if rpm_tat then
   redis.call('SET', KEYS[1], int(rpm_tat), 'PX', int((rpm_tat - now + MARGIN) / 1000))
 end
 if tpm_tat then
-  -- A settlement moves this tat when its request ends: keep it while the hold lasts.
+  -- A settlement moves this tat when its request ends: keep it while any hold lasts.
   local live = math.max(redis.call('PTTL', KEYS[2]), (math.max(tpm_tat - now, hold) + MARGIN) / 1000)
   redis.call('SET', KEYS[2], int(tpm_tat), 'PX', int(math.min(live, 1e12)))
 end
 if budget then
   redis.call('HINCRBY', KEYS[3], 'reserved', ARGV[4])
-  redis.call('ZADD', KEYS[4], int(now + hold), ARGV[6])
-  redis.call('HSET', KEYS[5], ARGV[6], ARGV[4] .. ':' .. ARGV[8])
-  keep_for(KEYS[4], (hold + MARGIN) / 1000)
-  keep_for(KEYS[5], (hold + MARGIN) / 1000)
+  redis.call('ZADD', KEYS[4], int(now + hold), ARGV[6] .. ':' .. ARGV[4] .. ':' .. ARGV[8])
+  -- Kept until the last hold in it expires: extended, never shortened (NX: a new set).
+  local live = int(math.min((hold + MARGIN) / 1000, 1e12))
+  if redis.call('PEXPIRE', KEYS[4], live, 'GT') == 0 then
+    redis.call('PEXPIRE', KEYS[4], live, 'NX')
+  end
 end
 return {0}

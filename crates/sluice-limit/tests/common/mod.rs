@@ -313,4 +313,13 @@ pub async fn expiry(f: Fixture) {
     l.settle(second, 1, dec("0.2"));
     f.drain().await;
     assert_eq!(l.window("k", month).await, Some((dec("0.3"), dec("0"))));
+    // An unpriced request's hold expires the same way.
+    let unpriced = Ask {
+        hold: Duration::from_millis(20),
+        ..ask("u", &limits, 1, "0")
+    };
+    let _never_settled = l.admit(unpriced).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    l.admit(ask("u", &limits, 1, "0")).await.unwrap();
+    assert_eq!(l.window("u", month).await, Some((dec("0"), dec("0"))));
 }
