@@ -236,7 +236,8 @@ impl Limiter {
         self.shared.as_ref().map_or(0, Shared::errors)
     }
 
-    /// Settlements dropped because the queue to Redis was full (their reservations expire).
+    /// Settlements for Redis given up, their reservations left to expire: the queue was full
+    /// (or, rarely, Redis refused one for good, or the limiter closed while Redis was down).
     pub fn dropped_settlements(&self) -> u64 {
         self.shared.as_ref().map_or(0, Shared::dropped)
     }

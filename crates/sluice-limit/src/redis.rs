@@ -17,6 +17,9 @@
 //!
 //! Every call has a short deadline ([`CALL_TIMEOUT`]): a store that does not answer is treated
 //! as unreachable, and the limiter applies its `on_store_error` policy.
+//!
+//! The admission script names the window of an expired hold from the key's base, a key it is
+//! not passed: fine for one Redis (with or without replicas), not for Redis Cluster.
 
 use std::time::Duration;
 

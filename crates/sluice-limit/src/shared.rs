@@ -21,7 +21,8 @@ use tokio::task::JoinSet;
 use crate::plan::Settlement;
 use crate::redis::{RedisStore, StoreError};
 
-/// How often a store that is down is asked again.
+/// How often the probe asks Redis whether it answers (while it is up too, so an idle replica
+/// notices an outage before a request does).
 pub(crate) const PROBE_EVERY: Duration = Duration::from_secs(1);
 
 /// Settlements waiting for Redis at most; beyond this they are dropped.
@@ -47,6 +48,8 @@ struct State {
     closed: Notify,
     policy: OnStoreError,
     errors: AtomicU64,
+    /// Settlements given up: the queue was full, Redis refused one for good, or the limiter
+    /// closed while Redis was down.
     dropped: AtomicU64,
     /// Settlements queued and not yet applied (or dropped).
     pending: AtomicU64,
