@@ -4,7 +4,9 @@
 //!   check;
 //! - [`Limiter`]: requests and tokens per minute and budgets, reserved at admission and
 //!   settled when the request ends (`limiter`), with the arithmetic in `rate` and budget
-//!   amounts as integer nano-units (`amount`); counted in memory (`memory`).
+//!   amounts as integer nano-units (`amount`) and what stores are asked in `plan`; counted
+//!   in memory (`memory`) or in Redis shared by replicas (`redis`, used through `shared`,
+//!   which keeps its health and its settlement queue).
 //!
 //! **Architecture invariants:** knows nothing of HTTP or of the ledger (spend comes through
 //! [`SpendSource`]); a reservation is always settled or expired; admission takes every limit or
@@ -14,6 +16,12 @@ mod amount;
 pub mod key;
 mod limiter;
 mod memory;
+mod plan;
 mod rate;
+mod redis;
+mod shared;
 
-pub use limiter::{Ask, LimitReason, Limiter, Refusal, Reservation, SpendSource};
+pub use limiter::{
+    Ask, LimitError, Limiter, Refusal, Reservation, SpendSource, DEFAULT_REDIS_PREFIX,
+};
+pub use plan::LimitReason;

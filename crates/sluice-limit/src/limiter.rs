@@ -13,6 +13,11 @@
 //! Budget windows start empty in a store that has not seen them (a restart, a Redis without
 //! persistence); the limiter then seeds them with what the ledger recorded for the key since
 //! the window began ([`SpendSource`]).
+//!
+//! Counters live in this process ([`Limiter::in_memory`]) or in Redis, shared by every replica
+//! ([`Limiter::with_redis`]). When Redis does not answer, admissions follow the
+//! `on_store_error` policy (refused as unavailable, or counted in this process meanwhile) and
+//! return to Redis when it answers again; a reservation is settled in the store that made it.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -24,7 +29,10 @@ use sluice_types::{Decimal, KeyLimits, OnStoreError};
 
 use crate::amount::{from_nanos, to_nanos};
 use crate::memory::MemoryStore;
+use crate::plan::{Admit, BudgetPlan, LimitReason, Plan, Settlement};
 use crate::rate;
+use crate::redis::{RedisStore, StoreError};
+use crate::shared::Shared;
 
 /// What one request asks of its key's limits.
 #[derive(Debug, Clone)]
@@ -51,30 +59,6 @@ pub enum Refusal {
     Unavailable,
 }
 
-/// Which limit refused a request (a bounded metric label).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum LimitReason {
-    /// Requests per minute.
-    Rpm,
-    /// Tokens per minute.
-    Tpm,
-    /// One request asks for more tokens than a minute allows: waiting will not help.
-    TooLarge,
-    /// The budget of the current window is spent or reserved.
-    Budget,
-}
-
-impl LimitReason {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            LimitReason::Rpm => "rpm",
-            LimitReason::Tpm => "tpm",
-            LimitReason::TooLarge => "too_large",
-            LimitReason::Budget => "budget",
-        }
-    }
-}
-
 /// What an admitted request holds until it is settled. Dropping it without settling leaves
 /// the hold to expire.
 #[derive(Debug)]
@@ -85,6 +69,17 @@ pub struct Reservation {
     tpm: Option<u64>,
     /// The budget's currency and window start, when the key has a budget.
     budget: Option<(String, i64)>,
+    /// What it holds against the budget, in nano-units.
+    held_nanos: i64,
+    /// The store that holds it, and so takes its settlement.
+    store: Origin,
+}
+
+/// Which store made a reservation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Origin {
+    Memory,
+    Redis,
 }
 
 impl Reservation {
@@ -110,71 +105,34 @@ pub trait SpendSource: Send + Sync + 'static {
     ) -> Pin<Box<dyn Future<Output = Result<Decimal, String>> + Send + 'a>>;
 }
 
-/// One admission, as a store carries it out.
-#[derive(Debug, Clone)]
-pub(crate) struct Plan {
-    pub id: u64,
-    pub rpm_cost_us: Option<i64>,
-    pub tpm_cost_us: Option<i64>,
-    pub budget: Option<BudgetPlan>,
-    pub hold_us: i64,
-}
-
-#[derive(Debug, Clone)]
-pub(crate) struct BudgetPlan {
-    pub window_start_ms: i64,
-    pub window_end_ms: i64,
-    pub limit_nanos: i64,
-    pub ask_nanos: i64,
-}
-
-/// A store's answer to one admission.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Admit {
-    Admitted,
-    /// Refused; `retry_after_us` until it could be admitted.
-    Limited {
-        reason: LimitReason,
-        retry_after_us: i64,
-    },
-    /// The budget window is not known to the store yet: seed it, then ask again.
-    NeedSeed,
-}
-
-impl Admit {
-    pub fn limited(reason: LimitReason, retry_after_us: i64) -> Admit {
-        Admit::Limited {
-            reason,
-            retry_after_us,
-        }
-    }
-
-    pub fn too_large() -> Admit {
-        Admit::limited(LimitReason::TooLarge, rate::MINUTE_US)
-    }
-}
-
-/// One settlement, as a store carries it out.
-#[derive(Debug, Clone)]
-pub(crate) struct Settlement {
-    pub id: u64,
-    pub key_id: String,
-    /// How far to move the tokens-per-minute `tat`: used minus reserved, in µs.
-    pub tpm_adjust_us: Option<i64>,
-    pub window_start_ms: Option<i64>,
-    /// The cost charged to the budget window.
-    pub used_nanos: i64,
-}
-
-/// Extra time a reservation is held past its request's limit before it expires.
+/// Extra time a reservation is held past its request's limit before it expires, unless
+/// [`Limiter::with_hold_margin`] says otherwise.
 const HOLD_MARGIN: Duration = Duration::from_secs(60);
+
+/// The key prefix of the limits in Redis unless configured otherwise: a key's state is under
+/// `{prefix}:{key id}`.
+pub const DEFAULT_REDIS_PREFIX: &str = "sluice:limits";
+
+/// The limiter could not be built.
+#[derive(Debug, thiserror::Error)]
+pub enum LimitError {
+    /// The Redis URL is not one (the message never repeats the URL: it may hold a password).
+    #[error("invalid Redis URL: {0}")]
+    InvalidUrl(String),
+    /// The Redis store's background tasks need a Tokio runtime to run on.
+    #[error("the Redis limit store must be created inside a Tokio runtime")]
+    NoRuntime,
+}
 
 /// The limiter of one gateway.
 pub struct Limiter {
     memory: MemoryStore,
+    /// Redis, when limits are shared by replicas.
+    shared: Option<Shared>,
     spend: Arc<dyn SpendSource>,
     policy: OnStoreError,
     ids: AtomicU64,
+    hold_margin: Duration,
 }
 
 impl std::fmt::Debug for Limiter {
@@ -182,7 +140,37 @@ impl std::fmt::Debug for Limiter {
         f.debug_struct("Limiter")
             .field("store", &self.store_name())
             .field("policy", &self.policy)
+            .field("store_up", &self.store_up())
             .finish_non_exhaustive()
+    }
+}
+
+/// The store an admission goes to.
+#[derive(Clone, Copy)]
+enum Store<'a> {
+    Memory(&'a MemoryStore),
+    Redis(&'a RedisStore),
+}
+
+impl Store<'_> {
+    async fn admit(self, key_id: &str, plan: &Plan) -> Result<Admit, StoreError> {
+        match self {
+            Store::Memory(m) => Ok(m.admit(key_id, plan, now_us())),
+            Store::Redis(r) => r.admit(key_id, plan).await,
+        }
+    }
+
+    async fn seed(self, key_id: &str, b: &BudgetPlan, spent_nanos: i64) -> Result<(), StoreError> {
+        match self {
+            Store::Memory(m) => {
+                m.seed(key_id, b.window_start_ms, spent_nanos);
+                Ok(())
+            }
+            Store::Redis(r) => {
+                r.seed(key_id, b.window_start_ms, b.window_end_ms, spent_nanos)
+                    .await
+            }
+        }
     }
 }
 
@@ -191,15 +179,67 @@ impl Limiter {
     pub fn in_memory(spend: Arc<dyn SpendSource>) -> Self {
         Limiter {
             memory: MemoryStore::new(),
+            shared: None,
             spend,
             policy: OnStoreError::Closed,
             ids: AtomicU64::new(random_start()),
+            hold_margin: HOLD_MARGIN,
         }
     }
 
-    /// Where the counters live, for `check-config`, logs and `/readyz`.
+    /// Limits counted in Redis at `url` under the key prefix `prefix` (usually
+    /// [`DEFAULT_REDIS_PREFIX`]), shared by every replica using the same ones; while Redis does not answer,
+    /// `policy` decides. A server that is down now is not an error: admissions follow the
+    /// policy until it answers. Must be called inside a Tokio runtime (it starts the
+    /// settlement task and the probe).
+    pub fn with_redis(
+        url: &str,
+        prefix: &str,
+        policy: OnStoreError,
+        spend: Arc<dyn SpendSource>,
+    ) -> Result<Limiter, LimitError> {
+        if tokio::runtime::Handle::try_current().is_err() {
+            return Err(LimitError::NoRuntime);
+        }
+        let store =
+            RedisStore::new(url, prefix).map_err(|e| LimitError::InvalidUrl(e.to_string()))?;
+        Ok(Limiter {
+            shared: Some(Shared::start(store, policy)),
+            policy,
+            ..Limiter::in_memory(spend)
+        })
+    }
+
+    /// How long an unsettled reservation is held past its request's time limit before it
+    /// expires (a minute unless set).
+    pub fn with_hold_margin(mut self, margin: Duration) -> Self {
+        self.hold_margin = margin;
+        self
+    }
+
+    /// Where the counters live, for `check-config`, logs and `/readyz`: `redis` or `memory`.
     pub fn store_name(&self) -> &'static str {
-        "memory"
+        if self.shared.is_some() {
+            "redis"
+        } else {
+            "memory"
+        }
+    }
+
+    /// Whether the store answers (always, in memory): for readiness and metrics.
+    pub fn store_up(&self) -> bool {
+        self.shared.as_ref().is_none_or(Shared::is_up)
+    }
+
+    /// Calls to Redis that failed (unreachable, too slow, or refused by the server).
+    pub fn store_errors(&self) -> u64 {
+        self.shared.as_ref().map_or(0, Shared::errors)
+    }
+
+    /// Settlements for Redis given up, their reservations left to expire: the queue was full
+    /// (or, rarely, Redis refused one for good, or the limiter closed while Redis was down).
+    pub fn dropped_settlements(&self) -> u64 {
+        self.shared.as_ref().map_or(0, Shared::dropped)
     }
 
     /// Reserves what `ask` may use, or says why it may not run.
@@ -211,55 +251,30 @@ impl Limiter {
             tokens: ask.tokens,
             tpm: limits.tpm,
             budget: None,
+            held_nanos: 0,
+            store: Origin::Memory,
         };
         if limits.rpm.is_none() && limits.tpm.is_none() && limits.budget.is_none() {
             // Nothing to count: no lock, no store.
             return Ok(reservation);
         }
-        let now_us = now_us();
-        let now_ms = now_us / 1000;
-        let budget = limits.budget.as_ref().map(|b| {
-            let (start, end) = b.window.bounds(now_ms);
-            BudgetPlan {
-                window_start_ms: start,
-                window_end_ms: end,
-                limit_nanos: to_nanos(b.amount),
-                ask_nanos: to_nanos(ask.cost),
-            }
-        });
-        let plan = Plan {
-            id: reservation.id,
-            rpm_cost_us: limits.rpm.map(|r| rate::cost_us(1, u64::from(r))),
-            tpm_cost_us: limits.tpm.map(|t| rate::cost_us(ask.tokens, t)),
-            hold_us: i64::try_from((ask.hold + HOLD_MARGIN).as_micros()).unwrap_or(i64::MAX),
-            budget,
-        };
-        let mut answer = self.memory.admit(&ask, &plan, now_us);
-        if answer == Admit::NeedSeed {
-            let (Some(b), Some(p)) = (&limits.budget, &plan.budget) else {
-                return Err(Refusal::Unavailable);
-            };
-            let spent = match self
-                .spend
-                .spent(ask.key_id, p.window_start_ms, &b.currency)
-                .await
-            {
-                Ok(spent) => spent,
-                Err(e) => {
-                    tracing::warn!(
-                        key = ask.key_id,
-                        "cannot read the key's spend from the ledger: {e}"
-                    );
-                    match self.policy {
-                        OnStoreError::Closed => return Err(Refusal::Unavailable),
-                        OnStoreError::Open => Decimal::ZERO,
+        let plan = self.plan(&ask, reservation.id);
+        let (answer, store) = match &self.shared {
+            Some(shared) if shared.is_up() => {
+                match self
+                    .admit_in(Store::Redis(shared.store()), &ask, &plan)
+                    .await
+                {
+                    Ok(answer) => (answer, Origin::Redis),
+                    Err(e) => {
+                        shared.failed(&e);
+                        (self.unshared(&ask, &plan).await?, Origin::Memory)
                     }
                 }
-            };
-            self.memory
-                .seed(ask.key_id, p.window_start_ms, to_nanos(spent));
-            answer = self.memory.admit(&ask, &plan, now_us);
-        }
+            }
+            Some(_) => (self.unshared(&ask, &plan).await?, Origin::Memory),
+            None => (self.in_process(&ask, &plan).await, Origin::Memory),
+        };
         match answer {
             Admit::Admitted => Ok(Reservation {
                 budget: limits
@@ -267,6 +282,8 @@ impl Limiter {
                     .as_ref()
                     .zip(plan.budget.as_ref())
                     .map(|(b, p)| (b.currency.clone(), p.window_start_ms)),
+                held_nanos: plan.budget.as_ref().map_or(0, |p| p.ask_nanos),
+                store,
                 ..reservation
             }),
             Admit::Limited {
@@ -276,12 +293,89 @@ impl Limiter {
                 reason,
                 retry_after: Duration::from_micros(u64::try_from(retry_after_us).unwrap_or(0)),
             }),
+            // The window could not be seeded (the ledger did not answer and the policy is
+            // closed, or the store lost it again at once).
             Admit::NeedSeed => Err(Refusal::Unavailable),
         }
     }
 
+    /// What an admission asks of a store.
+    fn plan(&self, ask: &Ask<'_>, id: u64) -> Plan {
+        let limits = ask.limits;
+        let now_ms = now_us() / 1000;
+        let budget = limits.budget.as_ref().map(|b| {
+            let (start, end) = b.window.bounds(now_ms);
+            BudgetPlan {
+                window_start_ms: start,
+                window_end_ms: end,
+                limit_nanos: to_nanos(b.amount),
+                ask_nanos: to_nanos(ask.cost),
+            }
+        });
+        Plan {
+            id,
+            rpm_cost_us: limits.rpm.map(|r| rate::cost_us(1, u64::from(r))),
+            tpm_cost_us: limits.tpm.map(|t| rate::cost_us(ask.tokens, t)),
+            hold_us: i64::try_from((ask.hold + self.hold_margin).as_micros()).unwrap_or(i64::MAX),
+            budget,
+        }
+    }
+
+    /// An admission while Redis does not answer: as the policy says.
+    async fn unshared(&self, ask: &Ask<'_>, plan: &Plan) -> Result<Admit, Refusal> {
+        match self.policy {
+            OnStoreError::Closed => Err(Refusal::Unavailable),
+            OnStoreError::Open => Ok(self.in_process(ask, plan).await),
+        }
+    }
+
+    /// An admission counted in this process.
+    async fn in_process(&self, ask: &Ask<'_>, plan: &Plan) -> Admit {
+        match self.admit_in(Store::Memory(&self.memory), ask, plan).await {
+            Ok(answer) => answer,
+            // The in-process store has no calls that fail.
+            Err(_) => Admit::NeedSeed,
+        }
+    }
+
+    /// Admits in `store`, seeding the budget window from the ledger when the store does not
+    /// know it yet.
+    async fn admit_in(
+        &self,
+        store: Store<'_>,
+        ask: &Ask<'_>,
+        plan: &Plan,
+    ) -> Result<Admit, StoreError> {
+        let answer = store.admit(ask.key_id, plan).await?;
+        let (Admit::NeedSeed, Some(b), Some(p)) = (&answer, &ask.limits.budget, &plan.budget)
+        else {
+            return Ok(answer);
+        };
+        let spent = match self
+            .spend
+            .spent(ask.key_id, p.window_start_ms, &b.currency)
+            .await
+        {
+            Ok(spent) => spent,
+            Err(e) => {
+                tracing::warn!(
+                    key = ask.key_id,
+                    "cannot read the key's spend from the ledger: {e}"
+                );
+                match self.policy {
+                    // Answered as unavailable by the caller.
+                    OnStoreError::Closed => return Ok(Admit::NeedSeed),
+                    OnStoreError::Open => Decimal::ZERO,
+                }
+            }
+        };
+        store.seed(ask.key_id, p, to_nanos(spent)).await?;
+        store.admit(ask.key_id, plan).await
+    }
+
     /// Ends a reservation with what the request used: `tokens` (prompt and completion) and
-    /// `cost` in the budget's currency, as the ledger records them. Never waits.
+    /// `cost` in the budget's currency, as the ledger records them. Never waits: a settlement
+    /// for Redis is queued (see [`Limiter::drain`]).
     pub fn settle(&self, r: Reservation, tokens: u64, cost: Decimal) {
         if r.tpm.is_none() && r.budget.is_none() {
             return;
@@ -292,33 +386,42 @@ impl Limiter {
                 .tpm
                 .map(|t| rate::cost_us(tokens, t).saturating_sub(rate::cost_us(r.tokens, t))),
             window_start_ms: r.budget.as_ref().map(|(_, start)| *start),
+            held_nanos: r.held_nanos,
             used_nanos: to_nanos(cost),
             key_id: r.key_id,
         };
-        self.memory.settle(&settlement);
+        match (r.store, &self.shared) {
+            (Origin::Redis, Some(shared)) => shared.settle(settlement),
+            _ => self.memory.settle(&settlement),
+        }
     }
 
-    /// Whether the store answers (always, in memory).
-    pub fn store_up(&self) -> bool {
-        true
+    /// Waits until every settlement queued for Redis has been applied, or until `deadline`
+    /// (the gateway's shutdown grace); whether they all were. In memory there is never
+    /// anything to wait for.
+    pub async fn drain(&self, deadline: tokio::time::Instant) -> bool {
+        match &self.shared {
+            Some(shared) => shared.drain(deadline).await,
+            None => true,
+        }
     }
 
-    /// Calls to the store that failed.
-    pub fn store_errors(&self) -> u64 {
-        0
-    }
-
-    /// Settlements dropped because their queue was full.
-    pub fn dropped_settlements(&self) -> u64 {
-        0
-    }
-
-    /// Waits until queued settlements are applied (none in memory).
-    pub async fn drain(&self, _deadline: tokio::time::Instant) {}
-
-    /// A key's budget window as counted now: (spent, reserved), for reports and tests.
-    pub fn window(&self, key_id: &str, window_start_ms: i64) -> Option<(Decimal, Decimal)> {
-        let (spent, reserved) = self.memory.window(key_id, window_start_ms)?;
+    /// A key's budget window as counted now: (spent, reserved), for reports and tests. With
+    /// Redis, what Redis holds (or this process, while Redis does not answer).
+    pub async fn window(&self, key_id: &str, window_start_ms: i64) -> Option<(Decimal, Decimal)> {
+        let counted = match &self.shared {
+            Some(shared) if shared.is_up() => {
+                match shared.store().window(key_id, window_start_ms).await {
+                    Ok(counted) => counted,
+                    Err(e) => {
+                        shared.failed(&e);
+                        self.memory.window(key_id, window_start_ms)
+                    }
+                }
+            }
+            _ => self.memory.window(key_id, window_start_ms),
+        };
+        let (spent, reserved) = counted?;
         Some((from_nanos(spent), from_nanos(reserved)))
     }
 }

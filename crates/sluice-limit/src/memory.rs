@@ -5,7 +5,7 @@
 use std::collections::HashMap;
 use std::sync::Mutex;
 
-use crate::limiter::{Admit, Ask, LimitReason, Plan};
+use crate::plan::{Admit, LimitReason, Plan, Settlement};
 use crate::rate;
 
 /// Per-key counters.
@@ -56,10 +56,10 @@ impl MemoryStore {
         self.keys.lock().unwrap_or_else(|p| p.into_inner())
     }
 
-    /// Admits `ask` at `now_us` (Unix µs) as `plan` says, or says why not.
-    pub fn admit(&self, ask: &Ask<'_>, plan: &Plan, now_us: i64) -> Admit {
+    /// Admits a request of `key_id` at `now_us` (Unix µs) as `plan` says, or says why not.
+    pub fn admit(&self, key_id: &str, plan: &Plan, now_us: i64) -> Admit {
         let mut keys = self.lock();
-        let state = keys.entry(ask.key_id.to_owned()).or_default();
+        let state = keys.entry(key_id.to_owned()).or_default();
         state.sweep(now_us);
         if let Some(b) = &plan.budget {
             if !state.windows.contains_key(&b.window_start_ms) {
@@ -130,7 +130,7 @@ impl MemoryStore {
 
     /// Ends a reservation: what was used is charged (tokens to the per-minute limit, cost to
     /// the budget window the request started in) and the rest released.
-    pub fn settle(&self, s: &crate::limiter::Settlement) {
+    pub fn settle(&self, s: &Settlement) {
         let mut keys = self.lock();
         let Some(state) = keys.get_mut(&s.key_id) else {
             return;
