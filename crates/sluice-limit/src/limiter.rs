@@ -265,7 +265,10 @@ impl Limiter {
                     .admit_in(Store::Redis(shared.store()), &ask, &plan)
                     .await
                 {
-                    Ok(answer) => (answer, Origin::Redis),
+                    Ok(answer) => {
+                        shared.answered();
+                        (answer, Origin::Redis)
+                    }
                     Err(e) => {
                         shared.failed(&e);
                         (self.unshared(&ask, &plan).await?, Origin::Memory)

@@ -29,7 +29,7 @@ use redis::{RedisError, RetryMethod, Script};
 use crate::plan::{Admit, LimitReason, Plan, Settlement};
 
 /// How long one call to Redis may take before the store counts as unreachable.
-pub(crate) const CALL_TIMEOUT: Duration = Duration::from_millis(250);
+pub(crate) const CALL_TIMEOUT: Duration = Duration::from_secs(1);
 
 /// A budget window is kept this long past its end, for settlements of requests that started
 /// in it.

@@ -10,7 +10,7 @@
 //! down and applying it when the store is back. A full queue drops the settlement (counted);
 //! its reservation then expires.
 
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +24,11 @@ use crate::redis::{RedisStore, StoreError};
 /// How often the probe asks Redis whether it answers (while it is up too, so an idle replica
 /// notices an outage before a request does).
 pub(crate) const PROBE_EVERY: Duration = Duration::from_secs(1);
+
+/// Timeouts in a row that mark the store down. One slow answer is the gateway or Redis busy
+/// under a burst, not an outage: only a refused connection, or a store that keeps missing
+/// its deadline, switches every request to the policy.
+pub(crate) const TIMEOUTS_TO_DOWN: u32 = 3;
 
 /// Settlements waiting for Redis at most; beyond this they are dropped.
 pub(crate) const QUEUE_CAPACITY: usize = 65_536;
@@ -48,6 +53,8 @@ struct State {
     closed: Notify,
     policy: OnStoreError,
     errors: AtomicU64,
+    /// Calls in a row that missed their deadline.
+    timeouts: AtomicU32,
     /// Settlements given up: the queue was full, Redis refused one for good, or the limiter
     /// closed while Redis was down.
     dropped: AtomicU64,
@@ -68,6 +75,7 @@ impl Shared {
             closed: Notify::new(),
             policy,
             errors: AtomicU64::new(0),
+            timeouts: AtomicU32::new(0),
             dropped: AtomicU64::new(0),
             pending: AtomicU64::new(0),
             applied: Notify::new(),
@@ -91,9 +99,15 @@ impl Shared {
         self.state.up.load(Ordering::Acquire)
     }
 
-    /// A call to Redis failed: counted, and the store marked down.
+    /// A call to Redis failed: counted, and the store marked down (for timeouts, once
+    /// [`TIMEOUTS_TO_DOWN`] came in a row).
     pub fn failed(&self, e: &StoreError) {
         self.state.failed(e);
+    }
+
+    /// A call to Redis was answered.
+    pub fn answered(&self) {
+        self.state.timeouts.store(0, Ordering::Relaxed);
     }
 
     /// Queues a settlement for Redis, or drops it (counted) when the queue is full.
@@ -149,6 +163,11 @@ impl State {
 
     fn failed(&self, e: &StoreError) {
         self.errors.fetch_add(1, Ordering::Relaxed);
+        if matches!(e, StoreError::Timeout(_))
+            && self.timeouts.fetch_add(1, Ordering::Relaxed) + 1 < TIMEOUTS_TO_DOWN
+        {
+            return;
+        }
         if self.up.swap(false, Ordering::AcqRel) {
             tracing::warn!(
                 error = %e,
@@ -160,6 +179,7 @@ impl State {
     }
 
     fn recovered(&self) {
+        self.timeouts.store(0, Ordering::Relaxed);
         if !self.up.swap(true, Ordering::AcqRel) {
             tracing::info!("the Redis limit store answers again: limits are shared again");
             self.changed.notify_waiters();

@@ -10,7 +10,6 @@ use common::store::Store;
 use common::{chat, config_for, eventually, post, Proc};
 use futures_util::StreamExt;
 use serde_json::json;
-use sluice_ledger::{Ledger, Row};
 
 /// A gateway in front of `up` writing to `store`; "mock" costs 0.27 / 0.42 USD per MTok, billed
 /// in JPY at 1 per USD.

@@ -90,6 +90,20 @@ impl Setup {
     fn url(&self) -> String {
         self.gw.url("/v1/chat/completions")
     }
+
+    /// Waits until the gateway knows `key`: it is closed to callers without a key (so it has
+    /// read the key table) and takes this one.
+    async fn loaded(&self, key: &str) {
+        let url = self.url();
+        eventually("the gateway needs a key", || async {
+            chat_with(&url, &small(false), None).await.status == 401
+        })
+        .await;
+        eventually("the key is known", || async {
+            chat_with(&url, &small(false), Some(key)).await.status != 401
+        })
+        .await;
+    }
 }
 
 fn bearer(key: &str) -> String {
@@ -143,10 +157,7 @@ async fn missing_malformed_wrong_and_expired_keys_are_refused_and_preflights_pas
     let url = s.url();
     let (_, key) = s.create(&["--name", "good"]);
     let (_, short_lived) = s.create(&["--name", "brief", "--expires", "1s"]);
-    eventually("keys loaded", || async {
-        chat_with(&url, &small(false), Some(&key)).await.status == 200
-    })
-    .await;
+    s.loaded(&key).await;
     let wrong_secret = format!("{}{}", &key[..key.len() - 4], "AAAA");
     for (what, presented) in [
         ("missing", None),
@@ -169,7 +180,10 @@ async fn missing_malformed_wrong_and_expired_keys_are_refused_and_preflights_pas
         .request(reqwest::Method::OPTIONS, &url)
         .header("origin", "https://app.example")
         .header("access-control-request-method", "POST")
-        .header("access-control-request-headers", "authorization, content-type")
+        .header(
+            "access-control-request-headers",
+            "authorization, content-type",
+        )
         .send()
         .await
         .unwrap();
@@ -184,10 +198,7 @@ async fn a_model_outside_the_allow_list_is_403() {
     let s = setup("");
     let (_, key) = s.create(&["--name", "fast-only", "--models", "fast"]);
     let url = s.url();
-    eventually("key loaded", || async {
-        chat_with(&url, &small(false), None).await.status == 401
-    })
-    .await;
+    s.loaded(&key).await;
     let mut fast = small(false);
     fast["model"] = json!("fast");
     assert_eq!(chat_with(&url, &fast, Some(&key)).await.status, 200);
@@ -201,11 +212,10 @@ async fn requests_per_minute_answer_429_with_retry_after_and_are_never_forwarded
     let s = setup("");
     let (id, key) = s.create(&["--name", "slow", "--rpm", "3"]);
     let url = s.url();
-    eventually("key loaded", || async {
-        chat_with(&url, &small(false), None).await.status == 401
-    })
-    .await;
-    for _ in 0..3 {
+    s.loaded(&key).await;
+    let forwarded = s.up.stats().await["requests"].as_u64().unwrap();
+    // `loaded` used one of the three.
+    for _ in 0..2 {
         assert_eq!(chat_with(&url, &small(false), Some(&key)).await.status, 200);
     }
     let limited = chat_with(&url, &small(true), Some(&key)).await;
@@ -213,7 +223,7 @@ async fn requests_per_minute_answer_429_with_retry_after_and_are_never_forwarded
     assert_eq!(limited.json()["error"]["code"], "rate_limit_exceeded");
     let retry: u64 = limited.header("retry-after").unwrap().parse().unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
-    assert_eq!(s.up.stats().await["requests"], 3);
+    assert_eq!(s.up.stats().await["requests"], forwarded + 2);
     let metrics = common::get(&s.gw.url("/metrics")).await.body;
     assert!(
         metrics.contains(&format!(
@@ -228,15 +238,18 @@ async fn tokens_per_minute_count_the_output_allowance() {
     let s = setup("");
     let (_, key) = s.create(&["--name", "tokens", "--tpm", "100"]);
     let url = s.url();
-    eventually("key loaded", || async {
-        chat_with(&url, &small(false), None).await.status == 401
-    })
-    .await;
+    // `loaded` uses a small request (13 tokens).
+    s.loaded(&key).await;
     let mut big = small(false);
     big["max_tokens"] = json!(60);
-    assert_eq!(chat_with(&url, &big, Some(&key)).await.status, 200);
-    // 60 more tokens (and the prompt's) do not fit in what is left of the minute.
-    let r = chat_with(&url, &big, Some(&key)).await;
+    let with_key = bearer(&key);
+    let sixty = [
+        ("authorization", with_key.as_str()),
+        ("x-mock-tokens", "60"),
+    ];
+    assert_eq!(post(&url, &big, &sixty).await.status, 200);
+    // It used its 60 (and 8 of prompt): another 60 and the prompt's do not fit in the minute.
+    let r = post(&url, &big, &sixty).await;
     assert_eq!(r.status, 429, "{}", r.body);
     // More than a minute's worth never fits.
     big["max_tokens"] = json!(500);
@@ -259,18 +272,12 @@ async fn fifty_concurrent_streams_against_a_budget_that_fits_ten() {
     let s = setup("");
     let (_, probe) = s.create(&["--name", "probe"]);
     let url = s.url();
-    eventually("key loaded", || async {
-        chat_with(&url, &small(false), Some(&probe)).await.status == 200
-    })
-    .await;
+    s.loaded(&probe).await;
     let one = cost_of_one(&url, &probe).await;
     let budget = format!("{:.6}", one * 10.0);
     let (_, key) = s.create(&["--name", "ten", "--budget-usd", &budget]);
-    eventually("budget key loaded", || async {
-        chat_with(&url, &small(false), Some(&key)).await.status != 401
-    })
-    .await;
-    // That probe spent one request of the ten.
+    // `loaded` spends one request of the ten.
+    s.loaded(&key).await;
     let slow = |_| {
         let url = url.clone();
         let key = key.clone();
@@ -304,10 +311,7 @@ async fn a_yen_budget_is_charged_in_yen_as_billed() {
     let s = setup("[providers.up.billing]\ncurrency = \"JPY\"\nper_usd = 150.0\n");
     let (id, key) = s.create(&["--name", "yen", "--budget", "20", "--currency", "JPY"]);
     let url = s.url();
-    eventually("key loaded", || async {
-        chat_with(&url, &small(false), None).await.status == 401
-    })
-    .await;
+    s.loaded(&key).await;
     let mut served = 0;
     for _ in 0..40 {
         match chat_with(&url, &small(false), Some(&key)).await.status {
@@ -337,12 +341,12 @@ async fn an_ordinary_key_reads_its_own_usage_and_an_admin_key_everything() {
     let (_, alice) = s.create(&["--name", "alice"]);
     let (_, bob) = s.create(&["--name", "bob"]);
     let url = s.url();
-    eventually("keys loaded", || async {
-        chat_with(&url, &small(false), Some(&bob)).await.status == 200
-    })
-    .await;
+    s.loaded(&bob).await;
     for _ in 0..2 {
-        assert_eq!(chat_with(&url, &small(false), Some(&alice)).await.status, 200);
+        assert_eq!(
+            chat_with(&url, &small(false), Some(&alice)).await.status,
+            200
+        );
     }
     let usage = |key: String| {
         let url = s.gw.url("/v1/usage?by=key");
@@ -364,10 +368,18 @@ async fn an_ordinary_key_reads_its_own_usage_and_an_admin_key_everything() {
     .await;
     let all = usage(admin.clone()).await;
     assert_eq!(all.status, 200);
-    assert!(all.body.contains("alice") && all.body.contains("bob"), "{}", all.body);
+    assert!(
+        all.body.contains("alice") && all.body.contains("bob"),
+        "{}",
+        all.body
+    );
     let own = usage(alice.clone()).await;
     assert_eq!(own.status, 200);
-    assert!(own.body.contains("alice") && !own.body.contains("bob"), "{}", own.body);
+    assert!(
+        own.body.contains("alice") && !own.body.contains("bob"),
+        "{}",
+        own.body
+    );
     assert_eq!(common::get(&s.gw.url("/v1/usage")).await.status, 401);
 }
 

@@ -96,13 +96,21 @@ fn pair(store: &Store, redis: &Redis, extra: &str) -> Pair {
         redis.url(),
         common::config_for(
             &up,
-            &format!("[providers.up.prices]\n\"mock\" = {{ input = 1000.0, output = 1000.0 }}\n{extra}")
+            &format!(
+                "[providers.up.prices]\n\"mock\" = {{ input = 1000.0, output = 1000.0 }}\n{extra}"
+            )
         )
     );
     std::fs::write(&config, toml).unwrap();
     let serve = || {
         Proc::spawn(
-            &["serve", "--config", config.to_str().unwrap(), "--listen", "127.0.0.1:0"],
+            &[
+                "serve",
+                "--config",
+                config.to_str().unwrap(),
+                "--listen",
+                "127.0.0.1:0",
+            ],
             &[],
             None,
         )
@@ -148,10 +156,15 @@ impl Pair {
         gw.url("/v1/chat/completions")
     }
 
-    /// Waits until both replicas know `key`.
+    /// Waits until both replicas know `key`: each is closed to callers without a key (it has
+    /// read the key table) and takes this one.
     async fn loaded(&self, key: &str) {
         for second in [false, true] {
             let url = self.url(second);
+            eventually("the replica needs a key", || async {
+                common::post(&url, &small(), &[]).await.status == 401
+            })
+            .await;
             eventually("the key is known", || async {
                 status(&url, key, &small()).await != 401
             })
@@ -228,7 +241,10 @@ async fn a_budget_holds_across_both_replicas_under_concurrency() {
     let codes = futures_util::future::join_all(requests).await;
     let admitted = codes.iter().filter(|c| matches!(c, Ok(200))).count();
     // `loaded` spent two of the ten.
-    assert!((1..=8).contains(&admitted), "{admitted} admitted: {codes:?}");
+    assert!(
+        (1..=8).contains(&admitted),
+        "{admitted} admitted: {codes:?}"
+    );
 }
 
 #[tokio::test]
@@ -253,7 +269,7 @@ async fn two_times_five_hundred_concurrent_requests_each_leave_a_row() {
     let store = Store::new(true).await;
     let redis = Redis::start();
     let p = pair(&store, &redis, "");
-    let (_, key) = p.create(&["--name", "busy", "--rpm", "100000", "--tpm", "100000000"]);
+    let (id, key) = p.create(&["--name", "busy", "--rpm", "100000", "--tpm", "100000000"]);
     p.loaded(&key).await;
     let requests = (0..1000).map(|i| {
         let url = p.url(i % 2 == 0);
@@ -269,15 +285,21 @@ async fn two_times_five_hundred_concurrent_requests_each_leave_a_row() {
                 .map(|r| r.status().as_u16())
         }
     });
+    let before = p.up.stats().await["requests"].as_u64().unwrap();
     let codes = futures_util::future::join_all(requests).await;
-    assert!(codes.iter().all(|c| matches!(c, Ok(200))), "{codes:?}");
+    let failed: Vec<_> = codes.iter().filter(|c| !matches!(c, Ok(200))).collect();
+    assert!(failed.is_empty(), "{} failed: {failed:?}", failed.len());
+    assert_eq!(
+        p.up.stats().await["requests"].as_u64().unwrap(),
+        before + 1000
+    );
     let ledger = store.ledger().await;
-    // Two requests of `loaded`, and the thousand.
+    // The thousand, and the two of `loaded`, are the key's rows.
     eventually("every request has its row", || async {
-        ledger.count().await.unwrap() == 1002
+        let spend = ledger.key_spend(&id, 0, i64::MAX).await.unwrap();
+        spend.iter().map(|s| s.requests).sum::<u64>() == 1002
     })
     .await;
-    assert_eq!(p.up.stats().await["requests"], 1002);
 }
 
 async fn outage(policy: &str) {
@@ -306,17 +328,30 @@ async fn outage(policy: &str) {
         assert_eq!((during, during_b), (200, 200));
     }
     let metrics = common::get(&p.a.url("/metrics")).await.body;
-    assert!(metrics.contains("sluice_limit_store_up 0"), "{metrics}");
+    let limit_lines: Vec<&str> = metrics
+        .lines()
+        .filter(|l| l.starts_with("sluice_limit"))
+        .collect();
+    assert!(
+        metrics.contains("sluice_limit_store_up 0"),
+        "{limit_lines:?}"
+    );
     redis.run();
-    for second in [false, true] {
-        let url = p.url(second);
-        eventually("Redis is used again", || async {
-            status(&url, &key, &small()).await == 200
+    // Both replicas find Redis again by themselves, and use it.
+    for gw in [&p.a, &p.b] {
+        let metrics = gw.url("/metrics");
+        eventually("Redis answers again", || async {
+            common::get(&metrics)
+                .await
+                .body
+                .contains("sluice_limit_store_up 1")
         })
         .await;
+        assert_eq!(
+            status(&gw.url("/v1/chat/completions"), &key, &small()).await,
+            200
+        );
     }
-    let metrics = common::get(&p.a.url("/metrics")).await.body;
-    assert!(metrics.contains("sluice_limit_store_up 1"), "{metrics}");
 }
 
 #[tokio::test]

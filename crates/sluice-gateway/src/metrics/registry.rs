@@ -113,7 +113,8 @@ impl Families {
         r.register(
             "sluice_requests",
             "Requests by route, provider and how they ended: ok, client_closed, an error kind, \
-             or bad_request, not_found, rejected, internal_error when refused before a provider",
+             or when refused before a provider: bad_request, not_found, unauthorized, \
+             forbidden, over_limit, over_budget, limits_unavailable, internal_error",
             self.requests.clone(),
         );
         r.register_with_unit(

@@ -24,6 +24,11 @@ pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Resp
         .get::<RequestId>()
         .cloned()
         .unwrap_or_else(|| RequestId(axum::http::HeaderValue::from_static("-")));
+    let caller = parts
+        .extensions
+        .get::<Caller>()
+        .cloned()
+        .unwrap_or(Caller::Open);
     let chat = match read_body(body, app.config().max_body)
         .await
         .and_then(|raw| ChatRequest::parse(raw).map_err(|e| ApiError::bad_request(e.0)))
