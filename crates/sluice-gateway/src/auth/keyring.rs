@@ -119,10 +119,14 @@ impl KeyRing {
         if found.expires_ms.is_some_and(|at| at <= now_ms) {
             return Err(AuthFailure::Expired);
         }
-        self.used
-            .lock()
-            .unwrap_or_else(|p| p.into_inner())
-            .insert(found.id.clone(), now_ms);
+        let mut used = self.used.lock().unwrap_or_else(|p| p.into_inner());
+        match used.get_mut(&found.id) {
+            Some(at) => *at = now_ms,
+            None => {
+                used.insert(found.id.clone(), now_ms);
+            }
+        }
+        drop(used);
         Ok(found)
     }
 
