@@ -4,7 +4,6 @@
 //! ledger.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 
 use sluice_config::{Config, ProviderKind};
@@ -14,9 +13,9 @@ use sluice_pricing::{
     cost, display_rate, Billing, Cost, Decimal, Price, PriceBook, Rate, UsageTotals,
 };
 use sluice_types::Usage;
-use tokio_util::task::TaskTracker;
 
-use crate::estimate::{count_prompt, count_text, Tables};
+use crate::estimate::{count_prompt, count_text};
+use crate::estimator::Estimator;
 use crate::limits::Hold;
 
 /// The ledger: queries go to `ledger`, rows to `writer`, a background batching task that never
@@ -27,9 +26,7 @@ pub struct Accounts {
     pub writer: LedgerHandle,
     /// Rows waiting for a tokenizer count: shutdown waits for them before the writer's last
     /// flush, so an estimated row is not lost on SIGTERM.
-    estimates: TaskTracker,
-    /// Set when shutdown drains: counts stop waiting for tokenizer tables to load.
-    draining: Arc<AtomicBool>,
+    estimates: Estimator,
 }
 
 impl Accounts {
@@ -37,24 +34,22 @@ impl Accounts {
         Accounts {
             ledger,
             writer,
-            estimates: TaskTracker::new(),
-            draining: Arc::default(),
+            estimates: Estimator::start(),
         }
     }
 
     /// The gateway is draining: from now on, counts do not wait for tokenizer tables to load.
     pub fn begin_drain(&self) {
-        self.draining.store(true, Ordering::Relaxed);
+        self.estimates.begin_drain();
     }
 
     /// Waits for the rows still being counted to reach the writer.
     pub async fn finish_estimates(&self) {
-        self.estimates.close();
-        self.estimates.wait().await;
+        self.estimates.finish().await;
     }
 
     /// Records a row; when tokens must be counted with the tokenizer first (`estimate`), that
-    /// is done on the blocking pool, off the runtime's threads. The row, once final, settles
+    /// is done on the counting threads (`crate::estimator`), off the runtime's. The row, once final, settles
     /// the request's hold on its key's limits.
     pub fn record(
         &self,
@@ -72,13 +67,7 @@ impl Accounts {
                 writer.record(row)
             }
             Some(est) => {
-                let draining = self.draining.clone();
-                self.estimates.spawn_blocking(move || {
-                    let tables = if draining.load(Ordering::Relaxed) {
-                        Tables::Loaded
-                    } else {
-                        Tables::Load
-                    };
+                self.estimates.submit(move |tables| {
                     row.prompt_tokens = count_prompt(&est.model, &est.request_body, tables);
                     row.completion_tokens = count_text(&est.model, &est.text, tables);
                     row.estimated = true;

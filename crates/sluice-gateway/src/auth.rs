@@ -22,7 +22,7 @@ use tokio::time::Instant;
 pub use self::keyring::{AuthFailure, KeyRing, REFRESH};
 use crate::ending::Ending;
 use crate::error::ApiError;
-use crate::headers::RequestId;
+use crate::headers::{ClientRequestId, RequestId};
 use crate::metrics::Refused;
 use crate::state::AppState;
 
@@ -107,11 +107,11 @@ fn presented(headers: &HeaderMap) -> Option<&str> {
 fn refuse(app: &AppState, req: &Request, failure: AuthFailure) -> Response {
     app.metrics().auth_failure(failure.as_str());
     if is_billable(req.uri().path()) {
-        let id = req
-            .extensions()
-            .get::<RequestId>()
-            .map_or("-", RequestId::as_str);
-        Ending::refused(Refused::Unauthorized, id, Instant::now(), "-", 401).record(app);
+        let ext = req.extensions();
+        let id = ext.get::<RequestId>().map_or("-", RequestId::as_str);
+        Ending::refused(Refused::Unauthorized, id, Instant::now(), "-", 401)
+            .with_client_id(ext.get::<ClientRequestId>())
+            .record(app);
     }
     ApiError::unauthorized(failure.message()).into_response()
 }

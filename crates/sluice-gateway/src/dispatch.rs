@@ -44,7 +44,7 @@ use crate::breaker::{Admission, Permit};
 use crate::ending::{Draft, Ending};
 use crate::error::ApiError;
 use crate::format::ClientFormat;
-use crate::headers::{RequestId, ATTEMPTS};
+use crate::headers::{ClientRequestId, RequestId, ATTEMPTS};
 use crate::limits::{self, Hold};
 use crate::metrics::Refused;
 use crate::state::AppState;
@@ -53,10 +53,51 @@ use crate::upstream::forwarded_headers;
 /// What is known of a request before it reaches a provider.
 pub struct RequestCtx {
     pub id: RequestId,
+    /// The client's own `x-request-id`, kept beside the gateway's.
+    pub client_id: Option<ClientRequestId>,
     pub started: Instant,
     pub client_headers: HeaderMap,
     /// Who is calling (see `crate::auth`).
     pub caller: Caller,
+}
+
+impl RequestCtx {
+    /// What the layers put on a request: its ids and caller; `started` is its arrival.
+    pub fn from_parts(parts: &axum::http::request::Parts, started: Instant) -> Self {
+        let ext = &parts.extensions;
+        RequestCtx {
+            id: ext
+                .get::<RequestId>()
+                .cloned()
+                .unwrap_or_else(|| RequestId(HeaderValue::from_static("-"))),
+            client_id: ext.get::<ClientRequestId>().cloned(),
+            started,
+            client_headers: parts.headers.clone(),
+            caller: ext.get::<Caller>().cloned().unwrap_or(Caller::Open),
+        }
+    }
+
+    /// Records the request as refused before any provider (`model` as asked) and returns
+    /// `response`.
+    pub fn refuse(
+        &self,
+        app: &AppState,
+        why: Refused,
+        model: &str,
+        response: Response,
+    ) -> Response {
+        Ending::refused(
+            why,
+            self.id.as_str(),
+            self.started,
+            model,
+            response.status().as_u16(),
+        )
+        .with_key(self.caller.key_id())
+        .with_client_id(self.client_id.as_ref())
+        .record(app);
+        response
+    }
 }
 
 /// Serves a chat request on its route.
@@ -75,6 +116,7 @@ pub async fn chat(
             404,
         )
         .with_key(ctx.caller.key_id())
+        .with_client_id(ctx.client_id.as_ref())
         .record(app);
         return ApiError::unknown_model(&chat.model).into_response();
     };
@@ -95,6 +137,7 @@ pub async fn chat(
                 status,
             )
             .with_key(ctx.caller.key_id())
+            .with_client_id(ctx.client_id.as_ref())
             .record(app);
             return refusing.response;
         }
@@ -115,6 +158,7 @@ pub async fn chat(
         earlier: Vec::new(),
         jitter: Jitter::new(),
         key_id: ctx.caller.key_id().map(str::to_owned),
+        client_id: ctx.client_id.clone(),
         hold,
     };
     let breakers = app.breakers();
@@ -166,6 +210,7 @@ struct Run<'a> {
     earlier: Vec<String>,
     jitter: Jitter,
     key_id: Option<String>,
+    client_id: Option<ClientRequestId>,
     /// The request's reservation of its key's limits, handed to every attempt's ending.
     hold: Option<Hold>,
 }
@@ -240,6 +285,7 @@ impl Run<'_> {
                     attempts: self.attempts,
                     earlier_failures: (!self.earlier.is_empty()).then(|| self.earlier.join("; ")),
                     key_id: self.key_id.clone(),
+                    client_request_id: self.client_id.as_ref().map(|c| c.as_str().to_owned()),
                     hold: self.hold.clone(),
                 },
                 body: body.clone(),
@@ -286,6 +332,7 @@ impl Run<'_> {
             500,
         )
         .with_key(self.key_id.as_deref())
+        .with_client_id(self.client_id.as_ref())
         .record(self.app);
     }
 

@@ -25,6 +25,7 @@ use sluice_types::{unix_ms, Usage};
 use tokio::time::Instant;
 
 use crate::accounting::{Estimate, TargetPrice};
+use crate::headers::ClientRequestId;
 use crate::limits::Hold;
 use crate::metrics::{Refused, RouteMetrics};
 use crate::state::AppState;
@@ -51,6 +52,8 @@ pub struct Draft {
     pub earlier_failures: Option<String>,
     /// The caller's key, if it came with one.
     pub key_id: Option<String>,
+    /// The client's own `x-request-id`, if it sent one.
+    pub client_request_id: Option<String>,
     /// The request's reservation of its key's limits, settled by the ending recorded.
     pub hold: Option<Hold>,
 }
@@ -81,6 +84,7 @@ pub struct Ending {
     /// What the metrics need beyond the above.
     measures: Measures,
     key_id: Option<String>,
+    client_request_id: Option<String>,
     hold: Option<Hold>,
 }
 
@@ -128,6 +132,7 @@ impl Draft {
                 attempts: self.attempts,
                 request_body: self.request_body,
                 key_id: self.key_id,
+                client_request_id: self.client_request_id,
                 hold: self.hold,
             },
         )
@@ -177,6 +182,7 @@ impl Draft {
                 sent,
             },
             key_id: req.key_id,
+            client_request_id: req.client_request_id,
             hold: req.hold,
         }
     }
@@ -211,6 +217,45 @@ impl Draft {
             error,
             measures: Measures::Whole { sent, failure },
             key_id: req.key_id,
+            client_request_id: req.client_request_id,
+            hold: req.hold,
+        }
+    }
+}
+
+impl Draft {
+    /// The ending of a whole answer whose client left while the provider worked on it: the
+    /// provider had the request, so its prompt is counted with the tokenizer (the answer it
+    /// was writing is not known).
+    pub fn whole_abandoned(self, sent: Instant) -> Ending {
+        let (served, req) = self.served();
+        let estimate = Estimate {
+            model: served.provider_model.clone(),
+            request_body: req.request_body.clone(),
+            text: String::new(),
+        };
+        Ending {
+            ttft: None,
+            duration: req.started.elapsed(),
+            request_id: req.request_id,
+            at_ms: req.at_ms,
+            started: req.started,
+            model: req.model,
+            served: Some(served),
+            stream: false,
+            status: "client_closed",
+            // nginx's "client closed request".
+            http_status: 499,
+            usage: None,
+            estimate: Some(estimate),
+            attempts: req.attempts,
+            error: None,
+            measures: Measures::Whole {
+                sent,
+                failure: None,
+            },
+            key_id: req.key_id,
+            client_request_id: req.client_request_id,
             hold: req.hold,
         }
     }
@@ -225,6 +270,7 @@ struct RequestPart {
     attempts: u32,
     request_body: Bytes,
     key_id: Option<String>,
+    client_request_id: Option<String>,
     hold: Option<Hold>,
 }
 
@@ -255,8 +301,15 @@ impl Ending {
             error: None,
             measures: Measures::Refused(why),
             key_id: None,
+            client_request_id: None,
             hold: None,
         }
+    }
+
+    /// The same, with the client's own request id.
+    pub fn with_client_id(mut self, client: Option<&ClientRequestId>) -> Ending {
+        self.client_request_id = client.map(|c| c.as_str().to_owned());
+        self
     }
 
     /// The same, for a request that came with a key (refused by its limits).
@@ -334,6 +387,7 @@ impl Ending {
         tracing::info!(
             target: "sluice::request",
             request_id = %self.request_id,
+            client_request_id = self.client_request_id.as_deref(),
             key = self.key_id.as_deref(),
             model = %self.model,
             provider = self.served.as_ref().map(|s| s.provider.as_str()),
@@ -366,6 +420,7 @@ impl Ending {
         );
         row.stream = self.stream;
         row.key_id = self.key_id.clone();
+        row.client_request_id = self.client_request_id.clone();
         row.duration_ms = ms(self.duration);
         row.ttft_ms = self.ttft.map(ms);
         row.attempts = self.attempts;

@@ -56,6 +56,29 @@ impl ApiError {
         )
     }
 
+    /// 415: a POST whose body is not declared JSON.
+    pub fn not_json() -> Self {
+        Self::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "invalid_request_error",
+            "unsupported_media_type",
+            "The request body must be JSON (Content-Type: application/json).".to_owned(),
+        )
+    }
+
+    /// 408: the request's body did not arrive within `[server] body_timeout`.
+    pub fn body_timeout(limit: std::time::Duration) -> Self {
+        Self::new(
+            StatusCode::REQUEST_TIMEOUT,
+            "invalid_request_error",
+            "request_timeout",
+            format!(
+                "The request body did not arrive within {} s.",
+                limit.as_secs_f64()
+            ),
+        )
+    }
+
     pub fn body_too_large(limit: u64) -> Self {
         Self::new(
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -16,12 +16,14 @@ use tiktoken_rs::CoreBPE;
 const TOKENS_PER_MESSAGE: u64 = 4;
 const REPLY_PRIMING: u64 = 3;
 
-/// Whether a count may load tokenizer tables it needs (`Load`), or must make do with those
-/// already loaded (`Loaded`, while draining).
+/// Whether a count may load tokenizer tables it needs (`Load`), must make do with those
+/// already loaded (`Loaded`, while draining), or uses none (`None`: the rule of thumb, when the
+/// counting threads are overwhelmed).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Tables {
     Load,
     Loaded,
+    None,
 }
 
 /// The model's tokenizer, loading its tables if `tables` allows.
@@ -40,6 +42,7 @@ fn tokenizer(model: &str, tables: Tables) -> Option<&'static CoreBPE> {
     match tables {
         Tables::Load => cell.get_or_init(load).as_ref(),
         Tables::Loaded => cell.get()?.as_ref(),
+        Tables::None => None,
     }
 }
 
@@ -70,7 +73,9 @@ pub fn count_prompt(model: &str, body: &[u8], tables: Tables) -> u64 {
         name: Option<String>,
     }
     let Ok(req) = serde_json::from_slice::<Request>(body) else {
-        return 0;
+        // Not a chat request the counter can read: the provider still read it, so it is
+        // counted by its size rather than as nothing.
+        return (body.len() as u64).div_ceil(4).max(1);
     };
     let mut text = String::new();
     for m in &req.messages {
@@ -124,6 +129,8 @@ mod tests {
             count_prompt("gpt-4o", parts, load),
             count_prompt("gpt-4o", body, load)
         );
-        assert_eq!(count_prompt("gpt-4o", b"not json", load), 0);
+        // Unreadable, but sent: counted by size, never as nothing.
+        assert_eq!(count_prompt("gpt-4o", b"not json", load), 2);
+        assert_eq!(count_text("gpt-4o", "hello world!", Tables::None), 3);
     }
 }

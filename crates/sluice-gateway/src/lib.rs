@@ -15,6 +15,7 @@ mod dispatch;
 mod ending;
 mod error;
 mod estimate;
+mod estimator;
 mod format;
 pub mod headers;
 mod limits;

@@ -1,24 +1,30 @@
 //! The HTTP server: the router with its layers, and serving until a shutdown signal.
 //!
-//! Layer order, outermost first: CORS (answers preflights, tags every response) → request id
-//! → auth (a gateway key on `/v1/*` and `/stream/*`: `crate::auth`) → the route's handler.
+//! Layer order, outermost first: CORS (answers preflights, tags the responses of the routes
+//! browsers call) → request id → allowed hosts (`[server] allowed_hosts`, against DNS
+//! rebinding) → auth (a gateway key on `/v1/*` and `/stream/*`: `crate::auth`) → the route's
+//! handler. Connections are accepted and timed in `listen` and `conn`.
 //! Nothing here compresses: SSE must leave as soon as it is written.
 
-use std::future::{Future, IntoFuture};
+mod conn;
+mod listen;
+
+use std::future::Future;
 use std::time::Duration;
 
-use axum::http::{header, HeaderValue, Method};
+use axum::http::{header, HeaderName, HeaderValue, Method};
 use axum::middleware;
 use axum::routing::{get, post};
-use axum::serve::ListenerExt;
 use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use crate::error::ApiError;
-use crate::headers::{self, ATTEMPTS, PROVIDER, REQUEST_ID};
+use crate::headers::{self, ATTEMPTS, PROVIDER, REQUEST_ID, SLUICE_REQUEST_ID};
 use crate::routes::{chat, health, metrics, models, stream_chat};
 use crate::state::AppState;
+use self::conn::ConnLimits;
+use self::listen::ListenConfig;
 
 /// The gateway's router; tests can serve it on any listener.
 pub fn app(state: AppState) -> Router {
@@ -37,22 +43,43 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             crate::auth::authenticate,
         ))
+        .layer(middleware::from_fn_with_state(
+            state.clone(),
+            headers::allowed_host,
+        ))
         .layer(middleware::from_fn(headers::request_id))
         .layer(cors)
         .with_state(state)
 }
 
+/// CORS for the routes browsers call — `/v1/*` and `/stream/*` — and only for them: the
+/// operations routes (`/metrics`, `/readyz`, `/healthz`) never answer a page from another
+/// origin, and the admin data (`/v1/usage`, `/v1/dashboard/*`) only to origins listed by name
+/// in `[cors] allow_origins` (the wildcard does not reach it).
 fn cors_layer(origins: &[String]) -> CorsLayer {
-    let allow_origin = if origins.iter().any(|o| o == "*") {
-        AllowOrigin::any()
-    } else {
-        AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
-    };
+    let any = origins.iter().any(|o| o == "*");
+    let listed: Vec<HeaderValue> = origins
+        .iter()
+        .filter(|o| *o != "*")
+        .filter_map(|o| HeaderValue::from_str(o).ok())
+        .collect();
+    let allow_origin = AllowOrigin::predicate(move |origin, parts| {
+        let path = parts.uri.path();
+        let browser_route = path.starts_with("/v1/") || path.starts_with("/stream/");
+        let admin = path == "/v1/usage" || path.starts_with("/v1/dashboard");
+        let named = listed.iter().any(|o| o == origin);
+        browser_route && (named || (any && !admin))
+    });
     CorsLayer::new()
         .allow_origin(allow_origin)
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])
-        .allow_headers([header::AUTHORIZATION, header::CONTENT_TYPE, REQUEST_ID])
-        .expose_headers([REQUEST_ID, PROVIDER, ATTEMPTS])
+        .allow_headers([
+            header::AUTHORIZATION,
+            header::CONTENT_TYPE,
+            REQUEST_ID,
+            HeaderName::from_static("x-api-key"),
+        ])
+        .expose_headers([REQUEST_ID, SLUICE_REQUEST_ID, PROVIDER, ATTEMPTS])
         .max_age(Duration::from_secs(600))
 }
 
@@ -63,24 +90,14 @@ pub(crate) async fn serve(
     state: AppState,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    let send_buffer = state
-        .config()
-        .send_buffer
-        .and_then(|n| usize::try_from(n).ok());
-    let router = app(state);
-    // Every accepted socket gets TCP_NODELAY: small SSE writes must not wait for ACKs. With
-    // `[stream] send_buffer`, its kernel send buffer is bounded too, so a slow client's backlog
-    // reaches the relay's queue (and its slow-client policy) instead of piling up in the kernel.
-    let listener = listener.tap_io(move |tcp| {
-        let _ = tcp.set_nodelay(true);
-        if let Some(size) = send_buffer {
-            let _ = socket2::SockRef::from(&*tcp).set_send_buffer_size(size);
-        }
-    });
-    // `into_make_service` hands each connection a clone of the router (an `Arc`); serving the
-    // router directly would rebuild its route table per connection (~7 KiB each, measured).
-    axum::serve(listener, router.into_make_service())
-        .with_graceful_shutdown(shutdown)
-        .into_future()
-        .await
+    let config = state.config();
+    let cfg = ListenConfig {
+        max_connections: config.server.max_connections,
+        limits: ConnLimits {
+            header_timeout: config.server.header_timeout,
+            idle_timeout: config.server.idle_timeout,
+        },
+        send_buffer: config.send_buffer.and_then(|n| usize::try_from(n).ok()),
+    };
+    listen::serve(listener, app(state), cfg, shutdown).await
 }

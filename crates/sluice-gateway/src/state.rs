@@ -92,11 +92,13 @@ impl AppState {
         } = services;
         let mut providers = BTreeMap::new();
         for (name, provider) in &config.providers {
-            let client =
-                ProviderClient::new(provider, &mock).map_err(|source| InitError::Client {
+            let max_answer = usize::try_from(config.server.max_response_body).unwrap_or(usize::MAX);
+            let client = ProviderClient::new(provider, &mock, max_answer).map_err(|source| {
+                InitError::Client {
                     provider: name.clone(),
                     source,
-                })?;
+                }
+            })?;
             providers.insert(name.clone(), client);
         }
         let breakers = Arc::new(Breakers::new(

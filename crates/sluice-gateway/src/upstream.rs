@@ -38,8 +38,9 @@ enum Transport {
 }
 
 /// Request headers a client may send that are passed on: only the simulated provider's
-/// controls, and only to the built-in simulated provider and plain-`http://` ones (local test
-/// and load-test setups). Nothing else of the client's headers ever leaves the gateway.
+/// controls, and only to the built-in simulated provider and to plain-`http://` providers on
+/// this machine's loopback (`sluice mock-upstream` in tests and load tests), never to a remote
+/// provider. Nothing else of the client's headers ever leaves the gateway.
 pub fn forwarded_headers(client: &HeaderMap) -> HeaderMap {
     let mut out = HeaderMap::new();
     for (name, value) in client {
@@ -51,12 +52,17 @@ pub fn forwarded_headers(client: &HeaderMap) -> HeaderMap {
 }
 
 impl ProviderClient {
+    /// `max_response_body`: the longest whole (non-streamed) answer read from the provider.
     pub fn new(
         provider: &Provider,
         mock: &simulated::MockHandle,
+        max_response_body: usize,
     ) -> Result<Self, openai::ClientError> {
         let transport = match provider.kind {
-            ProviderKind::OpenAi => Transport::OpenAi(openai::OpenAiClient::new(provider)?),
+            ProviderKind::OpenAi => Transport::OpenAi(openai::OpenAiClient::new(
+                provider,
+                max_response_body,
+            )?),
             ProviderKind::Mock => Transport::Simulated(simulated::Simulated::new(mock.clone())),
         };
         Ok(ProviderClient {

@@ -38,6 +38,8 @@ pub enum StreamError {
     SlowClient(Duration),
     #[error("the gateway is shutting down")]
     Shutdown,
+    #[error("the gateway is out of resources to reach the provider: {0}")]
+    GatewayOverloaded(String),
 }
 
 fn humanize(d: Duration) -> String {
@@ -68,7 +70,7 @@ impl StreamError {
             | StreamError::IdleTimeout(_)
             | StreamError::TotalTimeout(_) => 504,
             StreamError::SlowClient(_) => 408,
-            StreamError::Shutdown => 503,
+            StreamError::Shutdown | StreamError::GatewayOverloaded(_) => 503,
             StreamError::Connect(_)
             | StreamError::Transport(_)
             | StreamError::PrematureEnd
@@ -94,6 +96,7 @@ impl StreamError {
             StreamError::Protocol(_) => StreamErrorKind::Protocol,
             StreamError::SlowClient(_) => StreamErrorKind::SlowClient,
             StreamError::Shutdown => StreamErrorKind::Shutdown,
+            StreamError::GatewayOverloaded(_) => StreamErrorKind::GatewayOverloaded,
         }
     }
 
@@ -128,7 +131,9 @@ impl StreamError {
             | StreamError::IdleTimeout(_)
             | StreamError::TotalTimeout(_) => ErrorBody::new(self.to_string(), "timeout", code()),
             StreamError::SlowClient(_) => ErrorBody::new(self.to_string(), "slow_client", code()),
-            StreamError::Shutdown => ErrorBody::new(self.to_string(), "server_error", code()),
+            StreamError::Shutdown | StreamError::GatewayOverloaded(_) => {
+                ErrorBody::new(self.to_string(), "server_error", code())
+            }
             _ => ErrorBody::new(
                 self.to_string(),
                 sluice_openai::error::UPSTREAM_ERROR,

@@ -29,11 +29,14 @@ pub enum StreamErrorKind {
     SlowClient,
     /// The gateway was shutting down.
     Shutdown,
+    /// The gateway itself ran out of a resource (file descriptors) reaching the provider: not
+    /// the provider's failure, so it opens no circuit breaker.
+    GatewayOverloaded,
 }
 
 impl StreamErrorKind {
     /// Every kind, in a fixed order (metric series are created from it).
-    pub const ALL: [StreamErrorKind; 13] = [
+    pub const ALL: [StreamErrorKind; 14] = [
         StreamErrorKind::Connect,
         StreamErrorKind::RateLimited,
         StreamErrorKind::Provider5xx,
@@ -47,6 +50,7 @@ impl StreamErrorKind {
         StreamErrorKind::Protocol,
         StreamErrorKind::SlowClient,
         StreamErrorKind::Shutdown,
+        StreamErrorKind::GatewayOverloaded,
     ];
 
     /// The label in metrics, logs and the ledger's `status`.
@@ -65,6 +69,7 @@ impl StreamErrorKind {
             StreamErrorKind::Protocol => "protocol",
             StreamErrorKind::SlowClient => "slow_client",
             StreamErrorKind::Shutdown => "shutdown",
+            StreamErrorKind::GatewayOverloaded => "gateway_overloaded",
         }
     }
 
@@ -73,7 +78,9 @@ impl StreamErrorKind {
     pub fn is_upstream(self) -> bool {
         !matches!(
             self,
-            StreamErrorKind::SlowClient | StreamErrorKind::Shutdown
+            StreamErrorKind::SlowClient
+                | StreamErrorKind::Shutdown
+                | StreamErrorKind::GatewayOverloaded
         )
     }
 

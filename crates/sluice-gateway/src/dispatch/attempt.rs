@@ -133,13 +133,23 @@ impl Attempt<'_> {
     ) -> Result<Response, Failed> {
         let sent = Instant::now();
         let provider = self.provider;
+        let price = self.draft.price.clone();
+        let attempts = self.draft.attempts;
+        // If the client leaves while the provider works, this future is dropped with the
+        // provider's request: the guard records the request then.
+        let mut pending = Abandoned {
+            draft: Some(self.draft),
+            app: self.app,
+            sent,
+        };
         let answer = tokio::time::timeout_at(deadline, provider.complete(self.body, self.headers))
             .await
             .unwrap_or(Err(StreamError::TotalTimeout(request_total)));
+        let draft = pending.draft.take().expect("taken once, here");
         let done = match answer {
             Ok(done) => done,
             Err(err) => {
-                let ending = self.draft.whole_ended(sent, Err(&err));
+                let ending = draft.whole_ended(sent, Err(&err));
                 return Err(Failed {
                     err,
                     provider: provider.name.clone(),
@@ -150,9 +160,7 @@ impl Attempt<'_> {
         // One pass over the answer, without a JSON tree, as for a stream's chunks.
         let summary = sluice_openai::inspect(&done.body).ok();
         let usage = summary.and_then(|s| s.usage.or(s.vendor_usage));
-        let price = self.draft.price.clone();
-        let attempts = self.draft.attempts;
-        self.draft.whole_ended(sent, Ok(usage)).record(self.app);
+        draft.whole_ended(sent, Ok(usage)).record(self.app);
         // The client's usage carries the gateway's cost, as on the stream's usage chunk.
         let body = match usage.and_then(|u| price.price(&u)) {
             Some(priced) => price_usage_in_chunk(&done.body, &priced)
@@ -169,6 +177,22 @@ impl Attempt<'_> {
             .header(ATTEMPTS, HeaderValue::from(attempts))
             .body(Body::from(body))
             .unwrap_or_else(|e| ApiError::internal(e.to_string()).into_response()))
+    }
+}
+
+/// A whole answer being waited for; dropped before it came (the client left), it records the
+/// request as `client_closed`.
+struct Abandoned<'a> {
+    draft: Option<Draft>,
+    app: &'a AppState,
+    sent: Instant,
+}
+
+impl Drop for Abandoned<'_> {
+    fn drop(&mut self) {
+        if let Some(draft) = self.draft.take() {
+            draft.whole_abandoned(self.sent).record(self.app);
+        }
     }
 }
 

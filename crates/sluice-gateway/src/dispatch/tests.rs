@@ -87,6 +87,7 @@ impl Setup {
             started: Instant::now(),
             client_headers,
             caller: Caller::Open,
+            client_id: None,
         };
         let format = ClientFormat::ChatCompletions {
             include_usage: false,

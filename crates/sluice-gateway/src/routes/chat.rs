@@ -2,69 +2,60 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use sluice_openai::ChatRequest;
 use tokio::time::Instant;
 
-use crate::auth::Caller;
 use crate::dispatch::{self, RequestCtx};
-use crate::ending::Ending;
 use crate::error::ApiError;
 use crate::format::ClientFormat;
-use crate::headers::RequestId;
 use crate::metrics::Refused;
 use crate::state::AppState;
 
 pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
-    let id = parts
-        .extensions
-        .get::<RequestId>()
-        .cloned()
-        .unwrap_or_else(|| RequestId(axum::http::HeaderValue::from_static("-")));
-    let caller = parts
-        .extensions
-        .get::<Caller>()
-        .cloned()
-        .unwrap_or(Caller::Open);
-    let chat = match read_body(body, app.config().max_body)
-        .await
-        .and_then(|raw| ChatRequest::parse(raw).map_err(|e| ApiError::bad_request(e.0)))
-    {
+    let ctx = RequestCtx::from_parts(&parts, started);
+    if !is_json(&parts.headers) {
+        return ctx.refuse(&app, Refused::BadRequest, "-", ApiError::not_json().into_response());
+    }
+    let server = &app.config().server;
+    let read = read_body(body, app.config().max_body, server.body_timeout).await;
+    let chat = match read.and_then(|raw| {
+        ChatRequest::parse(raw).map_err(|e| ApiError::bad_request(e.0))
+    }) {
         Ok(c) => c,
-        Err(e) => {
-            Ending::refused(
-                Refused::BadRequest,
-                id.as_str(),
-                started,
-                "-",
-                e.status.as_u16(),
-            )
-            .with_key(caller.key_id())
-            .record(&app);
-            return e.into_response();
-        }
+        Err(e) => return ctx.refuse(&app, Refused::BadRequest, "-", e.into_response()),
     };
     let format = ClientFormat::ChatCompletions {
         include_usage: chat.include_usage,
     };
-    let ctx = RequestCtx {
-        id,
-        started,
-        client_headers: parts.headers,
-        caller,
-    };
     dispatch::chat(&app, ctx, chat, format).await
 }
 
-/// Reads the whole body, refusing more than `limit` bytes with 413.
-async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
+/// Whether a POST says its body is JSON (`application/json`, or a `+json` type, with any
+/// parameters). Anything else is refused with 415: a page on another site can send a
+/// `text/plain` form to any address without a CORS preflight, and must not spend the
+/// gateway's provider keys that way.
+pub fn is_json(headers: &HeaderMap) -> bool {
+    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+        return false;
+    };
+    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+}
+
+/// Reads the whole body: more than `limit` bytes is 413, a body that does not arrive within
+/// `timeout` is 408.
+pub async fn read_body(body: Body, limit: u64, timeout: std::time::Duration) -> Result<Bytes, ApiError> {
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
-    match axum::body::to_bytes(body, limit_usize).await {
-        Ok(b) => Ok(b),
-        Err(err) => {
+    let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit_usize)).await;
+    match read {
+        Err(_) => Err(ApiError::body_timeout(timeout)),
+        Ok(Ok(b)) => Ok(b),
+        Ok(Err(err)) => {
             let too_large = std::error::Error::source(&err)
                 .is_some_and(|s| s.is::<http_body_util::LengthLimitError>());
             if too_large {
@@ -75,5 +66,26 @@ async fn read_body(body: Body, limit: u64) -> Result<Bytes, ApiError> {
                 )))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn only_json_bodies_are_taken() {
+        let with = |ct: &str| {
+            let mut h = HeaderMap::new();
+            h.insert(header::CONTENT_TYPE, ct.parse().unwrap());
+            is_json(&h)
+        };
+        assert!(with("application/json"));
+        assert!(with("Application/JSON; charset=utf-8"));
+        assert!(with("application/vnd.api+json"));
+        assert!(!with("text/plain"));
+        assert!(!with("application/x-www-form-urlencoded"));
+        assert!(!with("multipart/form-data; boundary=x"));
+        assert!(!is_json(&HeaderMap::new()));
     }
 }

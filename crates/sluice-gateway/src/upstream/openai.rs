@@ -19,6 +19,11 @@ const MAX_ERROR_BODY: usize = 64 * 1024;
 #[derive(Debug)]
 pub(super) struct OpenAiClient {
     wire: Wire,
+    /// `[server] max_response_body`: the longest whole answer read.
+    max_response_body: usize,
+    /// A plain-HTTP provider on this machine's loopback (the simulated provider run by
+    /// `sluice mock-upstream`): the only kind that gets the client's `x-mock-*` controls.
+    local: bool,
     /// The headers every request carries: content type, encoding, the provider key (marked
     /// sensitive so it never shows in debug output), the user agent.
     base_headers: HeaderMap,
@@ -46,7 +51,7 @@ pub enum ClientError {
 }
 
 impl OpenAiClient {
-    pub(super) fn new(provider: &Provider) -> Result<Self, ClientError> {
+    pub(super) fn new(provider: &Provider, max_response_body: usize) -> Result<Self, ClientError> {
         let url = format!("{}/chat/completions", provider.base_url);
         let bad_url = || ClientError::BaseUrl {
             url: provider.base_url.clone(),
@@ -66,6 +71,7 @@ impl OpenAiClient {
                     .connect_timeout(provider.timeouts.connect)
                     .tcp_nodelay(true)
                     .pool_idle_timeout(std::time::Duration::from_secs(90))
+                    .redirect(same_host_redirects())
                     .build()?,
                 url,
             },
@@ -90,13 +96,25 @@ impl OpenAiClient {
                 base_headers.insert(header::AUTHORIZATION, v);
             }
         }
-        Ok(OpenAiClient { wire, base_headers })
+        let local = matches!(wire, Wire::Plain { .. })
+            && uri.host().is_some_and(|h| {
+                h == "localhost"
+                    || h.trim_matches(|c| c == '[' || c == ']')
+                        .parse::<std::net::IpAddr>()
+                        .is_ok_and(|ip| ip.is_loopback())
+            });
+        Ok(OpenAiClient {
+            wire,
+            base_headers,
+            max_response_body,
+            local,
+        })
     }
 
     fn headers(&self, extra: HeaderMap, accept: &'static str) -> HeaderMap {
         let mut headers = self.base_headers.clone();
         headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
-        if let Wire::Plain { .. } = self.wire {
+        if self.local {
             for (name, value) in extra.iter() {
                 headers.insert(name.clone(), value.clone());
             }
@@ -134,12 +152,12 @@ impl OpenAiClient {
                     let res = req.send().await.map_err(reqwest_send_error)?;
                     if let Some(problem) = stream_head_problem(res.status(), res.headers()) {
                         let (status, headers) = (res.status(), res.headers().clone());
-                        let text = read_limited(res).await;
+                        let text = read_error_body(res).await;
                         return Err(problem.into_error(status, &headers, &text));
                     }
-                    let body = res
-                        .bytes_stream()
-                        .map(|item| item.map_err(|e| StreamError::Transport(error_chain(&e))));
+                    let body = res.bytes_stream().map(|item| {
+                        item.map_err(|e| StreamError::Transport(error_chain(&e.without_url())))
+                    });
                     Ok(Box::pin(body) as UpstreamBody)
                 })
             }
@@ -152,14 +170,24 @@ impl OpenAiClient {
         extra: HeaderMap,
     ) -> Result<Completion, StreamError> {
         let headers = self.headers(extra, "application/json");
+        let limit = self.max_response_body;
         let (status, headers, body) = match &self.wire {
             Wire::Plain { client, path } => {
                 let res = client.post(path, &headers, &body).await.map_err(h1_error)?;
+                // An error body is read only as far as needed to describe it.
+                let cap = if res.status.is_success() {
+                    limit.saturating_add(1)
+                } else {
+                    MAX_ERROR_BODY
+                };
                 let text = res
                     .body
-                    .read_to_end(usize::MAX)
+                    .read_to_end(cap)
                     .await
                     .map_err(|e| StreamError::Transport(e.to_string()))?;
+                if res.status.is_success() && text.len() > limit {
+                    return Err(too_long(limit));
+                }
                 (res.status, res.headers, text)
             }
             Wire::Tls { http, url } => {
@@ -171,11 +199,12 @@ impl OpenAiClient {
                     .await
                     .map_err(reqwest_send_error)?;
                 let (status, headers) = (res.status(), res.headers().clone());
-                let text = res
-                    .bytes()
-                    .await
-                    .map_err(|e| StreamError::Transport(error_chain(&e)))?;
-                (status, headers, text.to_vec())
+                let text = if status.is_success() {
+                    read_capped(res, limit).await?.ok_or_else(|| too_long(limit))?
+                } else {
+                    read_error_body(res).await
+                };
+                (status, headers, text)
             }
         };
         if !status.is_success() {
@@ -243,16 +272,43 @@ impl HeadProblem {
     }
 }
 
+/// The HTTP/1.1 client's error, told without the provider's address: errors reach clients,
+/// logs and the ledger, which must never learn where a provider is.
 fn h1_error(err: sluice_h1::H1Error) -> StreamError {
     match err {
-        sluice_h1::H1Error::Connect { .. } | sluice_h1::H1Error::ConnectTimeout { .. } => {
-            StreamError::Connect(err.to_string())
+        sluice_h1::H1Error::Connect { source, .. } if is_out_of_descriptors(&source) => {
+            StreamError::GatewayOverloaded(source.to_string())
+        }
+        sluice_h1::H1Error::Connect { source, .. } => StreamError::Connect(source.to_string()),
+        sluice_h1::H1Error::ConnectTimeout { timeout, .. } => {
+            StreamError::Connect(format!("no answer within {timeout:?}"))
         }
         other => StreamError::Transport(other.to_string()),
     }
 }
 
-async fn read_limited(res: reqwest::Response) -> Vec<u8> {
+/// The gateway's own process or system ran out of file descriptors: not the provider's fault.
+fn is_out_of_descriptors(e: &std::io::Error) -> bool {
+    // EMFILE (the process) and ENFILE (the system), on Linux and the BSDs.
+    matches!(e.raw_os_error(), Some(24 | 23))
+}
+
+/// Reads a body up to `limit` bytes; `Ok(None)` when it is longer.
+async fn read_capped(res: reqwest::Response, limit: usize) -> Result<Option<Vec<u8>>, StreamError> {
+    let mut out = Vec::new();
+    let mut body = res.bytes_stream();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|e| StreamError::Transport(error_chain(&e.without_url())))?;
+        if out.len() + chunk.len() > limit {
+            return Ok(None);
+        }
+        out.extend_from_slice(&chunk);
+    }
+    Ok(Some(out))
+}
+
+/// An error body, for describing the error: its first [`MAX_ERROR_BODY`] bytes are enough.
+async fn read_error_body(res: reqwest::Response) -> Vec<u8> {
     let mut out = Vec::new();
     let mut body = res.bytes_stream();
     while let Some(Ok(chunk)) = body.next().await {
@@ -265,12 +321,43 @@ async fn read_limited(res: reqwest::Response) -> Vec<u8> {
     out
 }
 
+/// reqwest's error, without the request's URL (it names the provider's host).
 fn reqwest_send_error(err: reqwest::Error) -> StreamError {
-    if err.is_connect() || err.is_timeout() {
+    let connect = err.is_connect() || err.is_timeout();
+    let err = err.without_url();
+    let descriptors = std::error::Error::source(&err)
+        .and_then(|s| s.downcast_ref::<std::io::Error>())
+        .is_some_and(is_out_of_descriptors);
+    if descriptors {
+        StreamError::GatewayOverloaded(error_chain(&err))
+    } else if connect {
         StreamError::Connect(error_chain(&err))
     } else {
         StreamError::Transport(error_chain(&err))
     }
+}
+
+/// Redirects are followed only within the provider's own host (a few hops); a redirect
+/// elsewhere would send the request, and its key, to a host nobody configured.
+fn same_host_redirects() -> reqwest::redirect::Policy {
+    reqwest::redirect::Policy::custom(|attempt| {
+        let same_host = attempt
+            .previous()
+            .first()
+            .is_some_and(|first| first.host_str() == attempt.url().host_str());
+        if attempt.previous().len() > 3 || !same_host {
+            attempt.stop()
+        } else {
+            attempt.follow()
+        }
+    })
+}
+
+/// The answer to a non-streaming request is longer than `[server] max_response_body`.
+fn too_long(limit: usize) -> StreamError {
+    StreamError::Protocol(format!(
+        "the provider's answer is longer than max_response_body ({limit} bytes)"
+    ))
 }
 
 /// The error and its causes on one line ("error sending request ...: connection refused").

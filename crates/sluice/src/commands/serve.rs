@@ -30,6 +30,7 @@ pub async fn run(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<
         ),
         Origin::File(path) => tracing::info!(config = %path.display(), "config loaded"),
     }
+    raise_descriptor_limit();
     let addr = config.listen;
     // The ledger must be usable before the first request: one that cannot be opened stops
     // the gateway with one line naming it.
@@ -51,4 +52,14 @@ pub async fn run(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<
         .map_err(Failure::Runtime)?;
     tracing::info!("stopped");
     Ok(())
+}
+
+/// Every connection, to a client or a provider, takes a file descriptor, and the usual soft
+/// limit (1,024) is far below what a gateway holding thousands of streams needs: it is raised
+/// to the hard limit, and the limit is logged.
+fn raise_descriptor_limit() {
+    match rlimit::increase_nofile_limit(u64::MAX) {
+        Ok(limit) => tracing::info!(limit, "open file limit"),
+        Err(e) => tracing::warn!(error = %e, "cannot raise the open file limit"),
+    }
 }
