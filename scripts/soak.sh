@@ -60,7 +60,7 @@ done
 wait $b1 $b2 || true
 sleep 2
 active=$(curl -s http://127.0.0.1:$GW_PORT/metrics | awk '/^sluice_active_streams / {print $2}')
-dropped=$(curl -s http://127.0.0.1:$GW_PORT/metrics | awk '/^sluice_ledger_dropped_rows / {print $2}')
+dropped=$(curl -s http://127.0.0.1:$GW_PORT/metrics | awk '/^sluice_ledger_dropped_rows_total / {print $2}')
 rows=$(python3 -c "import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute('select count(*) from ledger_requests').fetchone()[0])" "$WORK/ledger.db")
 panics=$(grep -c "panicked" "$WORK/gateway.log" || true)
 python3 - "$WORK" "$rows" "$active" "$panics" "$dropped" <<'PY'
