@@ -13,6 +13,10 @@
 //! Layout: `raw` (serde types mirroring the file) -> `interpolate` (`${VAR}` on the untyped
 //! tree) -> `resolve` (checks and defaults) -> `config` (the resolved types); `builtin` is
 //! the no-file configuration, `describe` the `check-config` summary, `error` the errors.
+//! [`bounds`] holds the largest value each duration, size and count may take, so nothing the
+//! file sets can overflow when the gateway uses it.
+
+pub mod bounds;
 
 mod builtin;
 mod config;
