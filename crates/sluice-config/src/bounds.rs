@@ -14,7 +14,8 @@ pub const MAX_DURATION: Duration = Duration::from_secs(31_557_600);
 /// [`MAX_DURATION`] as written in a config file, for messages.
 pub const MAX_DURATION_TEXT: &str = "1y";
 
-/// Every configured byte size (`max_body`, `[stream] send_buffer`): 1 GiB, which fits a `usize` on 32-bit targets and `SO_SNDBUF`'s
+/// Every configured byte size (`max_body`, `[server] max_response_body`,
+/// `[stream] send_buffer`): 1 GiB, which fits a `usize` on 32-bit targets and `SO_SNDBUF`'s
 /// `int`, and is more than any single request or answer should be buffered in memory.
 pub const MAX_SIZE: u64 = 1 << 30;
 /// [`MAX_SIZE`] as written in a config file, for messages.
@@ -24,6 +25,8 @@ pub const MAX_SIZE_TEXT: &str = "1GiB";
 pub const MAX_BUFFER_EVENTS: usize = 1_000_000;
 /// `[retry] attempts`: retries after the first attempt.
 pub const MAX_RETRY_ATTEMPTS: u32 = 100;
+/// `[server] max_connections`: open client connections.
+pub const MAX_CONNECTIONS: usize = 10_000_000;
 /// `[limits] default_max_tokens`: output tokens reserved for a request that names none,
 /// well above any model's output limit.
 pub const MAX_DEFAULT_MAX_TOKENS: u32 = 10_000_000;

@@ -1,7 +1,7 @@
 //! `RawConfig` -> `Config`: fills defaults, checks every value, drops skipped providers and
 //! the route targets that name them. Problems are collected; the first one is reported.
 //! Every duration, size and count is also held to its bound in `bounds`. One provider's table
-//! is checked in `provider`.
+//! is checked in `provider`, the `[server]` table in `server`.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::fmt;
@@ -24,6 +24,7 @@ use crate::raw::{
 use crate::units::{parse_size, read_duration, Unreadable};
 
 mod provider;
+mod server;
 
 /// Validates `raw`. `skipped` are the optional providers `interpolate` left out.
 pub(crate) fn resolve(
@@ -183,6 +184,7 @@ pub(crate) fn resolve(
     let auth = cx.auth(raw.auth);
     let limits = cx.limits(raw.limits);
     let circuit_breaker = cx.circuit_breaker(raw.circuit_breaker);
+    let server = cx.server(raw.server);
 
     cx.problems.finish(origin_name)?;
     Ok(Config {
@@ -202,6 +204,7 @@ pub(crate) fn resolve(
         limits,
         shutdown_grace,
         max_body,
+        server,
         origin,
         skipped_providers: skipped,
     })

@@ -1,4 +1,4 @@
-//! Byte sizes (`max_body`, `send_buffer`) and the reading of durations.
+//! Byte sizes (`max_body`, `max_response_body`, `send_buffer`) and the reading of durations.
 //! Durations are read with `sluice_types::parse_duration`, the one duration grammar of the
 //! product, so a config file, a command-line flag and a report query accept the same text;
 //! this module only tells a duration too long to represent from one that is malformed.

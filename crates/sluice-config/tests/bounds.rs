@@ -3,7 +3,7 @@
 //! the field and the bound.
 
 use sluice_config::bounds::{
-    MAX_BREAKER_FAILURES, MAX_BUFFER_EVENTS, MAX_DEFAULT_MAX_TOKENS, MAX_DURATION,
+    MAX_BREAKER_FAILURES, MAX_BUFFER_EVENTS, MAX_CONNECTIONS, MAX_DEFAULT_MAX_TOKENS, MAX_DURATION,
     MAX_RETRY_ATTEMPTS, MAX_SIZE,
 };
 use sluice_config::{parse, Config};
@@ -49,7 +49,7 @@ fn refused(table: &str, key: &str, value: &str, needles: &[&str]) {
 }
 
 /// Every duration the file can set, as (table, key).
-const DURATIONS: [(&str, &str); 12] = [
+const DURATIONS: [(&str, &str); 15] = [
     ("", "shutdown_grace"),
     ("providers.p.timeouts", "connect"),
     ("providers.p.timeouts", "first_token"),
@@ -62,6 +62,9 @@ const DURATIONS: [(&str, &str); 12] = [
     ("retry", "backoff"),
     ("retry", "max_retry_after"),
     ("circuit_breaker", "cooldown"),
+    ("server", "header_timeout"),
+    ("server", "body_timeout"),
+    ("server", "idle_timeout"),
 ];
 
 #[test]
@@ -90,7 +93,11 @@ fn durations_are_at_most_a_year() {
 }
 
 /// Every byte size the file can set, as (table, key).
-const SIZES: [(&str, &str); 2] = [("", "max_body"), ("stream", "send_buffer")];
+const SIZES: [(&str, &str); 3] = [
+    ("", "max_body"),
+    ("server", "max_response_body"),
+    ("stream", "send_buffer"),
+];
 
 #[test]
 fn sizes_are_at_most_a_gibibyte() {
@@ -120,10 +127,11 @@ fn sizes_are_at_most_a_gibibyte() {
 
 #[test]
 fn counts_have_bounds() {
-    let cases: [(&str, &str, u64); 5] = [
+    let cases: [(&str, &str, u64); 6] = [
         ("stream", "buffer_events", MAX_BUFFER_EVENTS as u64),
         ("stream.routes.r", "buffer_events", MAX_BUFFER_EVENTS as u64),
         ("retry", "attempts", u64::from(MAX_RETRY_ATTEMPTS)),
+        ("server", "max_connections", MAX_CONNECTIONS as u64),
         (
             "limits",
             "default_max_tokens",
@@ -149,6 +157,7 @@ fn counts_have_bounds() {
     }
     assert_eq!(MAX_BUFFER_EVENTS, 1_000_000);
     assert_eq!(MAX_RETRY_ATTEMPTS, 100);
+    assert_eq!(MAX_CONNECTIONS, 10_000_000);
     assert_eq!(MAX_DEFAULT_MAX_TOKENS, 10_000_000);
     assert_eq!(MAX_BREAKER_FAILURES, 1_000_000);
     // Zero retries is allowed: only the first attempt.
@@ -178,11 +187,12 @@ fn exact_messages() {
 fn every_value_past_its_bound_is_counted() {
     let text = "shutdown_grace = \"2y\"\nmax_body = \"2GiB\"\n\
                 [retry]\nattempts = 1000\nbackoff = \"5y\"\n\
-                [stream]\nbuffer_events = 2000000\nkeepalive = \"1000000000y\"\n";
+                [stream]\nbuffer_events = 2000000\n\
+                [server]\nmax_connections = 99999999\nidle_timeout = \"1000000000y\"\n";
     let msg = parse(text, "sluice.toml", &no_env).unwrap_err().to_string();
     assert!(
         msg.starts_with("sluice.toml: shutdown_grace: must be at most 1y"),
         "{msg}"
     );
-    assert!(msg.ends_with("(and 5 more problems)"), "{msg}");
+    assert!(msg.ends_with("(and 6 more problems)"), "{msg}");
 }
