@@ -7,7 +7,7 @@ use sluice_types::{decimal_from_f64, Decimal};
 
 use crate::config::{
     Auth, Billing, CircuitBreaker, Config, Cors, LedgerSetting, Limits, Origin, Price, Provider,
-    ProviderKind, Retry, Route, Secret, StreamSettings, Target, Timeouts, DEFAULT_CURRENCY,
+    ProviderKind, Retry, Route, Secret, Server, StreamSettings, Target, Timeouts, DEFAULT_CURRENCY,
     DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_SHUTDOWN_GRACE,
 };
 
@@ -103,6 +103,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
         limits: Limits::default(),
         shutdown_grace: DEFAULT_SHUTDOWN_GRACE,
         max_body: DEFAULT_MAX_BODY,
+        server: Server::default(),
         send_buffer: None,
         origin: Origin::Builtin { holysheep },
         skipped_providers: Vec::new(),

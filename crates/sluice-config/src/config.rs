@@ -58,6 +58,8 @@ pub struct Config {
     pub shutdown_grace: Duration,
     /// Largest accepted request body in bytes.
     pub max_body: u64,
+    /// Limits on client connections and provider answers (`[server]`).
+    pub server: Server,
     /// `[stream] send_buffer`: `SO_SNDBUF` for client connections, bounding what the kernel
     /// holds for a slow client so backpressure reaches the relay; `None` leaves the kernel's
     /// autotuning.
@@ -380,6 +382,38 @@ impl Default for Limits {
         Limits {
             on_store_error: OnStoreError::default(),
             default_max_tokens: DEFAULT_MAX_TOKENS,
+        }
+    }
+}
+
+/// Limits the gateway enforces on its client connections and on providers' answers
+/// (`[server]`, SPEC §10).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Server {
+    /// Host names (lower case, each optionally with `:port`) a request's `Host` must name,
+    /// against DNS rebinding; empty allows any.
+    pub allowed_hosts: Vec<String>,
+    /// The whole request head must arrive within this; non-zero.
+    pub header_timeout: Duration,
+    /// The whole request body must arrive within this; non-zero.
+    pub body_timeout: Duration,
+    /// A keep-alive connection with no request in flight is closed after this; non-zero.
+    pub idle_timeout: Duration,
+    /// Open client connections beyond which accepting waits; >= 1.
+    pub max_connections: usize,
+    /// Largest non-streaming provider answer in bytes; a larger one is a 502 `protocol` error.
+    pub max_response_body: u64,
+}
+
+impl Default for Server {
+    fn default() -> Self {
+        Server {
+            allowed_hosts: Vec::new(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            max_response_body: 8 * 1024 * 1024,
         }
     }
 }

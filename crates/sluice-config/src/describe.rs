@@ -9,7 +9,8 @@ use crate::config::{Config, LedgerSetting, StreamOverride};
 
 impl Config {
     /// A multi-line summary: origin, addresses, routes (each with its stream override, if
-    /// any), providers (without API keys), stream, retry, circuit breaker and limits.
+    /// any), providers (without API keys), stream, retry, circuit breaker, keys and limits,
+    /// and the `[server]` limits.
     /// Passwords inside ledger and redis URLs are masked.
     pub fn describe(&self) -> String {
         let mut out = String::new();
@@ -122,6 +123,7 @@ impl Config {
         self.write_keys(out)?;
         writeln!(out, "shutdown_grace: {}", dur(self.shutdown_grace))?;
         writeln!(out, "max_body: {} bytes", self.max_body)?;
+        self.write_server(out)?;
         match self.send_buffer {
             Some(n) => writeln!(out, "stream send_buffer: {n} bytes"),
             None => writeln!(out, "stream send_buffer: kernel default"),
@@ -157,6 +159,29 @@ impl Config {
             "limits: store {store}, on_store_error {}, default_max_tokens {}",
             l.on_store_error.as_str(),
             l.default_max_tokens
+        )
+    }
+}
+
+impl Config {
+    /// The `[server]` limits on client connections and provider answers.
+    fn write_server(&self, out: &mut String) -> std::fmt::Result {
+        let s = &self.server;
+        let hosts = if s.allowed_hosts.is_empty() {
+            "any".to_owned()
+        } else {
+            s.allowed_hosts.join(", ")
+        };
+        writeln!(out, "server: allowed_hosts {hosts}")?;
+        writeln!(
+            out,
+            "server limits: header_timeout {}, body_timeout {}, idle_timeout {}, \
+             max_connections {}, max_response_body {} bytes",
+            dur(s.header_timeout),
+            dur(s.body_timeout),
+            dur(s.idle_timeout),
+            s.max_connections,
+            s.max_response_body
         )
     }
 }

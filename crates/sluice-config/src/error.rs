@@ -113,6 +113,12 @@ pub enum Problem {
     Negative { value: f64 },
     #[error("must be at least 1 (got {value})")]
     TooSmall { value: u64 },
+    /// A value past its bound (see `sluice_config::bounds`). `value` is shown as written:
+    /// quoted when the file gave a string.
+    #[error("must be at most {max} (got {value})")]
+    TooLarge { max: String, value: String },
+    #[error("invalid host {value:?}: expected a host name or IP address, optionally with :port and without scheme or path, such as api.example.com or 127.0.0.1:8080")]
+    Host { value: String },
     #[error("invalid value {value:?}: expected \"coalesce\" or \"block\"")]
     SlowClient { value: String },
     #[error("invalid value {value:?}: expected \"open\" or \"admin\"")]

@@ -13,6 +13,10 @@
 //! Layout: `raw` (serde types mirroring the file) -> `interpolate` (`${VAR}` on the untyped
 //! tree) -> `resolve` (checks and defaults) -> `config` (the resolved types); `builtin` is
 //! the no-file configuration, `describe` the `check-config` summary, `error` the errors.
+//! [`bounds`] holds the largest value each duration, size and count may take, so nothing the
+//! file sets can overflow when the gateway uses it.
+
+pub mod bounds;
 
 mod builtin;
 mod config;
@@ -29,9 +33,10 @@ use std::path::Path;
 pub use builtin::{builtin, HOLYSHEEP_API_KEY_VAR, HOLYSHEEP_BASE_URL};
 pub use config::{
     Auth, Billing, CircuitBreaker, Config, Cors, LedgerSetting, Limits, MetricsAccess,
-    OnStoreError, Origin, Price, Provider, ProviderKind, Retry, Route, Secret, SkippedProvider,
-    SlowClient, StreamOverride, StreamSettings, Target, Timeouts, DEFAULT_CURRENCY, DEFAULT_LEDGER,
-    DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_MAX_TOKENS, DEFAULT_SHUTDOWN_GRACE,
+    OnStoreError, Origin, Price, Provider, ProviderKind, Retry, Route, Secret, Server,
+    SkippedProvider, SlowClient, StreamOverride, StreamSettings, Target, Timeouts,
+    DEFAULT_CURRENCY, DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_MAX_TOKENS,
+    DEFAULT_SHUTDOWN_GRACE,
 };
 pub use error::{ConfigError, Problem};
 

@@ -33,6 +33,8 @@ pub(crate) struct RawConfig {
     pub(crate) limits: RawLimits,
     #[serde(default)]
     pub(crate) circuit_breaker: RawCircuitBreaker,
+    #[serde(default)]
+    pub(crate) server: RawServer,
 }
 
 #[derive(Debug, Deserialize)]
@@ -149,6 +151,18 @@ pub(crate) struct RawLimits {
 pub(crate) struct RawCircuitBreaker {
     pub(crate) failures: Option<u32>,
     pub(crate) cooldown: Option<String>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub(crate) struct RawServer {
+    pub(crate) allowed_hosts: Option<Vec<String>>,
+    pub(crate) header_timeout: Option<String>,
+    pub(crate) body_timeout: Option<String>,
+    pub(crate) idle_timeout: Option<String>,
+    pub(crate) max_connections: Option<usize>,
+    /// A string such as `"8MiB"` or an integer, like `max_body`.
+    pub(crate) max_response_body: Option<toml::Value>,
 }
 
 /// A TOML table kept in file order.

@@ -1,12 +1,16 @@
 //! `RawConfig` -> `Config`: fills defaults, checks every value, drops skipped providers and
 //! the route targets that name them. Problems are collected; the first one is reported.
-//! One provider's table is checked in `provider`.
+//! Every duration, size and count is also held to its bound in `bounds`. One provider's table
+//! is checked in `provider`, the `[server]` table in `server`.
 
 use std::collections::{BTreeMap, BTreeSet};
+use std::fmt;
 use std::time::Duration;
 
-use sluice_types::parse_duration;
-
+use crate::bounds::{
+    MAX_BREAKER_FAILURES, MAX_BUFFER_EVENTS, MAX_DEFAULT_MAX_TOKENS, MAX_DURATION,
+    MAX_DURATION_TEXT, MAX_RETRY_ATTEMPTS, MAX_SIZE, MAX_SIZE_TEXT,
+};
 use crate::config::{
     Auth, CircuitBreaker, Config, Cors, LedgerSetting, Limits, MetricsAccess, OnStoreError, Origin,
     Retry, Route, SkippedProvider, SlowClient, StreamOverride, StreamSettings, Target,
@@ -17,9 +21,10 @@ use crate::path::{join, push_index};
 use crate::raw::{
     RawAuth, RawCircuitBreaker, RawConfig, RawLimits, RawStream, RawStreamOverride, RawTarget,
 };
-use crate::units::parse_size;
+use crate::units::{parse_size, read_duration, Unreadable};
 
 mod provider;
+mod server;
 
 /// Validates `raw`. `skipped` are the optional providers `interpolate` left out.
 pub(crate) fn resolve(
@@ -155,7 +160,14 @@ pub(crate) fn resolve(
     };
     let retry_default = Retry::default();
     let retry = Retry {
-        attempts: raw.retry.attempts.unwrap_or(retry_default.attempts),
+        attempts: cx
+            .count(
+                "retry.attempts".into(),
+                raw.retry.attempts,
+                false,
+                MAX_RETRY_ATTEMPTS,
+            )
+            .unwrap_or(retry_default.attempts),
         backoff: cx.duration(
             "retry.backoff".into(),
             raw.retry.backoff,
@@ -172,6 +184,7 @@ pub(crate) fn resolve(
     let auth = cx.auth(raw.auth);
     let limits = cx.limits(raw.limits);
     let circuit_breaker = cx.circuit_breaker(raw.circuit_breaker);
+    let server = cx.server(raw.server);
 
     cx.problems.finish(origin_name)?;
     Ok(Config {
@@ -191,6 +204,7 @@ pub(crate) fn resolve(
         limits,
         shutdown_grace,
         max_body,
+        server,
         origin,
         skipped_providers: skipped,
     })
@@ -216,7 +230,8 @@ impl Cx {
         self.opt_duration(field, value, non_zero).unwrap_or(default)
     }
 
-    /// A checked duration; `None` when absent or wrong (a problem is recorded for the latter).
+    /// A checked duration, at most [`MAX_DURATION`]; `None` when absent or wrong (a problem
+    /// is recorded for the latter).
     fn opt_duration(
         &mut self,
         field: String,
@@ -224,34 +239,56 @@ impl Cx {
         non_zero: bool,
     ) -> Option<Duration> {
         let value = value?;
-        match parse_duration(&value) {
-            None => {
-                self.push(field, Problem::Duration { value });
-                None
-            }
-            Some(d) if non_zero && d.is_zero() => {
-                self.push(field, Problem::ZeroDuration { value });
-                None
-            }
-            Some(d) => Some(d),
+        match read_duration(&value) {
+            Err(Unreadable::Invalid) => self.push(field, Problem::Duration { value }),
+            Ok(d) if non_zero && d.is_zero() => self.push(field, Problem::ZeroDuration { value }),
+            Ok(d) if d <= MAX_DURATION => return Some(d),
+            Ok(_) | Err(Unreadable::Overflow) => self.push(
+                field,
+                Problem::TooLarge {
+                    max: MAX_DURATION_TEXT.to_owned(),
+                    value: format!("{value:?}"),
+                },
+            ),
         }
+        None
+    }
+
+    /// A checked count, at most `max` and, with `at_least_one`, not zero; `None` when absent
+    /// or wrong (a problem is recorded for the latter).
+    fn count<T>(&mut self, field: String, value: Option<T>, at_least_one: bool, max: T) -> Option<T>
+    where
+        T: Copy + PartialOrd + fmt::Display + From<u8>,
+    {
+        let n = value?;
+        if at_least_one && n < T::from(1) {
+            self.push(field, Problem::TooSmall { value: 0 });
+            return None;
+        }
+        if n > max {
+            self.push(
+                field,
+                Problem::TooLarge {
+                    max: max.to_string(),
+                    value: n.to_string(),
+                },
+            );
+            return None;
+        }
+        Some(n)
     }
 
     fn circuit_breaker(&mut self, raw: RawCircuitBreaker) -> CircuitBreaker {
         let default = CircuitBreaker::default();
-        let failures = match raw.failures {
-            None => default.failures,
-            Some(0) => {
-                self.push(
-                    "circuit_breaker.failures".into(),
-                    Problem::TooSmall { value: 0 },
-                );
-                default.failures
-            }
-            Some(n) => n,
-        };
         CircuitBreaker {
-            failures,
+            failures: self
+                .count(
+                    "circuit_breaker.failures".into(),
+                    raw.failures,
+                    true,
+                    MAX_BREAKER_FAILURES,
+                )
+                .unwrap_or(default.failures),
             cooldown: self.duration(
                 "circuit_breaker.cooldown".into(),
                 raw.cooldown,
@@ -296,20 +333,16 @@ impl Cx {
                 default.on_store_error
             }
         };
-        let default_max_tokens = match raw.default_max_tokens {
-            None => default.default_max_tokens,
-            Some(0) => {
-                self.push(
-                    "limits.default_max_tokens".into(),
-                    Problem::TooSmall { value: 0 },
-                );
-                default.default_max_tokens
-            }
-            Some(n) => n,
-        };
         Limits {
             on_store_error,
-            default_max_tokens,
+            default_max_tokens: self
+                .count(
+                    "limits.default_max_tokens".into(),
+                    raw.default_max_tokens,
+                    true,
+                    MAX_DEFAULT_MAX_TOKENS,
+                )
+                .unwrap_or(default.default_max_tokens),
         }
     }
 
@@ -330,26 +363,33 @@ impl Cx {
         self.size("max_body".into(), value, DEFAULT_MAX_BODY)
     }
 
-    /// A byte size: an integer or a string such as "10MiB"; must be > 0.
+    /// A byte size: an integer or a string such as "10MiB"; must be > 0 and at most
+    /// [`MAX_SIZE`].
     fn size(&mut self, field: String, value: Option<toml::Value>, default: u64) -> u64 {
+        let Some(value) = value else {
+            return default;
+        };
         let parsed = match &value {
-            None => return default,
-            Some(toml::Value::Integer(n)) => u64::try_from(*n).ok(),
-            Some(toml::Value::String(s)) => parse_size(s),
-            Some(_) => None,
+            toml::Value::Integer(n) => u64::try_from(*n).map_err(|_| Unreadable::Invalid),
+            toml::Value::String(s) => parse_size(s),
+            _ => Err(Unreadable::Invalid),
+        };
+        let shown = match value {
+            toml::Value::String(s) => format!("{s:?}"),
+            other => other.to_string(),
         };
         match parsed {
-            Some(n) if n > 0 => n,
-            _ => {
-                let shown = match value {
-                    Some(toml::Value::String(s)) => format!("{s:?}"),
-                    Some(other) => other.to_string(),
-                    None => String::new(),
-                };
-                self.push(field, Problem::Size { value: shown });
-                default
-            }
+            Ok(n) if n > 0 && n <= MAX_SIZE => return n,
+            Ok(0) | Err(Unreadable::Invalid) => self.push(field, Problem::Size { value: shown }),
+            Ok(_) | Err(Unreadable::Overflow) => self.push(
+                field,
+                Problem::TooLarge {
+                    max: MAX_SIZE_TEXT.to_owned(),
+                    value: shown,
+                },
+            ),
         }
+        default
     }
 
     /// The gateway-wide `[stream]` settings and the per-route `[stream.routes."<model>"]`
@@ -402,16 +442,12 @@ impl Cx {
     /// Checks the stream keys of the table at `base` (`stream` or `stream.routes.X`); a key
     /// that is absent or wrong comes back `None`.
     fn stream_keys(&mut self, base: &str, raw: RawStreamOverride) -> StreamOverride {
-        let buffer_events = match raw.buffer_events {
-            Some(0) => {
-                self.push(
-                    join(base, &["buffer_events"]),
-                    Problem::TooSmall { value: 0 },
-                );
-                None
-            }
-            other => other,
-        };
+        let buffer_events = self.count(
+            join(base, &["buffer_events"]),
+            raw.buffer_events,
+            true,
+            MAX_BUFFER_EVENTS,
+        );
         let slow_client = match raw.slow_client.as_deref() {
             None => None,
             Some("coalesce") => Some(SlowClient::Coalesce),

@@ -6,16 +6,20 @@ use std::time::Duration;
 
 use sluice_config::{
     builtin, load, parse, Auth, CircuitBreaker, LedgerSetting, Limits, MetricsAccess, OnStoreError,
-    Origin, ProviderKind, SkippedProvider, SlowClient, StreamOverride, StreamSettings, Target,
-    DEFAULT_MAX_TOKENS,
+    Origin, ProviderKind, Retry, Server, SkippedProvider, SlowClient, StreamOverride,
+    StreamSettings, Target, DEFAULT_MAX_TOKENS,
 };
 use sluice_types::Decimal;
 
+/// SPEC §2's example, verbatim: keep it a copy of the contract's text, so every key the
+/// contract shows is known to parse.
 const SPEC_EXAMPLE: &str = r#"
 listen = "127.0.0.1:8080"
 ledger = "sqlite://sluice.db"          # or "postgres://user@host/db"
 redis  = "redis://127.0.0.1:6379"      # optional: shared limits across replicas
 display_currency = "JPY"
+max_body = "10MiB"                     # a larger request body: 413
+shutdown_grace = "30s"                 # SIGTERM: open streams finish and the ledger flushes within it
 
 [providers.holysheep]
 kind = "openai"                        # OpenAI-compatible /chat/completions
@@ -57,6 +61,14 @@ metrics = "open"                       # or "admin"
 
 [limits]
 on_store_error = "closed"              # Redis unreachable: "closed" (503) or "open" (per-replica)
+
+[server]
+allowed_hosts = []                     # optional Host allow-list (DNS rebinding), empty = any
+header_timeout = "10s"                 # the whole request head must arrive within this
+body_timeout = "30s"                   # the whole request body must arrive within this
+idle_timeout = "60s"                   # a keep-alive connection with no request is closed
+max_connections = 10000                # beyond it, accept waits (backpressure), never a crash
+max_response_body = "8MiB"             # a non-streaming provider answer larger than this: 502
 "#;
 
 fn dec(text: &str) -> Decimal {
@@ -120,6 +132,40 @@ fn spec_example_with_key() {
     );
     assert_eq!(cfg.limits.on_store_error, OnStoreError::Closed);
     assert_eq!(cfg.limits.default_max_tokens, 4096);
+}
+
+/// Every table of the example resolves to what it says (here, the defaults it restates).
+#[test]
+fn spec_example_sets_every_table() {
+    let cfg = parse(SPEC_EXAMPLE, "sluice.toml", &with_key).unwrap();
+    assert_eq!(cfg.ledger, LedgerSetting::Url("sqlite://sluice.db".into()));
+    assert_eq!(cfg.max_body, 10 * 1024 * 1024);
+    assert_eq!(cfg.shutdown_grace, Duration::from_secs(30));
+    let hs = &cfg.providers["holysheep"];
+    assert_eq!(hs.timeouts.connect, Duration::from_secs(10));
+    assert_eq!(hs.timeouts.first_token, Duration::from_secs(60));
+    assert_eq!(hs.timeouts.idle, Duration::from_secs(30));
+    assert_eq!(
+        cfg.providers["local"].api_key.as_ref().unwrap().expose(),
+        "unused"
+    );
+    assert_eq!(cfg.stream, StreamSettings::default());
+    assert_eq!(cfg.cors.allow_origins, ["*"]);
+    assert_eq!(cfg.retry, Retry::default());
+    assert_eq!(cfg.auth, Auth::default());
+    assert_eq!(cfg.limits, Limits::default());
+    assert_eq!(
+        cfg.server,
+        Server {
+            allowed_hosts: Vec::new(),
+            header_timeout: Duration::from_secs(10),
+            body_timeout: Duration::from_secs(30),
+            idle_timeout: Duration::from_secs(60),
+            max_connections: 10_000,
+            max_response_body: 8 * 1024 * 1024,
+        }
+    );
+    assert_eq!(cfg.server, Server::default());
 }
 
 #[test]
@@ -194,6 +240,7 @@ fn defaults_fill_an_empty_file() {
     assert_eq!(cfg.circuit_breaker, CircuitBreaker::default());
     assert_eq!(cfg.shutdown_grace, Duration::from_secs(30));
     assert_eq!(cfg.max_body, 10 * 1024 * 1024);
+    assert_eq!(cfg.server, Server::default());
 }
 
 #[test]
@@ -401,6 +448,7 @@ fn builtin_without_key_is_mock_only() {
     assert_eq!(cfg.routes.len(), 1);
     assert_eq!(cfg.route("mock").unwrap().targets, [target("mock", "mock")]);
     assert_eq!(cfg.max_body, 10 * 1024 * 1024);
+    assert_eq!(cfg.server, Server::default());
 }
 
 #[test]

@@ -2,6 +2,7 @@
 //! error bodies and the model list. Chunks are written straight into a `BytesMut` from a
 //! precomputed envelope; tokens come from a plain-ASCII vocabulary and need no escaping.
 
+use crate::generator::{Tokens, LONGEST_TOKEN};
 use crate::scenario::{Finish, Scenario};
 use bytes::{BufMut, Bytes, BytesMut};
 use serde_json::json;
@@ -117,15 +118,19 @@ fn put_usage(buf: &mut BytesMut, prompt: u64, completion: u64) {
     buf.put_slice(s.as_bytes());
 }
 
-/// The whole non-streaming `chat.completion` body.
-pub(crate) fn completion_body(scenario: &Scenario, created: u64, text: &str) -> Bytes {
+/// The whole non-streaming `chat.completion` body, its content made of `tokens`. Each token
+/// is written once, straight into a buffer sized for all of them (tokens are plain ASCII and
+/// need no escaping), so even an answer of `MAX_TOKENS` is one linear pass and one allocation.
+pub(crate) fn completion_body(scenario: &Scenario, created: u64, tokens: Tokens) -> Bytes {
     let env = envelope(scenario, "chat.completion", created);
-    let mut buf = BytesMut::with_capacity(env.len() + text.len() + 256);
+    let mut buf = BytesMut::with_capacity(env.len() + tokens.len() * LONGEST_TOKEN + 256);
     buf.put_u8(b'{');
     buf.put_slice(env.as_bytes());
-    buf.put_slice(br#","choices":[{"index":0,"message":{"role":"assistant","content":"#);
-    buf.put_slice(json_string(text).as_bytes());
-    buf.put_slice(br#"},"logprobs":null,"finish_reason":""#);
+    buf.put_slice(br#","choices":[{"index":0,"message":{"role":"assistant","content":""#);
+    for token in tokens {
+        buf.put_slice(token.as_bytes());
+    }
+    buf.put_slice(br#""},"logprobs":null,"finish_reason":""#);
     buf.put_slice(scenario.finish.as_str().as_bytes());
     buf.put_slice(br#""}],"#);
     put_usage(&mut buf, scenario.prompt_tokens, scenario.tokens as u64);
@@ -151,6 +156,7 @@ pub fn models_body() -> serde_json::Value {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::generator::{completion_text, generate};
     use crate::MockSettings;
     use serde_json::Value;
 
@@ -214,9 +220,13 @@ mod tests {
     #[test]
     fn completion_body_is_valid_json() {
         let sc = scenario();
-        let v: Value = serde_json::from_slice(&completion_body(&sc, 5, "a b")).unwrap();
+        let body = completion_body(&sc, 5, generate(sc.seed, sc.tokens));
+        let v: Value = serde_json::from_slice(&body).unwrap();
         assert_eq!(v["object"], "chat.completion");
-        assert_eq!(v["choices"][0]["message"]["content"], "a b");
+        assert_eq!(
+            v["choices"][0]["message"]["content"],
+            completion_text(sc.seed, sc.tokens)
+        );
         assert_eq!(v["choices"][0]["finish_reason"], "stop");
         assert_eq!(v["usage"]["prompt_tokens"], 6);
         assert_eq!(v["usage"]["completion_tokens"], 16);

@@ -73,6 +73,20 @@ const VOCAB: [&str; 64] = [
     " time",
 ];
 
+/// The longest token in bytes, so a buffer for `n` tokens can be sized once.
+pub(crate) const LONGEST_TOKEN: usize = longest(&VOCAB);
+
+const fn longest(words: &[&str]) -> usize {
+    let (mut i, mut max) = (0, 0);
+    while i < words.len() {
+        if words[i].len() > max {
+            max = words[i].len();
+        }
+        i += 1;
+    }
+    max
+}
+
 /// FNV-1a, 64-bit.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
     let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
@@ -183,6 +197,12 @@ mod tests {
                 .bytes()
                 .all(|b| b.is_ascii_alphanumeric() || b == b'-'));
         }
+    }
+
+    #[test]
+    fn longest_token_is_the_longest_word() {
+        assert_eq!(LONGEST_TOKEN, VOCAB.iter().map(|w| w.len()).max().unwrap());
+        assert_eq!(LONGEST_TOKEN, " question".len());
     }
 
     #[test]

@@ -4,52 +4,30 @@
 //! (`mock-500`, `mock-429`, `mock-stall`, `mock-drop`) and the `/stats` counters. It is the
 //! only stand-in for a real provider in Sluice. The core ([`respond`]) produces status,
 //! headers and a byte stream without any HTTP server, so the gateway can read exactly the
-//! bytes the HTTP server ([`serve`]) would send.
+//! bytes the HTTP server ([`serve`]) would send. What one request may ask for is capped
+//! ([`MAX_TOKENS`], [`MAX_DELAY`]), so neither the mock nor a gateway running it in-process
+//! can be made to build gigabytes or stay silent for more than a minute.
 
 mod encode;
 mod generator;
 mod respond;
 mod scenario;
 mod server;
+mod settings;
 mod stats;
 mod stream;
 
 use bytes::Bytes;
 use futures_util::Stream;
 use std::pin::Pin;
-use std::time::Duration;
 
 pub use crate::encode::{models_body, MODELS};
 pub use crate::generator::{completion_text, fnv1a64, generate, prompt_tokens, seed_for, Tokens};
 pub use crate::respond::respond;
 pub use crate::scenario::{Fault, Finish, Scenario, FAULT_AFTER_TOKENS};
 pub use crate::server::serve;
+pub use crate::settings::{MockSettings, SettingsError, MAX_DELAY, MAX_DELAY_MS, MAX_TOKENS};
 pub use crate::stats::{Stats, StatsSnapshot};
-
-/// Defaults for requests that do not override them by header.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct MockSettings {
-    /// Completion tokens per answer (`x-mock-tokens` overrides).
-    pub tokens: usize,
-    /// Delay before the first body byte (`x-mock-ttft-ms` overrides).
-    pub ttft: Duration,
-    /// Delay between content chunks (`x-mock-itl-ms` overrides).
-    pub itl: Duration,
-    /// Percentage of otherwise healthy requests that fail at random, half with a 500 before the
-    /// stream, half dropping the connection mid-stream (for soak and fault-injection runs).
-    pub fail_percent: u8,
-}
-
-impl Default for MockSettings {
-    fn default() -> Self {
-        Self {
-            tokens: 16,
-            ttft: Duration::from_millis(150),
-            itl: Duration::from_millis(15),
-            fail_percent: 0,
-        }
-    }
-}
 
 /// The body of a mock answer: the exact bytes an HTTP server would send. An `Err` item means
 /// the connection is aborted mid-body (`mock-drop`).

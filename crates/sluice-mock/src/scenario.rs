@@ -2,7 +2,7 @@
 //! how fast, independent of any HTTP server.
 
 use crate::generator::{prompt_tokens, seed_for};
-use crate::MockSettings;
+use crate::settings::{MockSettings, MAX_DELAY_MS, MAX_TOKENS};
 use http::HeaderMap;
 use serde_json::Value;
 use std::time::Duration;
@@ -70,12 +70,15 @@ pub struct Scenario {
 }
 
 impl Scenario {
-    /// Parses a request. `Err` carries the message of a 400 `invalid_request_error`.
+    /// Parses a request. `Err` carries the message of a 400 `invalid_request_error`: a body
+    /// that is not a chat request, or an `x-mock-*` header that is not a number within its
+    /// cap. Settings past their caps are read as the caps.
     pub fn parse(
         settings: &MockSettings,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Self, String> {
+        let settings = settings.capped();
         let json: Value = serde_json::from_slice(body)
             .map_err(|e| format!("request body is not valid JSON: {e}"))?;
         if !json.get("messages").is_some_and(Value::is_array) {
@@ -92,9 +95,10 @@ impl Scenario {
             .and_then(Value::as_bool)
             .unwrap_or(false);
 
-        let wanted = header_number(headers, "x-mock-tokens")?.map_or(settings.tokens, |n| {
-            usize::try_from(n).unwrap_or(usize::MAX)
-        });
+        let wanted = header_number(headers, "x-mock-tokens", MAX_TOKENS as u64)?
+            .map_or(settings.tokens, |n| {
+                usize::try_from(n).unwrap_or(MAX_TOKENS)
+            });
         let cap = ["max_completion_tokens", "max_tokens"]
             .iter()
             .filter_map(|k| json.get(*k).and_then(Value::as_u64))
@@ -105,10 +109,10 @@ impl Scenario {
             _ => (wanted, Finish::Stop),
         };
 
-        let ttft =
-            header_number(headers, "x-mock-ttft-ms")?.map_or(settings.ttft, Duration::from_millis);
-        let itl =
-            header_number(headers, "x-mock-itl-ms")?.map_or(settings.itl, Duration::from_millis);
+        let ttft = header_number(headers, "x-mock-ttft-ms", MAX_DELAY_MS)?
+            .map_or(settings.ttft, Duration::from_millis);
+        let itl = header_number(headers, "x-mock-itl-ms", MAX_DELAY_MS)?
+            .map_or(settings.itl, Duration::from_millis);
 
         Ok(Scenario {
             fault: Fault::for_model(&model),
@@ -130,16 +134,27 @@ impl Scenario {
     }
 }
 
-fn header_number(headers: &HeaderMap, name: &str) -> Result<Option<u64>, String> {
+/// The value of control header `name`: `None` when absent, else an integer from 0 to `max`.
+/// `Err` names the header, the cap and (shortened) the value given.
+fn header_number(headers: &HeaderMap, name: &str, max: u64) -> Result<Option<u64>, String> {
+    /// Enough of a bad value to recognise it; the message never grows with the header.
+    const SHOWN: usize = 32;
     let Some(value) = headers.get(name) else {
         return Ok(None);
     };
-    value
-        .to_str()
-        .ok()
-        .and_then(|s| s.trim().parse::<u64>().ok())
-        .map(Some)
-        .ok_or_else(|| format!("header '{name}' must be a non-negative integer"))
+    match value.to_str().ok().map(|s| s.trim().parse::<u64>()) {
+        Some(Ok(n)) if n <= max => Ok(Some(n)),
+        _ => {
+            let text = String::from_utf8_lossy(value.as_bytes());
+            let mut shown: String = text.chars().take(SHOWN).collect();
+            if text.chars().nth(SHOWN).is_some() {
+                shown.push_str("...");
+            }
+            Err(format!(
+                "header '{name}' must be an integer from 0 to {max} (got {shown:?})"
+            ))
+        }
+    }
 }
 
 #[cfg(test)]
@@ -186,5 +201,53 @@ mod tests {
         assert!(parse(&[], r#"{"model":"mock"}"#).is_err());
         assert!(parse(&[], r#"{"model":1,"messages":[]}"#).is_err());
         assert!(parse(&[("x-mock-tokens", "lots")], r#"{"messages":[]}"#).is_err());
+    }
+
+    #[test]
+    fn control_headers_are_capped() {
+        let body = r#"{"messages":[]}"#;
+        let s = parse(
+            &[
+                ("x-mock-tokens", "100000"),
+                ("x-mock-ttft-ms", "60000"),
+                ("x-mock-itl-ms", "60000"),
+            ],
+            body,
+        )
+        .unwrap();
+        assert_eq!(s.tokens, MAX_TOKENS);
+        assert_eq!(
+            (s.ttft, s.itl),
+            (Duration::from_secs(60), Duration::from_secs(60))
+        );
+        assert_eq!(
+            parse(&[("x-mock-tokens", "100001")], body).unwrap_err(),
+            "header 'x-mock-tokens' must be an integer from 0 to 100000 (got \"100001\")"
+        );
+        let long = "9".repeat(100);
+        let err = parse(&[("x-mock-itl-ms", &long)], body).unwrap_err();
+        assert_eq!(
+            err,
+            format!(
+                "header 'x-mock-itl-ms' must be an integer from 0 to 60000 (got \"{}...\")",
+                &long[..32]
+            )
+        );
+    }
+
+    #[test]
+    fn settings_past_their_caps_are_read_as_the_caps() {
+        let settings = MockSettings {
+            tokens: usize::MAX,
+            ttft: Duration::MAX,
+            itl: Duration::MAX,
+            fail_percent: 0,
+        };
+        let s = Scenario::parse(&settings, &HeaderMap::new(), br#"{"messages":[]}"#).unwrap();
+        assert_eq!(s.tokens, MAX_TOKENS);
+        assert_eq!(
+            (s.ttft, s.itl),
+            (Duration::from_secs(60), Duration::from_secs(60))
+        );
     }
 }

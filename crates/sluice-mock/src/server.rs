@@ -45,6 +45,9 @@ struct State {
 /// Serves the mock on `listener` over HTTP/1.1 with keep-alive until `shutdown` completes;
 /// then it stops accepting and returns once every open connection has finished.
 ///
+/// Settings past their caps are refused at once with an `InvalidInput` error naming the
+/// setting and its cap ([`MockSettings::check`]), before anything is served.
+///
 /// Accept errors do not end the server: one client's failed handshake is skipped, and any
 /// other error is logged and retried after a pause. So it returns `Ok(())` once shut down.
 pub async fn serve(
@@ -53,6 +56,9 @@ pub async fn serve(
     stats: Stats,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> io::Result<()> {
+    settings
+        .check()
+        .map_err(|e| io::Error::new(io::ErrorKind::InvalidInput, e))?;
     let state = Arc::new(State { settings, stats });
     let graceful = GracefulShutdown::new();
     let mut shutdown = pin!(shutdown);

@@ -2,7 +2,7 @@
 //! holds a [`BodyGuard`] so that a body dropped before it finished counts as cancelled.
 
 use crate::encode::{completion_body, ChunkEncoder};
-use crate::generator::{completion_text, generate, Tokens};
+use crate::generator::{generate, Tokens};
 use crate::scenario::{Fault, Finish, Scenario, FAULT_AFTER_TOKENS};
 use crate::stats::BodyGuard;
 use bytes::{Bytes, BytesMut};
@@ -207,8 +207,7 @@ enum OneShot {
 
 impl CompletionBody {
     pub(crate) fn new(scenario: &Scenario, created: u64, start: Instant, guard: BodyGuard) -> Self {
-        let text = completion_text(scenario.seed, scenario.tokens);
-        let body = completion_body(scenario, created, &text);
+        let body = completion_body(scenario, created, generate(scenario.seed, scenario.tokens));
         let state = match scenario.fault {
             Fault::Stall => OneShot::Stall,
             Fault::Drop => OneShot::SendHalfThenDrop(body),
