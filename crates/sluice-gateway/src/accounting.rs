@@ -16,7 +16,7 @@ use sluice_types::Usage;
 
 use crate::estimate::{count_prompt, count_text};
 use crate::estimator::Estimator;
-use crate::limits::Hold;
+use crate::limits::hold::Hold;
 
 /// The ledger: queries go to `ledger`, rows to `writer`, a background batching task that never
 /// makes a request wait.

@@ -6,7 +6,7 @@
 //! layer answers them). The layer puts a [`Caller`] in the request's extensions for the
 //! handlers: the key's limits are reserved later, where the model is known (`crate::limits`).
 
-mod keyring;
+pub mod keyring;
 
 use std::sync::Arc;
 
@@ -19,7 +19,7 @@ use sluice_ledger::ApiKey;
 use sluice_types::unix_ms;
 use tokio::time::Instant;
 
-pub use self::keyring::{AuthFailure, KeyRing, REFRESH};
+pub use self::keyring::AuthFailure;
 use crate::ending::Ending;
 use crate::error::ApiError;
 use crate::headers::{ClientRequestId, RequestId};

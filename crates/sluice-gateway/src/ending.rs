@@ -26,7 +26,7 @@ use tokio::time::Instant;
 
 use crate::accounting::{Estimate, TargetPrice};
 use crate::headers::ClientRequestId;
-use crate::limits::Hold;
+use crate::limits::hold::Hold;
 use crate::metrics::{Refused, RouteMetrics};
 use crate::state::AppState;
 

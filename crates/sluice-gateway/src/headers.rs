@@ -54,7 +54,9 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
         .headers()
         .get(&REQUEST_ID)
         .filter(|v| {
-            v.len() <= 128 && v.to_str().is_ok_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()))
+            v.len() <= 128
+                && v.to_str()
+                    .is_ok_and(|s| !s.is_empty() && s.bytes().all(|b| b.is_ascii_graphic()))
         })
         .cloned()
         .map(ClientRequestId);
@@ -64,10 +66,7 @@ pub async fn request_id(mut req: Request, next: Next) -> Response {
     }
     let mut res = next.run(req).await;
     let headers = res.headers_mut();
-    headers.insert(
-        REQUEST_ID,
-        client.map_or_else(|| id.0.clone(), |c| c.0),
-    );
+    headers.insert(REQUEST_ID, client.map_or_else(|| id.0.clone(), |c| c.0));
     headers.insert(SLUICE_REQUEST_ID, id.0);
     res
 }

@@ -9,57 +9,24 @@
 //! never forwarded. The request's [`Hold`] travels with its attempts; whichever ending is
 //! recorded settles it once, with what the ledger records for the request.
 
-use std::sync::{Arc, Mutex};
+pub mod hold;
+pub mod spend;
+
 use std::time::Duration;
 
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
-use sluice_ledger::{Ledger, Row};
-use sluice_limit::{Ask, LimitReason, Limiter, Refusal, Reservation, SpendSource};
+use sluice_limit::{Ask, LimitReason, Refusal};
 use sluice_openai::ChatRequest;
-use sluice_pricing::{charge_in, display_rate, Cost, PriceBook, Rate};
-use sluice_types::{unix_ms, Decimal, Usage};
+use sluice_pricing::charge_in;
+use sluice_types::{Decimal, Usage};
+
+pub use self::hold::Hold;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::metrics::Refused;
 use crate::state::AppState;
-
-/// A request's reservation, settled by whichever of its endings is recorded (only one is).
-#[derive(Debug, Clone)]
-pub struct Hold(Arc<Mutex<Option<Held>>>);
-
-#[derive(Debug)]
-struct Held {
-    reservation: Reservation,
-    limiter: Arc<Limiter>,
-    /// USD to the budget's currency, for costs billed in another currency.
-    rate: Option<Rate>,
-}
-
-impl Hold {
-    /// Settles the reservation with the request's final row (its tokens, and its cost as the
-    /// budget charges it). Later calls do nothing.
-    pub fn settle(&self, row: &Row) {
-        let Some(held) = self.0.lock().unwrap_or_else(|p| p.into_inner()).take() else {
-            return;
-        };
-        let tokens = row.prompt_tokens.saturating_add(row.completion_tokens);
-        let cost = held
-            .reservation
-            .budget_currency()
-            .and_then(|currency| {
-                let cost = Cost {
-                    usd: row.cost_usd,
-                    local: row.cost_local,
-                    currency: row.currency.clone(),
-                };
-                charge_in(currency, &cost, held.rate.as_ref())
-            })
-            .unwrap_or(Decimal::ZERO);
-        held.limiter.settle(held.reservation, tokens, cost);
-    }
-}
 
 /// A request the limits refused: how it is recorded and answered.
 pub struct Refusing {
@@ -119,11 +86,7 @@ pub async fn admit(
     };
     let limiter = app.limiter();
     match limiter.admit(ask).await {
-        Ok(reservation) => Ok(Some(Hold(Arc::new(Mutex::new(Some(Held {
-            reservation,
-            limiter: limiter.clone(),
-            rate,
-        })))))),
+        Ok(reservation) => Ok(Some(Hold::new(reservation, limiter.clone(), rate))),
         Err(Refusal::Limited {
             reason,
             retry_after,
@@ -155,57 +118,5 @@ pub async fn admit(
                 .into_response(),
             })
         }
-    }
-}
-
-/// What a key spent in a window, from the ledger, charged as its budget is.
-pub struct LedgerSpend {
-    pub ledger: Ledger,
-    pub book: Arc<PriceBook>,
-}
-
-impl SpendSource for LedgerSpend {
-    fn spent<'a>(
-        &'a self,
-        key_id: &'a str,
-        since_ms: i64,
-        currency: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Decimal, String>> + Send + 'a>>
-    {
-        Box::pin(async move {
-            let rows = self
-                .ledger
-                .key_spend(key_id, since_ms, unix_ms().saturating_add(1))
-                .await
-                .map_err(|e| e.to_string())?;
-            let rate = display_rate(&self.book, currency);
-            let mut total = Decimal::ZERO;
-            for row in rows {
-                let cost = Cost {
-                    usd: row.cost_usd,
-                    local: row.cost_local,
-                    currency: row.currency,
-                };
-                // A cost that cannot be converted counts at nothing; `keys create` refuses a
-                // budget currency without a rate, so this only happens if the config changed.
-                total += charge_in(currency, &cost, rate.as_ref()).unwrap_or(Decimal::ZERO);
-            }
-            Ok(total)
-        })
-    }
-}
-
-/// A spend source for a gateway without a ledger: nothing was spent before it started.
-pub struct NoSpend;
-
-impl SpendSource for NoSpend {
-    fn spent<'a>(
-        &'a self,
-        _key_id: &'a str,
-        _since_ms: i64,
-        _currency: &'a str,
-    ) -> std::pin::Pin<Box<dyn std::future::Future<Output = Result<Decimal, String>> + Send + 'a>>
-    {
-        Box::pin(async { Ok(Decimal::ZERO) })
     }
 }

@@ -34,8 +34,8 @@ use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use crate::accounting::Accounts;
-use crate::auth::{KeyRing, REFRESH};
-use crate::limits::LedgerSpend;
+use crate::auth::keyring::{KeyRing, REFRESH};
+use crate::limits::spend::LedgerSpend;
 use crate::state::{AppState, InitError, Services};
 use crate::upstream::MockHandle;
 

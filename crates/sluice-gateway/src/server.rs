@@ -19,12 +19,12 @@ use axum::Router;
 use tokio::net::TcpListener;
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
+use self::conn::ConnLimits;
+use self::listen::ListenConfig;
 use crate::error::ApiError;
 use crate::headers::{self, ATTEMPTS, PROVIDER, REQUEST_ID, SLUICE_REQUEST_ID};
 use crate::routes::{chat, health, metrics, models, stream_chat};
 use crate::state::AppState;
-use self::conn::ConnLimits;
-use self::listen::ListenConfig;
 
 /// The gateway's router; tests can serve it on any listener.
 pub fn app(state: AppState) -> Router {

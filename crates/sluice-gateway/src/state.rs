@@ -9,9 +9,9 @@ use sluice_limit::Limiter;
 use sluice_relay::Lifecycle;
 
 use crate::accounting::{Accounts, Prices};
-use crate::auth::KeyRing;
+use crate::auth::keyring::KeyRing;
 use crate::breaker::Breakers;
-use crate::limits::{LedgerSpend, NoSpend};
+use crate::limits::spend::{LedgerSpend, NoSpend};
 use crate::metrics::Metrics;
 use crate::upstream::{MockHandle, ProviderClient};
 

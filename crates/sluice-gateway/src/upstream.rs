@@ -59,10 +59,9 @@ impl ProviderClient {
         max_response_body: usize,
     ) -> Result<Self, openai::ClientError> {
         let transport = match provider.kind {
-            ProviderKind::OpenAi => Transport::OpenAi(openai::OpenAiClient::new(
-                provider,
-                max_response_body,
-            )?),
+            ProviderKind::OpenAi => {
+                Transport::OpenAi(openai::OpenAiClient::new(provider, max_response_body)?)
+            }
             ProviderKind::Mock => Transport::Simulated(simulated::Simulated::new(mock.clone())),
         };
         Ok(ProviderClient {

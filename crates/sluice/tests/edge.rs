@@ -119,7 +119,9 @@ async fn a_thousand_idle_sockets_neither_stop_serving_nor_open_a_breaker() {
         let mut tcp = TcpStream::connect(gw.addr).await.unwrap();
         if i % 2 == 0 {
             // Half of them start a head and stop.
-            let _ = tcp.write_all(b"POST /v1/chat/completions HTTP/1.1\r\n").await;
+            let _ = tcp
+                .write_all(b"POST /v1/chat/completions HTTP/1.1\r\n")
+                .await;
         }
         idle.push(tcp);
     }
@@ -138,8 +140,7 @@ async fn a_thousand_idle_sockets_neither_stop_serving_nor_open_a_breaker() {
 
 #[tokio::test]
 async fn beyond_max_connections_accepting_waits_instead_of_failing() {
-    let (_up, gw, _store) =
-        gateway("[server]\nmax_connections = 4\nidle_timeout = \"1s\"\n").await;
+    let (_up, gw, _store) = gateway("[server]\nmax_connections = 4\nidle_timeout = \"1s\"\n").await;
     let mut held = Vec::new();
     for _ in 0..4 {
         held.push(TcpStream::connect(gw.addr).await.unwrap());
@@ -211,7 +212,11 @@ async fn a_post_that_is_not_json_is_415_and_reaches_no_provider() {
     assert_eq!(up.stats().await["requests"], 0);
     let ledger = store.ledger().await;
     eventually("the refusal's row", || async {
-        !ledger.get_by_client_id("form-post").await.unwrap().is_empty()
+        !ledger
+            .get_by_client_id("form-post")
+            .await
+            .unwrap()
+            .is_empty()
     })
     .await;
 }
@@ -287,10 +292,18 @@ async fn a_whole_answer_whose_client_hangs_up_still_has_its_row() {
         .is_err());
     let ledger = store.ledger().await;
     eventually("the abandoned request's row", || async {
-        !ledger.get_by_client_id("gone-whole").await.unwrap().is_empty()
+        !ledger
+            .get_by_client_id("gone-whole")
+            .await
+            .unwrap()
+            .is_empty()
     })
     .await;
-    let row = ledger.get_by_client_id("gone-whole").await.unwrap().remove(0);
+    let row = ledger
+        .get_by_client_id("gone-whole")
+        .await
+        .unwrap()
+        .remove(0);
     assert_eq!(row.status, "client_closed");
     assert!(row.estimated && row.prompt_tokens > 0, "{row:?}");
     // The provider's request was cancelled with it.
@@ -352,7 +365,9 @@ async fn scripted(reply: Vec<u8>) -> (String, std::sync::Arc<std::sync::atomic::
     let seen = count.clone();
     tokio::spawn(async move {
         loop {
-            let Ok((mut tcp, _)) = listener.accept().await else { return };
+            let Ok((mut tcp, _)) = listener.accept().await else {
+                return;
+            };
             seen.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
             let reply = reply.clone();
             tokio::spawn(async move {
@@ -411,21 +426,32 @@ async fn a_huge_error_body_is_read_only_as_far_as_needed() {
 
 #[tokio::test]
 async fn a_redirect_to_another_host_is_not_followed_and_no_address_leaks() {
-    let (elsewhere, hits) = scripted(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_vec()).await;
+    let (elsewhere, hits) =
+        scripted(b"HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\n{}".to_vec()).await;
     let reply = format!(
         "HTTP/1.1 307 Temporary Redirect\r\nlocation: {elsewhere}/chat/completions\r\ncontent-length: 0\r\n\r\n"
     );
     let (base, _) = scripted(reply.into_bytes()).await;
     let store = Store::new(false).await;
     let gw = gateway_for(&base, "", &store);
-    let r = post(&gw.url("/v1/chat/completions"), &whole("m"), &[("x-request-id", "redir")]).await;
+    let r = post(
+        &gw.url("/v1/chat/completions"),
+        &whole("m"),
+        &[("x-request-id", "redir")],
+    )
+    .await;
     assert_eq!(r.status, 502, "{}", r.body);
     assert_eq!(hits.load(std::sync::atomic::Ordering::SeqCst), 0);
     // A provider nobody answers at: the error names no address, no key — not to the
     // client, not in the logs, not in the ledger.
     let dead = Store::new(false).await;
     let gw2 = gateway_for("http://localhost:1/v1", "", &dead);
-    let r = post(&gw2.url("/v1/chat/completions"), &whole("m"), &[("x-request-id", "dead")]).await;
+    let r = post(
+        &gw2.url("/v1/chat/completions"),
+        &whole("m"),
+        &[("x-request-id", "dead")],
+    )
+    .await;
     assert_eq!(r.status, 502);
     for secret in ["localhost", "sk-secret-upstream-key"] {
         assert!(!r.body.contains(secret), "{secret} in {}", r.body);
@@ -450,7 +476,9 @@ async fn idle_connections_do_not_hold_the_shutdown() {
     }
     // A kept-alive connection after a request, too.
     let mut kept = TcpStream::connect(gw.addr).await.unwrap();
-    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await.unwrap();
+    kept.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+        .await
+        .unwrap();
     let mut buf = [0u8; 512];
     let _ = kept.read(&mut buf).await.unwrap();
     gw.sigterm();

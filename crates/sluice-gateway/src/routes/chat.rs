@@ -19,13 +19,18 @@ pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Resp
     let (parts, body) = req.into_parts();
     let ctx = RequestCtx::from_parts(&parts, started);
     if !is_json(&parts.headers) {
-        return ctx.refuse(&app, Refused::BadRequest, "-", ApiError::not_json().into_response());
+        return ctx.refuse(
+            &app,
+            Refused::BadRequest,
+            "-",
+            ApiError::not_json().into_response(),
+        );
     }
     let server = &app.config().server;
     let read = read_body(body, app.config().max_body, server.body_timeout).await;
-    let chat = match read.and_then(|raw| {
-        ChatRequest::parse(raw).map_err(|e| ApiError::bad_request(e.0))
-    }) {
+    let chat = match read
+        .and_then(|raw| ChatRequest::parse(raw).map_err(|e| ApiError::bad_request(e.0)))
+    {
         Ok(c) => c,
         Err(e) => return ctx.refuse(&app, Refused::BadRequest, "-", e.into_response()),
     };
@@ -40,16 +45,29 @@ pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Resp
 /// `text/plain` form to any address without a CORS preflight, and must not spend the
 /// gateway's provider keys that way.
 pub fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()) else {
+    let Some(value) = headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+    else {
         return false;
     };
-    let essence = value.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
-    essence == "application/json" || (essence.starts_with("application/") && essence.ends_with("+json"))
+    let essence = value
+        .split(';')
+        .next()
+        .unwrap_or("")
+        .trim()
+        .to_ascii_lowercase();
+    essence == "application/json"
+        || (essence.starts_with("application/") && essence.ends_with("+json"))
 }
 
 /// Reads the whole body: more than `limit` bytes is 413, a body that does not arrive within
 /// `timeout` is 408.
-pub async fn read_body(body: Body, limit: u64, timeout: std::time::Duration) -> Result<Bytes, ApiError> {
+pub async fn read_body(
+    body: Body,
+    limit: u64,
+    timeout: std::time::Duration,
+) -> Result<Bytes, ApiError> {
     let limit_usize = usize::try_from(limit).unwrap_or(usize::MAX);
     let read = tokio::time::timeout(timeout, axum::body::to_bytes(body, limit_usize)).await;
     match read {

@@ -70,8 +70,7 @@ impl ConnClock {
 
     /// Bytes were read from the socket.
     fn read(&self) {
-        if self.busy.load(Ordering::Relaxed) == 0 && self.head_since.load(Ordering::Relaxed) == 0
-        {
+        if self.busy.load(Ordering::Relaxed) == 0 && self.head_since.load(Ordering::Relaxed) == 0 {
             self.head_since.store(self.now_ms(), Ordering::Relaxed);
         }
     }
@@ -264,7 +263,9 @@ mod tests {
         // A byte of a head: the head's clock, from that byte.
         clock.read();
         let head = clock.deadline(&limits).unwrap();
-        assert!(head >= opened + Duration::from_secs(15) && head < opened + Duration::from_secs(16));
+        assert!(
+            head >= opened + Duration::from_secs(15) && head < opened + Duration::from_secs(16)
+        );
         // The head is read: no limit while the request runs.
         let req = clock.begin();
         assert_eq!(clock.deadline(&limits), None);

@@ -200,7 +200,9 @@ impl OpenAiClient {
                     .map_err(reqwest_send_error)?;
                 let (status, headers) = (res.status(), res.headers().clone());
                 let text = if status.is_success() {
-                    read_capped(res, limit).await?.ok_or_else(|| too_long(limit))?
+                    read_capped(res, limit)
+                        .await?
+                        .ok_or_else(|| too_long(limit))?
                 } else {
                     read_error_body(res).await
                 };
