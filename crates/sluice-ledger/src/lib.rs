@@ -42,7 +42,7 @@ use std::sync::Arc;
 pub use error::LedgerError;
 pub use keys::{ApiKey, KeySpend};
 pub use report::{GroupBy, UnknownGroupBy, UsageQuery, UsageRow, NO_GROUP};
-pub use row::{Row, STATUS_OK};
+pub use row::{Row, CLIENT_ID_MATCHES_MAX, STATUS_OK};
 pub use url::redact as redact_url;
 pub use writer::{start_writer, LedgerHandle, Store, WriterConfig, WriterTask};
 
@@ -163,6 +163,15 @@ impl Ledger {
         }
     }
 
+    /// Every stored request whose client sent `client_id` as its request id, newest first
+    /// (by start time, then request id), at most [`CLIENT_ID_MATCHES_MAX`] of them.
+    pub async fn get_by_client_id(&self, client_id: &str) -> Result<Vec<Row>, LedgerError> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.get_by_client_id(client_id).await,
+            Backend::Postgres(p) => p.get_by_client_id(client_id).await,
+        }
+    }
+
     /// Stores a new API key; an id already stored is [`LedgerError::KeyExists`].
     pub async fn insert_key(&self, key: &ApiKey) -> Result<(), LedgerError> {
         match &self.inner.backend {
@@ -276,6 +285,7 @@ mod tests {
             send(&ledger.ping());
             send(&ledger.insert(&[]));
             send(&handle.shutdown());
+            send(&ledger.get_by_client_id("id"));
             send(&ledger.keys());
             send(&ledger.key("id"));
             send(&ledger.key_names());

@@ -157,6 +157,22 @@ impl PgStore {
             .map_err(|e| self.error("get", e))
     }
 
+    pub async fn get_by_client_id(&self, client_id: &str) -> Result<Vec<Row>, LedgerError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM ledger_requests WHERE client_request_id = $1 \
+             ORDER BY at_ms DESC, request_id DESC LIMIT {}",
+            row::CLIENT_ID_MATCHES_MAX
+        );
+        let found = self
+            .query("get_by_client_id", &sql, &[&text(client_id)])
+            .await?;
+        found
+            .iter()
+            .map(read_row)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.error("get_by_client_id", e))
+    }
+
     pub async fn ping(&self) -> Result<(), LedgerError> {
         self.query("ping", "SELECT 1", &[]).await.map(drop)
     }
@@ -312,7 +328,7 @@ fn insert_sql() -> String {
          $1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], \
          $8::INTEGER[], $9::BOOLEAN[], $10::BIGINT[], $11::BIGINT[], $12::BOOLEAN[], \
          $13::NUMERIC[], $14::NUMERIC[], $15::TEXT[], $16::DOUBLE PRECISION[], \
-         $17::DOUBLE PRECISION[], $18::INTEGER[], $19::TEXT[]) \
+         $17::DOUBLE PRECISION[], $18::INTEGER[], $19::TEXT[], $20::TEXT[]) \
          ON CONFLICT (request_id) DO NOTHING"
     )
 }
@@ -340,6 +356,7 @@ async fn insert_rows(w: &Writer, rows: &[Row]) -> Result<u64, tokio_postgres::Er
     let duration_ms = col(rows, |r| row::finite(Some(r.duration_ms)).unwrap_or(0.0));
     let attempts = col(rows, |r| i32::try_from(r.attempts).unwrap_or(i32::MAX));
     let error = col(rows, |r| r.error.as_deref().map(text));
+    let client_request_id = col(rows, |r| r.client_request_id.as_deref().map(text));
     w.client
         .execute(
             &w.insert,
@@ -363,6 +380,7 @@ async fn insert_rows(w: &Writer, rows: &[Row]) -> Result<u64, tokio_postgres::Er
                 &duration_ms,
                 &attempts,
                 &error,
+                &client_request_id,
             ],
         )
         .await
@@ -415,6 +433,7 @@ fn read_row(r: &tokio_postgres::Row) -> Result<Row, tokio_postgres::Error> {
         duration_ms: r.try_get(16)?,
         attempts: u32::try_from(r.try_get::<_, i32>(17)?).unwrap_or(0),
         error: r.try_get(18)?,
+        client_request_id: r.try_get(19)?,
     })
 }
 

@@ -1,4 +1,5 @@
-//! One ledger row: what the gateway knows about a request once it has ended.
+//! One ledger row: what the gateway knows about a request once it has ended, and the column
+//! list both backends store it in.
 
 use rust_decimal::Decimal;
 use serde::Serialize;
@@ -7,10 +8,14 @@ use serde::Serialize;
 pub const STATUS_OK: &str = "ok";
 
 /// One request, as the ledger stores it. `request_id` is the primary key: recording the same
-/// id twice keeps the first row.
+/// id twice keeps the first row. The gateway makes that id itself; what a client sent as its
+/// own request id is kept beside it in `client_request_id`, which is never a key (clients may
+/// repeat it, by mistake or on purpose).
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Row {
     pub request_id: String,
+    /// The request id the client sent (`x-request-id`), if any.
+    pub client_request_id: Option<String>,
     /// Unix time in milliseconds when the request started.
     pub at_ms: i64,
     /// The gateway API key's id, if the request came with one.
@@ -53,6 +58,7 @@ impl Row {
     ) -> Row {
         Row {
             request_id: request_id.into(),
+            client_request_id: None,
             at_ms,
             key_id: None,
             model: model.into(),
@@ -78,10 +84,14 @@ impl Row {
 /// Columns in the order both backends insert and select them.
 pub(crate) const COLUMNS: &str = "request_id, at_ms, key_id, model, provider, provider_model, \
      status, http_status, stream, prompt_tokens, completion_tokens, estimated, cost_usd, \
-     cost_local, currency, ttft_ms, duration_ms, attempts, error";
+     cost_local, currency, ttft_ms, duration_ms, attempts, error, client_request_id";
 
 /// How many columns [`COLUMNS`] names.
-pub(crate) const COLUMN_COUNT: usize = 19;
+pub(crate) const COLUMN_COUNT: usize = 20;
+
+/// The most rows a look-up by client request id returns (the newest): a client may send the
+/// same id on every request, and one answer must stay small.
+pub const CLIENT_ID_MATCHES_MAX: usize = 1000;
 
 /// A count as the databases' signed 64-bit integers hold it (a count past `i64::MAX` cannot
 /// happen; clamping keeps such a row from blocking the writer forever).
@@ -115,6 +125,7 @@ mod tests {
             (Decimal::ZERO, "USD")
         );
         assert!(!row.stream && !row.estimated);
+        assert_eq!(row.client_request_id, None);
     }
 
     #[test]

@@ -356,6 +356,7 @@ mod tests {
     fn row(id: usize) -> Row {
         Row {
             request_id: format!("r{id}"),
+            client_request_id: None,
             at_ms: 0,
             key_id: None,
             model: "m".into(),

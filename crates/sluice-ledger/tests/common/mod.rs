@@ -238,6 +238,7 @@ pub fn dec(s: &str) -> Decimal {
 pub fn row(id: &str) -> Row {
     Row {
         request_id: id.to_owned(),
+        client_request_id: None,
         at_ms: 1_714_000_000_000,
         key_id: Some("key-1".into()),
         model: "gpt-4.1".into(),
