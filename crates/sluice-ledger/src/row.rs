@@ -2,7 +2,7 @@
 //! list both backends store it in.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The `status` of a request that ended normally.
 pub const STATUS_OK: &str = "ok";
@@ -11,10 +11,13 @@ pub const STATUS_OK: &str = "ok";
 /// id twice keeps the first row. The gateway makes that id itself; what a client sent as its
 /// own request id is kept beside it in `client_request_id`, which is never a key (clients may
 /// repeat it, by mistake or on purpose).
-#[derive(Debug, Clone, PartialEq, Serialize)]
+///
+/// In JSON (the spill file) amounts are exact decimal text, never floating point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub request_id: String,
     /// The request id the client sent (`x-request-id`), if any.
+    #[serde(default)]
     pub client_request_id: Option<String>,
     /// Unix time in milliseconds when the request started.
     pub at_ms: i64,
@@ -34,8 +37,10 @@ pub struct Row {
     pub completion_tokens: u64,
     /// The tokens were counted by the gateway's tokenizer, not reported by the provider.
     pub estimated: bool,
+    #[serde(with = "rust_decimal::serde::str")]
     pub cost_usd: Decimal,
     /// The cost in the provider's billing currency.
+    #[serde(with = "rust_decimal::serde::str")]
     pub cost_local: Decimal,
     /// The billing currency of `cost_local` (ISO code, e.g. `JPY`).
     pub currency: String,
@@ -126,6 +131,24 @@ mod tests {
         );
         assert!(!row.stream && !row.estimated);
         assert_eq!(row.client_request_id, None);
+    }
+
+    #[test]
+    fn json_keeps_amounts_as_exact_text_and_round_trips() {
+        let mut row = Row::new("r1", 7, "m", "ok", 200);
+        row.cost_usd = "0.1000000000000000000000000001".parse().unwrap();
+        row.cost_local = "12345.678901234567".parse().unwrap();
+        row.client_request_id = Some("client-1".into());
+        let line = serde_json::to_string(&row).unwrap();
+        assert!(
+            line.contains(r#""cost_usd":"0.1000000000000000000000000001""#),
+            "{line}"
+        );
+        assert!(
+            line.contains(r#""cost_local":"12345.678901234567""#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<Row>(&line).unwrap(), row);
     }
 
     #[test]

@@ -50,6 +50,7 @@ fn fast() -> WriterConfig {
         batch: 64,
         flush_every: Duration::from_millis(10),
         hold_on_failure: 100_000,
+        ..WriterConfig::default()
     }
 }
 
@@ -720,6 +721,7 @@ async fn rows_beyond_hold_on_failure_are_counted_as_dropped() {
             batch: 5,
             flush_every: Duration::from_millis(10),
             hold_on_failure: 10,
+            ..WriterConfig::default()
         },
     );
     let task = tokio::spawn(task);
