@@ -1,7 +1,12 @@
-//! Ledger URLs: which backend, where, and the form of the URL that is safe to show.
+//! Ledger URLs: which backend, where, how a Postgres connection uses TLS, and the form of the
+//! URL that is safe to show.
 //!
 //! - `sqlite://sluice.db` (relative to the working directory), `sqlite:///abs/path.db`
-//! - `postgres://user:pass@host:5432/db?options=...` or `postgresql://...`
+//! - `postgres://user:pass@host:5432/db?options=...` or `postgresql://...`, with libpq's
+//!   `sslmode` (`disable`, `prefer`, the default, `require`, `verify-ca`, `verify-full`) and
+//!   `sslrootcert` (a PEM file, or `system`). tokio-postgres knows neither the `verify-*`
+//!   modes nor `sslrootcert`, so both are taken out of the URL here and handled by the TLS
+//!   connector (`postgres::tls`).
 
 use std::ops::Range;
 use std::path::PathBuf;
@@ -15,7 +20,43 @@ use crate::error::{one_line, Chain, LedgerError};
 #[derive(Debug, Clone)]
 pub(crate) enum Target {
     Sqlite(PathBuf),
-    Postgres(Box<tokio_postgres::Config>),
+    Postgres(Box<PgTarget>),
+}
+
+/// A Postgres server and how to talk to it.
+#[derive(Debug, Clone)]
+pub(crate) struct PgTarget {
+    /// Everything but TLS; its own `ssl_mode` is set to what the TLS connector needs.
+    pub config: tokio_postgres::Config,
+    pub ssl_mode: SslMode,
+    /// The certificates a server's must chain to, when checked.
+    pub roots: Roots,
+}
+
+/// libpq's `sslmode` values that the ledger supports, with libpq's meanings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum SslMode {
+    /// No TLS.
+    Disable,
+    /// TLS if the server offers it, else plain.
+    Prefer,
+    /// TLS, the certificate not checked (unless `sslrootcert` names a file, as in libpq).
+    Require,
+    /// TLS, the certificate checked against the roots, not the host name.
+    VerifyCa,
+    /// TLS, the certificate checked against the roots and the host name.
+    VerifyFull,
+}
+
+/// Which root certificates a server's certificate is checked against.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Roots {
+    /// None given: the system's, used by `verify-ca` and `verify-full`.
+    Default,
+    /// `sslrootcert=system`.
+    System,
+    /// `sslrootcert=PATH`: the PEM certificates in this file.
+    File(PathBuf),
 }
 
 /// A parsed ledger URL.
@@ -25,6 +66,9 @@ pub(crate) struct LedgerUrl {
     pub redacted: String,
     pub target: Target,
 }
+
+const UNSUPPORTED_SSLMODE: &str =
+    "unsupported sslmode (use disable, prefer, require, verify-ca or verify-full)";
 
 /// How long a Postgres connection attempt may take unless the URL says otherwise.
 const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
@@ -52,7 +96,27 @@ pub(crate) fn parse(url: &str) -> Result<LedgerUrl, LedgerError> {
         }
         Target::Sqlite(PathBuf::from(rest))
     } else if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-        let mut config: tokio_postgres::Config = url.parse().map_err(|e| {
+        let tls = take_tls_params(url);
+        let ssl_mode = match tls.sslmode.as_deref() {
+            None | Some("prefer") => SslMode::Prefer,
+            Some("disable") => SslMode::Disable,
+            Some("require") => SslMode::Require,
+            Some("verify-ca") => SslMode::VerifyCa,
+            Some("verify-full") => SslMode::VerifyFull,
+            Some(_) => return Err(invalid(UNSUPPORTED_SSLMODE)),
+        };
+        let roots = match tls.sslrootcert.as_deref() {
+            None => Roots::Default,
+            Some("system") => Roots::System,
+            Some("") => return Err(invalid("sslrootcert is empty")),
+            Some(path) => Roots::File(PathBuf::from(path)),
+        };
+        if roots == Roots::System && ssl_mode != SslMode::VerifyFull {
+            // As libpq: the system's roots vouch for any name they know, so only a check of
+            // the name makes them mean something.
+            return Err(invalid("sslrootcert=system needs sslmode=verify-full"));
+        }
+        let mut config: tokio_postgres::Config = tls.rest.parse().map_err(|e| {
             let mut reason = format!("invalid Postgres URL: {}", one_line(Chain(&e)));
             scrub(&mut reason, url);
             invalid(&reason)
@@ -77,13 +141,69 @@ pub(crate) fn parse(url: &str) -> Result<LedgerUrl, LedgerError> {
         if config.get_application_name().is_none() {
             config.application_name("sluice");
         }
-        Target::Postgres(Box::new(config))
+        // tokio-postgres only asks the server for TLS; the connector decides what to check.
+        config.ssl_mode(match ssl_mode {
+            SslMode::Disable => tokio_postgres::config::SslMode::Disable,
+            SslMode::Prefer => tokio_postgres::config::SslMode::Prefer,
+            _ => tokio_postgres::config::SslMode::Require,
+        });
+        Target::Postgres(Box::new(PgTarget {
+            config,
+            ssl_mode,
+            roots,
+        }))
     } else {
         return Err(invalid(
             "unsupported ledger URL (use sqlite://PATH, sqlite:///ABS/PATH or postgres://...)",
         ));
     };
     Ok(LedgerUrl { redacted, target })
+}
+
+/// A Postgres URL without its `sslmode` and `sslrootcert` parameters, and their values.
+#[derive(Debug, PartialEq, Eq)]
+struct TlsParams {
+    rest: String,
+    sslmode: Option<String>,
+    sslrootcert: Option<String>,
+}
+
+/// Takes `sslmode` and `sslrootcert` out of a Postgres URL's query (the last of each wins, as
+/// in tokio-postgres). The query starts at the first `?` after the credentials, which end at
+/// the first `@` (where tokio-postgres ends them).
+fn take_tls_params(url: &str) -> TlsParams {
+    let after_credentials = url.find('@').map_or(0, |at| at + 1);
+    let Some(q) = url[after_credentials..]
+        .find('?')
+        .map(|i| after_credentials + i)
+    else {
+        return TlsParams {
+            rest: url.to_owned(),
+            sslmode: None,
+            sslrootcert: None,
+        };
+    };
+    let (mut sslmode, mut sslrootcert) = (None, None);
+    let mut kept = Vec::new();
+    for pair in url[q + 1..].split('&').filter(|p| !p.is_empty()) {
+        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
+        let decode = |s: &str| percent_decode_str(s).decode_utf8_lossy().into_owned();
+        match decode(key).as_str() {
+            "sslmode" => sslmode = Some(decode(value)),
+            "sslrootcert" => sslrootcert = Some(decode(value)),
+            _ => kept.push(pair),
+        }
+    }
+    let mut rest = url[..q].to_owned();
+    if !kept.is_empty() {
+        rest.push('?');
+        rest.push_str(&kept.join("&"));
+    }
+    TlsParams {
+        rest,
+        sslmode,
+        sslrootcert,
+    }
 }
 
 /// `url` with every password masked as `***`: the password of the URL's `user:password@`
@@ -246,9 +366,11 @@ mod tests {
             u.redacted,
             "postgresql://sluice:***@db.internal:5433/ledger"
         );
-        let Target::Postgres(config) = u.target else {
+        let Target::Postgres(target) = u.target else {
             panic!("not postgres")
         };
+        let config = target.config;
+        assert_eq!(target.ssl_mode, SslMode::Prefer, "libpq's default");
         assert_eq!(config.get_connect_timeout(), Some(&CONNECT_TIMEOUT));
         assert_eq!(config.get_application_name(), Some("sluice"));
         assert_eq!(config.get_dbname(), Some("ledger"));
@@ -350,6 +472,56 @@ mod tests {
                     assert!(!text.contains('\n'), "{text}");
                 }
             }
+        }
+    }
+
+    #[test]
+    fn tls_parameters_are_taken_out_for_the_connector() {
+        let mode = |url: &str| match parse(url).unwrap().target {
+            Target::Postgres(t) => (t.ssl_mode, t.roots, t.config.get_ssl_mode()),
+            Target::Sqlite(_) => panic!("not postgres"),
+        };
+        use tokio_postgres::config::SslMode as Pg;
+        assert_eq!(
+            mode("postgres://h/db"),
+            (SslMode::Prefer, Roots::Default, Pg::Prefer)
+        );
+        assert_eq!(
+            mode("postgres://h/db?sslmode=disable"),
+            (SslMode::Disable, Roots::Default, Pg::Disable)
+        );
+        assert_eq!(
+            mode("postgres://h/db?application_name=x&sslmode=require"),
+            (SslMode::Require, Roots::Default, Pg::Require)
+        );
+        assert_eq!(
+            mode("postgres://u:p?w@h/db?sslmode=verify-ca&sslrootcert=%2Fetc%2Fca.pem"),
+            (
+                SslMode::VerifyCa,
+                Roots::File("/etc/ca.pem".into()),
+                Pg::Require
+            )
+        );
+        assert_eq!(
+            mode("postgres://h/db?sslrootcert=system&sslmode=verify-full"),
+            (SslMode::VerifyFull, Roots::System, Pg::Require)
+        );
+        let p = take_tls_params("postgres://u:pw@h/db?a=1&sslmode=verify-full&b=2&sslrootcert=x");
+        assert_eq!(p.rest, "postgres://u:pw@h/db?a=1&b=2");
+        assert_eq!(
+            take_tls_params("postgres://h/db?sslmode=require").rest,
+            "postgres://h/db"
+        );
+        for (url, why) in [
+            ("postgres://h/db?sslmode=allow", "unsupported sslmode"),
+            (
+                "postgres://h/db?sslmode=verify-ca&sslrootcert=system",
+                "needs sslmode=verify-full",
+            ),
+            ("postgres://h/db?sslrootcert=", "sslrootcert is empty"),
+        ] {
+            let e = parse(url).unwrap_err().to_string();
+            assert!(e.contains(why), "{url}: {e}");
         }
     }
 
