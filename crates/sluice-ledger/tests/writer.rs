@@ -6,10 +6,13 @@ mod common;
 
 use std::io::Write;
 use std::path::PathBuf;
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use common::{eventually, row, Kind, TestLedger};
-use sluice_ledger::{Row, ShutdownReport, WriterConfig};
+use sluice_ledger::{Ledger, Row, ShutdownReport, WriterConfig};
+use tokio::net::{TcpListener, TcpStream};
+use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 macro_rules! both {
@@ -253,4 +256,92 @@ async fn a_replay_that_fails_keeps_the_file_for_the_next(kind: Kind) {
         .filter(|e| e.file_name().to_string_lossy().contains("replaying"))
         .collect();
     assert!(leftovers.is_empty(), "{leftovers:?}");
+}
+
+/// A TCP relay to a server, that can be taken away: its port then refuses connections and
+/// the connections it carried end, as when a database host goes down.
+struct Relay {
+    port: u16,
+    tasks: Arc<Mutex<Vec<JoinHandle<()>>>>,
+}
+
+impl Relay {
+    async fn to(upstream: String) -> Relay {
+        let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let tasks = Arc::new(Mutex::new(Vec::new()));
+        let carried = Arc::clone(&tasks);
+        let accept = tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let upstream = upstream.clone();
+                carried.lock().unwrap().push(tokio::spawn(async move {
+                    if let Ok(mut server) = TcpStream::connect(upstream).await {
+                        let _ = tokio::io::copy_bidirectional(&mut client, &mut server).await;
+                    }
+                }));
+            }
+        });
+        tasks.lock().unwrap().push(accept);
+        Relay { port, tasks }
+    }
+
+    fn take_away(&self) {
+        for task in self.tasks.lock().unwrap().drain(..) {
+            task.abort();
+        }
+    }
+}
+
+/// `url` with its `host:port` replaced.
+fn with_authority(url: &str, authority: &str) -> (String, String) {
+    let start = url
+        .find('@')
+        .or_else(|| url.find("://").map(|i| i + 2))
+        .unwrap()
+        + 1;
+    let end = start + url[start..].find(['/', '?']).unwrap_or(url.len() - start);
+    let old = url[start..end].to_owned();
+    (format!("{}{authority}{}", &url[..start], &url[end..]), old)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rows_are_spilled_when_postgres_is_gone() {
+    let t = TestLedger::new(Kind::Postgres).await;
+    let (_, upstream) = with_authority(&t.url, "");
+    let relay = Relay::to(upstream).await;
+    let (url, _) = with_authority(&t.url, &format!("127.0.0.1:{}", relay.port));
+    let ledger = Ledger::open(&url).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let spill = dir.path().join("replica.spill.jsonl");
+    assert_eq!(ledger.spill_path(), None, "Postgres has no default");
+    let (handle, task) = ledger.writer(WriterConfig {
+        spill_path: Some(spill.clone()),
+        ..fast()
+    });
+    let task = tokio::spawn(task);
+    handle.record(row("before"));
+    eventually("the first row", || handle.written() == 1).await;
+
+    relay.take_away();
+    for i in 0..50 {
+        handle.record(row(&format!("r{i}")));
+    }
+    eventually("a failed write", || handle.write_failures() >= 1).await;
+    assert!(!handle.write_ok());
+    let report = handle
+        .shutdown_by(Instant::now() + Duration::from_millis(300))
+        .await;
+    assert_eq!(
+        report,
+        ShutdownReport {
+            written: 1,
+            spilled: 50,
+            lost: 0
+        }
+    );
+    task.await.unwrap();
+
+    // The next start, with the database back.
+    assert_eq!(t.ledger.replay_spill(&spill).await.unwrap(), 50);
+    assert_eq!(t.ledger.count().await.unwrap(), 51);
 }
