@@ -54,6 +54,7 @@ async fn main() {
 fn row(i: u64) -> Row {
     Row {
         request_id: format!("bench-{}-{i}", std::process::id()),
+        client_request_id: None,
         at_ms: 1_795_000_000_000 + i as i64,
         key_id: None,
         model: "mock".into(),

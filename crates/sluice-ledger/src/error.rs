@@ -23,6 +23,13 @@ pub enum LedgerError {
     /// An API key with this id is already stored ([`Ledger::insert_key`](crate::Ledger::insert_key)).
     #[error("ledger {url}: key {id} already exists")]
     KeyExists { url: String, id: String },
+    /// A spill file could not be read or removed ([`Ledger::replay_spill`](crate::Ledger::replay_spill)).
+    #[error("ledger {url}: spill file {path}: {cause}")]
+    Spill {
+        url: String,
+        path: String,
+        cause: String,
+    },
     /// A read or a write failed; `op` says which (`insert`, `usage`, `count`...).
     #[error("ledger {url}: {op} failed: {cause}")]
     Query {
@@ -44,6 +51,14 @@ impl LedgerError {
         Self::Migrate {
             url: url.to_owned(),
             step: step.into(),
+            cause: one_line(cause),
+        }
+    }
+
+    pub(crate) fn spill(url: &str, path: &std::path::Path, cause: impl Display) -> Self {
+        Self::Spill {
+            url: url.to_owned(),
+            path: path.display().to_string(),
             cause: one_line(cause),
         }
     }

@@ -8,9 +8,13 @@
 //! [`Row`] and hands it over.
 //!
 //! **Ledger writes never await on the response path.** [`LedgerHandle::record`] puts the row
-//! on a bounded queue without waiting (a full queue counts a drop instead); a background
-//! [`WriterTask`] writes batches, holds rows and retries while the database fails, and on
-//! [`LedgerHandle::shutdown`] writes everything it was given before it ends.
+//! on a bounded queue without waiting (a full queue counts a drop instead), and
+//! [`LedgerHandle::record_refusal`] the row of a refused request on a smaller queue of its own,
+//! so that refusals never crowd billable rows out; a background [`WriterTask`] writes batches,
+//! holds rows and retries while the database fails ([`LedgerHandle::write_ok`] says so), and
+//! on [`LedgerHandle::shutdown`] writes everything it was given before it ends.
+//! [`LedgerHandle::shutdown_by`] bounds that wait: past its deadline, the rows still held go to
+//! a spill file (JSON lines, fsync'd), which [`Ledger::replay_spill`] stores at the next start.
 //!
 //! ```no_run
 //! # async fn demo(row: sluice_ledger::Row) -> Result<(), sluice_ledger::LedgerError> {
@@ -32,19 +36,21 @@ mod migrations;
 mod postgres;
 mod report;
 mod row;
+mod spill;
 mod sqlite;
 mod url;
 mod writer;
 
 use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 pub use error::LedgerError;
 pub use keys::{ApiKey, KeySpend};
 pub use report::{GroupBy, UnknownGroupBy, UsageQuery, UsageRow, NO_GROUP};
-pub use row::{Row, STATUS_OK};
+pub use row::{Row, CLIENT_ID_MATCHES_MAX, STATUS_OK};
 pub use url::redact as redact_url;
-pub use writer::{start_writer, LedgerHandle, Store, WriterConfig, WriterTask};
+pub use writer::{start_writer, LedgerHandle, ShutdownReport, Store, WriterConfig, WriterTask};
 
 use postgres::PgStore;
 use sqlite::SqliteStore;
@@ -59,7 +65,12 @@ pub struct Ledger {
 struct Inner {
     url: String,
     backend: Backend,
+    /// Where this ledger's writers spill by default.
+    spill_path: Option<PathBuf>,
 }
+
+/// Rows per transaction when a spill file is replayed.
+const REPLAY_BATCH: usize = 1000;
 
 enum Backend {
     Sqlite(SqliteStore),
@@ -82,18 +93,22 @@ impl Ledger {
     pub async fn open(url: &str) -> Result<Ledger, LedgerError> {
         let parsed = url::parse(url)?;
         let redacted = parsed.redacted;
-        let backend = match parsed.target {
+        let (backend, spill_path) = match parsed.target {
             Target::Sqlite(path) => {
-                Backend::Sqlite(SqliteStore::open(redacted.clone(), path).await?)
+                let spill = spill::next_to(&path);
+                let store = SqliteStore::open(redacted.clone(), path).await?;
+                (Backend::Sqlite(store), Some(spill))
             }
-            Target::Postgres(config) => {
-                Backend::Postgres(Box::new(PgStore::open(redacted.clone(), *config).await?))
+            Target::Postgres(target) => {
+                let store = PgStore::open(redacted.clone(), *target).await?;
+                (Backend::Postgres(Box::new(store)), None)
             }
         };
         Ok(Ledger {
             inner: Arc::new(Inner {
                 url: redacted,
                 backend,
+                spill_path,
             }),
         })
     }
@@ -111,9 +126,57 @@ impl Ledger {
         }
     }
 
-    /// A batching writer into this ledger; spawn the returned task.
-    pub fn writer(&self, config: WriterConfig) -> (LedgerHandle, WriterTask) {
+    /// A batching writer into this ledger; spawn the returned task. Without a
+    /// `config.spill_path`, it spills to [`spill_path`](Self::spill_path).
+    pub fn writer(&self, mut config: WriterConfig) -> (LedgerHandle, WriterTask) {
+        if config.spill_path.is_none() {
+            config.spill_path = self.spill_path().map(Path::to_path_buf);
+        }
         start_writer(self.clone(), config)
+    }
+
+    /// The spill file this ledger's writers use unless told otherwise: `<database
+    /// file>.spill.jsonl` next to a SQLite file; none for Postgres, whose gateways pass one
+    /// in [`WriterConfig::spill_path`] (a path of their own: each replica has its own file).
+    pub fn spill_path(&self) -> Option<&Path> {
+        self.inner.spill_path.as_deref()
+    }
+
+    /// Stores the rows of the spill file at `path` (request ids already stored are skipped,
+    /// as [`insert`](Self::insert) does), then removes the file, only once they are
+    /// committed. Returns how many rows the file held; a missing file is `Ok(0)`. A line that
+    /// does not parse (a torn last line: the process died while spilling) is skipped with a
+    /// warning, never an error. Call it at start-up, before the writers start; if it fails
+    /// (the database is down), the file stays for the next try.
+    pub async fn replay_spill(&self, path: impl AsRef<Path>) -> Result<u64, LedgerError> {
+        let path = path.as_ref();
+        let claimed = spill::claimed(path);
+        let fail = |p: &Path, e: std::io::Error| LedgerError::spill(self.url(), p, e);
+        let mut replayed = 0;
+        // First a file an interrupted replay left behind, then the spill file itself.
+        for _ in 0..2 {
+            if !claimed.exists() && !spill::claim(path).map_err(|e| fail(path, e))? {
+                break;
+            }
+            let file = claimed.clone();
+            let read = tokio::task::spawn_blocking(move || spill::read(&file))
+                .await
+                .map_err(|e| fail(&claimed, std::io::Error::other(e)))?;
+            let spilled = read.map_err(|e| fail(&claimed, e))?;
+            for chunk in spilled.rows.chunks(REPLAY_BATCH) {
+                self.insert(chunk).await?;
+            }
+            spill::remove(&claimed).map_err(|e| fail(&claimed, e))?;
+            replayed += spilled.rows.len() as u64;
+            tracing::info!(
+                ledger = %self.url(),
+                spill_file = %path.display(),
+                rows = spilled.rows.len(),
+                skipped_lines = spilled.skipped,
+                "ledger spill file replayed"
+            );
+        }
+        Ok(replayed)
     }
 
     /// Writes `rows` now, in one transaction (request ids already stored are skipped). The
@@ -160,6 +223,15 @@ impl Ledger {
         match &self.inner.backend {
             Backend::Sqlite(s) => s.get(request_id).await,
             Backend::Postgres(p) => p.get(request_id).await,
+        }
+    }
+
+    /// Every stored request whose client sent `client_id` as its request id, newest first
+    /// (by start time, then request id), at most [`CLIENT_ID_MATCHES_MAX`] of them.
+    pub async fn get_by_client_id(&self, client_id: &str) -> Result<Vec<Row>, LedgerError> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.get_by_client_id(client_id).await,
+            Backend::Postgres(p) => p.get_by_client_id(client_id).await,
         }
     }
 
@@ -276,6 +348,9 @@ mod tests {
             send(&ledger.ping());
             send(&ledger.insert(&[]));
             send(&handle.shutdown());
+            send(&handle.shutdown_by(tokio::time::Instant::now()));
+            send(&ledger.replay_spill("x"));
+            send(&ledger.get_by_client_id("id"));
             send(&ledger.keys());
             send(&ledger.key("id"));
             send(&ledger.key_names());

@@ -3,22 +3,27 @@
 //! Two connections, each re-established when found closed: the writer's (one prepared
 //! `INSERT ... SELECT FROM UNNEST(arrays)`, so a batch of any size is one statement and one
 //! transaction) and the reports'. Money is `NUMERIC(28,12)`, summed by Postgres. The API
-//! keys' statements are in `keys` and run on the reports' connection.
+//! keys' statements are in `keys` and run on the reports' connection; TLS is in `tls`.
 
 use std::borrow::Cow;
 use std::sync::Arc;
 
 use rust_decimal::Decimal;
+use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::sync::Mutex;
 use tokio_postgres::types::ToSql;
-use tokio_postgres::{Client, Config, NoTls, Statement};
+use tokio_postgres::{Client, Config, Connection, NoTls, Socket, Statement};
 
 use crate::error::{one_line, Chain, LedgerError};
 use crate::migrations;
 use crate::report::{self, UsageQuery, UsageRow};
 use crate::row::{self, Row, COLUMNS};
+use crate::url::PgTarget;
 
 mod keys;
+mod tls;
+
+use tls::Tls;
 
 /// The advisory lock that serialises migrations across gateways ("sluiceld").
 const MIGRATION_LOCK: i64 = 0x736c_7569_6365_6c64;
@@ -26,6 +31,7 @@ const MIGRATION_LOCK: i64 = 0x736c_7569_6365_6c64;
 pub(crate) struct PgStore {
     url: String,
     config: Config,
+    tls: Tls,
     reports: Mutex<Option<Arc<Client>>>,
     writer: Mutex<Option<Writer>>,
 }
@@ -37,12 +43,16 @@ struct Writer {
 
 impl PgStore {
     /// Connects and brings the schema up to date.
-    pub async fn open(url: String, config: Config) -> Result<Self, LedgerError> {
-        let mut client = connect(&config, &url).await?;
+    pub async fn open(url: String, target: PgTarget) -> Result<Self, LedgerError> {
+        let tls =
+            Tls::new(target.ssl_mode, &target.roots).map_err(|e| LedgerError::connect(&url, e))?;
+        let config = target.config;
+        let mut client = connect(&config, &tls, &url).await?;
         migrate(&mut client, &url).await?;
         Ok(Self {
             url,
             config,
+            tls,
             reports: Mutex::new(Some(Arc::new(client))),
             writer: Mutex::new(None),
         })
@@ -58,7 +68,7 @@ impl PgStore {
         let writer = match slot.take() {
             Some(w) if !w.client.is_closed() => w,
             _ => {
-                let client = connect(&self.config, &self.url).await?;
+                let client = connect(&self.config, &self.tls, &self.url).await?;
                 let insert = client
                     .prepare(&insert_sql())
                     .await
@@ -157,6 +167,22 @@ impl PgStore {
             .map_err(|e| self.error("get", e))
     }
 
+    pub async fn get_by_client_id(&self, client_id: &str) -> Result<Vec<Row>, LedgerError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM ledger_requests WHERE client_request_id = $1 \
+             ORDER BY at_ms DESC, request_id DESC LIMIT {}",
+            row::CLIENT_ID_MATCHES_MAX
+        );
+        let found = self
+            .query("get_by_client_id", &sql, &[&text(client_id)])
+            .await?;
+        found
+            .iter()
+            .map(read_row)
+            .collect::<Result<_, _>>()
+            .map_err(|e| self.error("get_by_client_id", e))
+    }
+
     pub async fn ping(&self) -> Result<(), LedgerError> {
         self.query("ping", "SELECT 1", &[]).await.map(drop)
     }
@@ -219,7 +245,7 @@ impl PgStore {
         if let Some(client) = slot.as_ref().filter(|c| !c.is_closed()) {
             return Ok(Arc::clone(client));
         }
-        let client = Arc::new(connect(&self.config, &self.url).await?);
+        let client = Arc::new(connect(&self.config, &self.tls, &self.url).await?);
         *slot = Some(Arc::clone(&client));
         Ok(client)
     }
@@ -245,19 +271,45 @@ fn connection_lost(e: &tokio_postgres::Error) -> bool {
         || e.as_db_error().is_some_and(|d| d.severity() == "FATAL")
 }
 
-/// Opens a connection; its IO runs on a task of its own that ends when the client drops.
-async fn connect(config: &Config, url: &str) -> Result<Client, LedgerError> {
-    let (client, connection) = config
-        .connect(NoTls)
-        .await
-        .map_err(|e| LedgerError::connect(url, Chain(&e)))?;
+/// Opens a connection, over TLS as the URL's `sslmode` says; its IO runs on a task of its own
+/// that ends when the client drops.
+async fn connect(config: &Config, tls: &Tls, url: &str) -> Result<Client, LedgerError> {
+    let fail = |e: tokio_postgres::Error| LedgerError::connect(url, Chain(&e));
+    let Some(connector) = tls.connector() else {
+        return config
+            .connect(NoTls)
+            .await
+            .map(|c| run(c, url))
+            .map_err(fail);
+    };
+    match config.connect(connector).await {
+        Ok(connected) => Ok(run(connected, url)),
+        Err(e) if tls.falls_back(&e) => {
+            tracing::warn!(ledger = %url, error = %one_line(Chain(&e)), "ledger TLS handshake failed; sslmode=prefer connects without TLS");
+            let mut plain = config.clone();
+            plain.ssl_mode(tokio_postgres::config::SslMode::Disable);
+            plain
+                .connect(NoTls)
+                .await
+                .map(|c| run(c, url))
+                .map_err(fail)
+        }
+        Err(e) => Err(fail(e)),
+    }
+}
+
+/// Runs a new connection's IO on a task of its own, and hands back its client.
+fn run<T>((client, connection): (Client, Connection<Socket, T>), url: &str) -> Client
+where
+    T: AsyncRead + AsyncWrite + Unpin + Send + 'static,
+{
     let url = url.to_owned();
     tokio::spawn(async move {
         if let Err(e) = connection.await {
             tracing::warn!(ledger = %url, error = %one_line(Chain(&e)), "ledger connection lost");
         }
     });
-    Ok(client)
+    client
 }
 
 /// Applies every missing migration in one transaction, holding an advisory lock so gateways
@@ -312,7 +364,7 @@ fn insert_sql() -> String {
          $1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], \
          $8::INTEGER[], $9::BOOLEAN[], $10::BIGINT[], $11::BIGINT[], $12::BOOLEAN[], \
          $13::NUMERIC[], $14::NUMERIC[], $15::TEXT[], $16::DOUBLE PRECISION[], \
-         $17::DOUBLE PRECISION[], $18::INTEGER[], $19::TEXT[]) \
+         $17::DOUBLE PRECISION[], $18::INTEGER[], $19::TEXT[], $20::TEXT[]) \
          ON CONFLICT (request_id) DO NOTHING"
     )
 }
@@ -340,6 +392,7 @@ async fn insert_rows(w: &Writer, rows: &[Row]) -> Result<u64, tokio_postgres::Er
     let duration_ms = col(rows, |r| row::finite(Some(r.duration_ms)).unwrap_or(0.0));
     let attempts = col(rows, |r| i32::try_from(r.attempts).unwrap_or(i32::MAX));
     let error = col(rows, |r| r.error.as_deref().map(text));
+    let client_request_id = col(rows, |r| r.client_request_id.as_deref().map(text));
     w.client
         .execute(
             &w.insert,
@@ -363,6 +416,7 @@ async fn insert_rows(w: &Writer, rows: &[Row]) -> Result<u64, tokio_postgres::Er
                 &duration_ms,
                 &attempts,
                 &error,
+                &client_request_id,
             ],
         )
         .await
@@ -415,6 +469,7 @@ fn read_row(r: &tokio_postgres::Row) -> Result<Row, tokio_postgres::Error> {
         duration_ms: r.try_get(16)?,
         attempts: u32::try_from(r.try_get::<_, i32>(17)?).unwrap_or(0),
         error: r.try_get(18)?,
+        client_request_id: r.try_get(19)?,
     })
 }
 

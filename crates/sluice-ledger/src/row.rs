@@ -1,16 +1,24 @@
-//! One ledger row: what the gateway knows about a request once it has ended.
+//! One ledger row: what the gateway knows about a request once it has ended, and the column
+//! list both backends store it in.
 
 use rust_decimal::Decimal;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 
 /// The `status` of a request that ended normally.
 pub const STATUS_OK: &str = "ok";
 
 /// One request, as the ledger stores it. `request_id` is the primary key: recording the same
-/// id twice keeps the first row.
-#[derive(Debug, Clone, PartialEq, Serialize)]
+/// id twice keeps the first row. The gateway makes that id itself; what a client sent as its
+/// own request id is kept beside it in `client_request_id`, which is never a key (clients may
+/// repeat it, by mistake or on purpose).
+///
+/// In JSON (the spill file) amounts are exact decimal text, never floating point.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Row {
     pub request_id: String,
+    /// The request id the client sent (`x-request-id`), if any.
+    #[serde(default)]
+    pub client_request_id: Option<String>,
     /// Unix time in milliseconds when the request started.
     pub at_ms: i64,
     /// The gateway API key's id, if the request came with one.
@@ -29,8 +37,10 @@ pub struct Row {
     pub completion_tokens: u64,
     /// The tokens were counted by the gateway's tokenizer, not reported by the provider.
     pub estimated: bool,
+    #[serde(with = "rust_decimal::serde::str")]
     pub cost_usd: Decimal,
     /// The cost in the provider's billing currency.
+    #[serde(with = "rust_decimal::serde::str")]
     pub cost_local: Decimal,
     /// The billing currency of `cost_local` (ISO code, e.g. `JPY`).
     pub currency: String,
@@ -53,6 +63,7 @@ impl Row {
     ) -> Row {
         Row {
             request_id: request_id.into(),
+            client_request_id: None,
             at_ms,
             key_id: None,
             model: model.into(),
@@ -78,10 +89,14 @@ impl Row {
 /// Columns in the order both backends insert and select them.
 pub(crate) const COLUMNS: &str = "request_id, at_ms, key_id, model, provider, provider_model, \
      status, http_status, stream, prompt_tokens, completion_tokens, estimated, cost_usd, \
-     cost_local, currency, ttft_ms, duration_ms, attempts, error";
+     cost_local, currency, ttft_ms, duration_ms, attempts, error, client_request_id";
 
 /// How many columns [`COLUMNS`] names.
-pub(crate) const COLUMN_COUNT: usize = 19;
+pub(crate) const COLUMN_COUNT: usize = 20;
+
+/// The most rows a look-up by client request id returns (the newest): a client may send the
+/// same id on every request, and one answer must stay small.
+pub const CLIENT_ID_MATCHES_MAX: usize = 1000;
 
 /// A count as the databases' signed 64-bit integers hold it (a count past `i64::MAX` cannot
 /// happen; clamping keeps such a row from blocking the writer forever).
@@ -115,6 +130,25 @@ mod tests {
             (Decimal::ZERO, "USD")
         );
         assert!(!row.stream && !row.estimated);
+        assert_eq!(row.client_request_id, None);
+    }
+
+    #[test]
+    fn json_keeps_amounts_as_exact_text_and_round_trips() {
+        let mut row = Row::new("r1", 7, "m", "ok", 200);
+        row.cost_usd = "0.1000000000000000000000000001".parse().unwrap();
+        row.cost_local = "12345.678901234567".parse().unwrap();
+        row.client_request_id = Some("client-1".into());
+        let line = serde_json::to_string(&row).unwrap();
+        assert!(
+            line.contains(r#""cost_usd":"0.1000000000000000000000000001""#),
+            "{line}"
+        );
+        assert!(
+            line.contains(r#""cost_local":"12345.678901234567""#),
+            "{line}"
+        );
+        assert_eq!(serde_json::from_str::<Row>(&line).unwrap(), row);
     }
 
     #[test]

@@ -25,7 +25,7 @@ mod keys;
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
 
-/// Rows per INSERT statement (19 parameters each, well under SQLite's 32,766).
+/// Rows per INSERT statement (20 parameters each, well under SQLite's 32,766).
 const ROWS_PER_STATEMENT: usize = 500;
 
 pub(crate) struct SqliteStore {
@@ -145,6 +145,21 @@ impl SqliteStore {
             conn.prepare_cached(&sql)?
                 .query_row([id], read_row)
                 .optional()
+        })
+        .await
+    }
+
+    pub async fn get_by_client_id(&self, client_id: &str) -> Result<Vec<Row>, LedgerError> {
+        let id = client_id.to_owned();
+        self.read("get_by_client_id", move |conn| {
+            let sql = format!(
+                "SELECT {COLUMNS} FROM ledger_requests WHERE client_request_id = ?1 \
+                 ORDER BY at_ms DESC, request_id DESC LIMIT {}",
+                row::CLIENT_ID_MATCHES_MAX
+            );
+            let mut stmt = conn.prepare_cached(&sql)?;
+            let rows = stmt.query_map([id], read_row)?;
+            rows.collect()
         })
         .await
     }
@@ -321,6 +336,7 @@ fn push_values(out: &mut Vec<Value>, r: &Row) {
         Value::Real(row::finite(Some(r.duration_ms)).unwrap_or(0.0)),
         Value::Integer(i64::from(r.attempts)),
         opt(&r.error),
+        opt(&r.client_request_id),
     ]);
 }
 
@@ -345,6 +361,7 @@ fn read_row(r: &rusqlite::Row<'_>) -> rusqlite::Result<Row> {
         duration_ms: r.get(16)?,
         attempts: u32::try_from(r.get::<_, i64>(17)?).unwrap_or(u32::MAX),
         error: r.get(18)?,
+        client_request_id: r.get(19)?,
     })
 }
 

@@ -1,159 +1,45 @@
-//! The batching writer: the request path hands rows to a bounded queue without waiting, and
+//! The batching writer: the request path hands rows to bounded queues without waiting, and
 //! one background task writes them in batches.
 //!
-//! - [`LedgerHandle::record`] is a `try_send`: it never blocks and never fails the caller. A
-//!   full queue counts the row in [`LedgerHandle::dropped`].
+//! - [`LedgerHandle::record`] (billable rows) and [`LedgerHandle::record_refusal`] (rows of
+//!   requests refused before any provider saw them) are `try_send`s on two queues: they never
+//!   block and never fail the caller. A full queue counts the row in
+//!   [`LedgerHandle::dropped`] or [`LedgerHandle::dropped_refusals`]. The refusal queue is
+//!   separate and smaller, and the task takes billable rows first, so a flood of refused
+//!   requests cannot crowd billable rows out.
 //! - The task writes a batch when `batch` rows are waiting or `flush_every` after the oldest
 //!   waiting row arrived, one transaction per batch.
 //! - A failed batch (an error, or no answer within 30 s) is retried with exponential backoff
-//!   (100 ms doubling to 5 s) while the task keeps taking rows from the queue, holding up to
-//!   `hold_on_failure` of them in memory; rows beyond that are counted as dropped. The store ignores a `request_id` it already
-//!   has, so a batch retried after an unclear failure is not written twice.
+//!   (100 ms doubling to 5 s) while the task keeps taking rows from the queues, holding up to
+//!   `hold_on_failure` billable rows (and `refusal_queue` refusals) in memory; rows beyond
+//!   that are counted as dropped. [`LedgerHandle::write_ok`] is false meanwhile. The store
+//!   ignores a `request_id` it already has, so a batch retried after an unclear failure is
+//!   not written twice.
 //! - [`LedgerHandle::shutdown`] (or dropping every handle) makes the task write everything it
-//!   was given, then end.
+//!   was given, then end. [`LedgerHandle::shutdown_by`] does the same until a deadline, then
+//!   appends every row still held or queued to the spill file (see `spill`) and ends.
 
-use std::collections::VecDeque;
+mod config;
+mod handle;
+mod run;
+mod shared;
+
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::Arc;
 use std::task::{Context, Poll};
-use std::time::Duration;
 
 use tokio::sync::{mpsc, watch};
-use tokio::time::{sleep_until, Instant};
 
-use crate::error::LedgerError;
-use crate::row::Row;
+pub use config::{ShutdownReport, Store, WriterConfig};
+pub use handle::LedgerHandle;
 
-/// The first wait before retrying a failed batch; it doubles up to [`MAX_BACKOFF`].
-const FIRST_BACKOFF: Duration = Duration::from_millis(100);
-const MAX_BACKOFF: Duration = Duration::from_secs(5);
-/// A batch not written by then counts as failed (and is retried): a database that stopped
-/// answering must not stall the writer while the queue fills.
-const WRITE_TIMEOUT: Duration = Duration::from_secs(30);
-
-/// Where the writer puts its batches. The ledger implements it; tests use fakes.
-pub trait Store: Send + Sync + 'static {
-    /// Writes `rows` in one transaction, leaving any `request_id` already stored as it is.
-    fn insert(&self, rows: &[Row]) -> impl Future<Output = Result<(), LedgerError>> + Send;
-}
-
-impl<S: Store> Store for Arc<S> {
-    fn insert(&self, rows: &[Row]) -> impl Future<Output = Result<(), LedgerError>> + Send {
-        (**self).insert(rows)
-    }
-}
-
-/// How the writer queues and batches.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct WriterConfig {
-    /// Rows the queue between the request path and the writer holds.
-    pub queue: usize,
-    /// Rows written per transaction at most; a batch this full is written at once.
-    pub batch: usize,
-    /// How long a row may wait for its batch to fill.
-    pub flush_every: Duration,
-    /// Rows kept in memory while the database fails (at least `batch`).
-    pub hold_on_failure: usize,
-}
-
-impl Default for WriterConfig {
-    fn default() -> Self {
-        Self {
-            queue: 65_536,
-            batch: 512,
-            flush_every: Duration::from_millis(100),
-            hold_on_failure: 100_000,
-        }
-    }
-}
-
-// Rows travel unboxed (one allocation fewer per request); `Shutdown` is sent once.
-#[allow(clippy::large_enum_variant)]
-enum Msg {
-    Row(Row),
-    Shutdown,
-}
-
-#[derive(Default)]
-struct Counters {
-    dropped: AtomicU64,
-    written: AtomicU64,
-    write_failures: AtomicU64,
-    held: AtomicU64,
-}
-
-/// The request path's side of the writer. Cheap to clone; every clone feeds the same task.
-#[derive(Clone)]
-pub struct LedgerHandle {
-    tx: mpsc::Sender<Msg>,
-    counters: Arc<Counters>,
-    done: watch::Receiver<bool>,
-}
-
-impl std::fmt::Debug for LedgerHandle {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LedgerHandle")
-            .field("pending", &self.pending())
-            .field("written", &self.written())
-            .field("dropped", &self.dropped())
-            .finish()
-    }
-}
-
-impl LedgerHandle {
-    /// Queues `row` for the writer. Never waits and never fails: if the queue is full (or the
-    /// writer has shut down) the row is counted in [`dropped`](Self::dropped) instead.
-    pub fn record(&self, row: Row) {
-        if self.tx.try_send(Msg::Row(row)).is_err() {
-            let before = self.counters.dropped.fetch_add(1, Relaxed);
-            if before % 1000 == 0 {
-                tracing::warn!(
-                    dropped = before + 1,
-                    "ledger queue full or closed: request rows dropped"
-                );
-            }
-        }
-    }
-
-    /// Rows lost so far: queue full, writer gone, or beyond `hold_on_failure` while the
-    /// database failed.
-    pub fn dropped(&self) -> u64 {
-        self.counters.dropped.load(Relaxed)
-    }
-
-    /// Rows the writer has stored.
-    pub fn written(&self) -> u64 {
-        self.counters.written.load(Relaxed)
-    }
-
-    /// Batches that failed to write (each is retried).
-    pub fn write_failures(&self) -> u64 {
-        self.counters.write_failures.load(Relaxed)
-    }
-
-    /// Rows recorded but not stored yet: in the queue or held by the writer.
-    pub fn pending(&self) -> u64 {
-        let queued = self.tx.max_capacity() - self.tx.capacity();
-        queued as u64 + self.counters.held.load(Relaxed)
-    }
-
-    /// Asks the writer to store every row recorded before this call and waits until it has
-    /// and has ended. Rows recorded afterwards are dropped. While the database stays down this
-    /// waits (retrying) for it; bound it with `tokio::time::timeout` where that matters. If the
-    /// [`WriterTask`] was never run, this never returns.
-    pub async fn shutdown(&self) {
-        // An error means the writer already closed its queue: then only wait for it.
-        let _ = self.tx.send(Msg::Shutdown).await;
-        let mut done = self.done.clone();
-        // An error means the task was dropped without finishing; nothing is left to wait for.
-        let _ = done.wait_for(|finished| *finished).await;
-    }
-}
+use run::{Inputs, Writer};
+use shared::{Counters, Stop};
 
 /// The writer's background work: spawn it (`tokio::spawn(task)`); it ends after
-/// [`LedgerHandle::shutdown`] or when every handle is dropped, once all rows are written.
+/// [`LedgerHandle::shutdown`] or [`LedgerHandle::shutdown_by`], or when every handle is
+/// dropped, once all rows are written (or spilled).
 #[must_use = "the writer does nothing unless its task is spawned or awaited"]
 pub struct WriterTask {
     run: Pin<Box<dyn Future<Output = ()> + Send>>,
@@ -174,239 +60,109 @@ impl std::fmt::Debug for WriterTask {
 }
 
 /// A writer over any [`Store`]; [`Ledger::writer`](crate::Ledger::writer) is this over the
-/// ledger itself.
+/// ledger itself (with the ledger's default spill file).
 pub fn start_writer<S: Store>(store: S, config: WriterConfig) -> (LedgerHandle, WriterTask) {
-    let (tx, rx) = mpsc::channel(config.queue.max(1));
-    let (done_tx, done) = watch::channel(false);
+    let (rows_tx, rows) = mpsc::channel(config.queue.max(1));
+    let (refusals_tx, refusals) = mpsc::channel(config.refusal_queue.max(1));
+    let (stop_tx, stop) = watch::channel(Stop::Running);
+    let (done_tx, done) = watch::channel(None);
     let counters = Arc::new(Counters::default());
-    let handle = LedgerHandle {
-        tx,
-        counters: Arc::clone(&counters),
-        done,
+    let handle = LedgerHandle::new(rows_tx, refusals_tx, stop_tx, Arc::clone(&counters), done);
+    let inputs = Inputs {
+        rows,
+        refusals,
+        stop,
+        stop_open: true,
     };
     let task = WriterTask {
         run: Box::pin(async move {
-            Writer::new(store, config, counters).run(rx).await;
-            done_tx.send_replace(true);
+            let report = Writer::new(store, config, counters).run(inputs).await;
+            done_tx.send_replace(Some(report));
         }),
     };
     (handle, task)
 }
 
-struct Writer<S> {
-    store: S,
-    batch: usize,
-    hold: usize,
-    flush_every: Duration,
-    counters: Arc<Counters>,
-    /// Rows taken from the queue and not yet stored, oldest first.
-    pending: VecDeque<Row>,
-    /// When the oldest pending row must be written.
-    deadline: Option<Instant>,
-    /// While failing: no write before this.
-    retry_at: Option<Instant>,
-    backoff: Duration,
-    failures_in_a_row: u64,
-    dropped_while_failing: u64,
-}
-
-impl<S: Store> Writer<S> {
-    fn new(store: S, config: WriterConfig, counters: Arc<Counters>) -> Self {
-        let batch = config.batch.max(1);
-        Self {
-            store,
-            batch,
-            hold: config.hold_on_failure.max(batch),
-            flush_every: config.flush_every,
-            counters,
-            pending: VecDeque::new(),
-            deadline: None,
-            retry_at: None,
-            backoff: FIRST_BACKOFF,
-            failures_in_a_row: 0,
-            dropped_while_failing: 0,
-        }
-    }
-
-    async fn run(mut self, mut rx: mpsc::Receiver<Msg>) {
-        let mut received = Vec::with_capacity(self.batch);
-        // Whether rows may still arrive.
-        let mut open = true;
-        loop {
-            let now = Instant::now();
-            let may_write = self.retry_at.is_none_or(|t| now >= t);
-            let due = !self.pending.is_empty()
-                && (self.pending.len() >= self.batch
-                    || !open
-                    || self.deadline.is_some_and(|d| now >= d));
-            if may_write && due {
-                self.write_batch().await;
-                continue;
-            }
-            if !open && self.pending.is_empty() {
-                return;
-            }
-            let wake = match (self.pending.is_empty(), may_write) {
-                (true, _) => None,
-                (false, false) => self.retry_at,
-                (false, true) => self.deadline,
-            };
-            if !open {
-                // Only a retry is left to wait for.
-                if let Some(t) = wake {
-                    sleep_until(t).await;
-                }
-                continue;
-            }
-            tokio::select! {
-                n = rx.recv_many(&mut received, self.batch) => {
-                    if n == 0 {
-                        open = false;
-                    }
-                    for msg in received.drain(..) {
-                        match msg {
-                            Msg::Row(row) => self.take(row),
-                            // Rows already queued are still drained; later sends fail.
-                            Msg::Shutdown => rx.close(),
-                        }
-                    }
-                }
-                () = sleep_until_some(wake) => {}
-            }
-        }
-    }
-
-    fn take(&mut self, row: Row) {
-        if self.pending.len() >= self.hold {
-            self.counters.dropped.fetch_add(1, Relaxed);
-            if self.dropped_while_failing == 0 {
-                tracing::warn!(
-                    held = self.pending.len(),
-                    "ledger unavailable and hold_on_failure reached: request rows dropped"
-                );
-            }
-            self.dropped_while_failing += 1;
-            return;
-        }
-        if self.pending.is_empty() {
-            // No deadline if `flush_every` is beyond any clock: then batches fill or shut down.
-            self.deadline = Instant::now().checked_add(self.flush_every);
-        }
-        self.pending.push_back(row);
-        self.counters.held.store(self.pending.len() as u64, Relaxed);
-    }
-
-    async fn write_batch(&mut self) {
-        let n = self.pending.len().min(self.batch);
-        let attempt = self.store.insert(&self.pending.make_contiguous()[..n]);
-        let result = match tokio::time::timeout(WRITE_TIMEOUT, attempt).await {
-            Ok(result) => result.map_err(|e| e.to_string()),
-            Err(_) => Err(format!("no answer within {}s", WRITE_TIMEOUT.as_secs())),
-        };
-        match result {
-            Ok(()) => {
-                self.pending.drain(..n);
-                self.counters.held.store(self.pending.len() as u64, Relaxed);
-                self.counters.written.fetch_add(n as u64, Relaxed);
-                if self.failures_in_a_row > 0 {
-                    tracing::info!(
-                        failed_attempts = self.failures_in_a_row,
-                        dropped = self.dropped_while_failing,
-                        "ledger writes resumed"
-                    );
-                }
-                self.failures_in_a_row = 0;
-                self.dropped_while_failing = 0;
-                self.retry_at = None;
-                self.backoff = FIRST_BACKOFF;
-                if self.pending.is_empty() {
-                    self.deadline = None;
-                }
-            }
-            Err(e) => {
-                self.counters.write_failures.fetch_add(1, Relaxed);
-                self.failures_in_a_row += 1;
-                if self.failures_in_a_row == 1 || self.failures_in_a_row % 60 == 0 {
-                    tracing::warn!(
-                        error = %e,
-                        held = self.pending.len(),
-                        attempts = self.failures_in_a_row,
-                        "ledger write failed; holding rows and retrying"
-                    );
-                }
-                self.retry_at = Some(Instant::now() + self.backoff);
-                self.backoff = (self.backoff * 2).min(MAX_BACKOFF);
-            }
-        }
-    }
-}
-
-async fn sleep_until_some(t: Option<Instant>) {
-    match t {
-        Some(t) => sleep_until(t).await,
-        None => std::future::pending().await,
-    }
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
+    use std::sync::atomic::{AtomicBool, Ordering};
     use std::sync::Mutex;
+    use std::time::Duration;
+
+    use tokio::time::Instant;
+
+    use crate::error::LedgerError;
+    use crate::row::Row;
 
     fn row(id: usize) -> Row {
-        Row {
-            request_id: format!("r{id}"),
-            at_ms: 0,
-            key_id: None,
-            model: "m".into(),
-            provider: None,
-            provider_model: None,
-            status: "ok".into(),
-            http_status: 200,
-            stream: true,
-            prompt_tokens: 1,
-            completion_tokens: 1,
-            estimated: false,
-            cost_usd: Default::default(),
-            cost_local: Default::default(),
-            currency: "USD".into(),
-            ttft_ms: None,
-            duration_ms: 1.0,
-            attempts: 1,
-            error: None,
+        Row::new(format!("r{id}"), 0, "m", "ok", 200)
+    }
+
+    fn refusal(id: usize) -> Row {
+        Row::new(format!("x{id}"), 0, "m", "rejected", 429)
+    }
+
+    /// Records every batch it is given; fails while `down`; never answers while `hang`.
+    #[derive(Clone, Default)]
+    struct Batches {
+        batches: Arc<Mutex<Vec<Vec<String>>>>,
+        down: Arc<AtomicBool>,
+        hang: Arc<AtomicBool>,
+    }
+
+    impl Batches {
+        fn sizes(&self) -> Vec<usize> {
+            self.batches.lock().unwrap().iter().map(Vec::len).collect()
+        }
+
+        fn ids(&self) -> Vec<String> {
+            self.batches.lock().unwrap().concat()
         }
     }
 
-    /// Records every batch it is given.
-    #[derive(Clone, Default)]
-    struct Batches(Arc<Mutex<Vec<usize>>>);
-
     impl Store for Batches {
         async fn insert(&self, rows: &[Row]) -> Result<(), LedgerError> {
-            self.0.lock().unwrap().push(rows.len());
+            if self.hang.load(Ordering::SeqCst) {
+                std::future::pending::<()>().await;
+            }
+            if self.down.load(Ordering::SeqCst) {
+                return Err(LedgerError::Query {
+                    url: "fake".into(),
+                    op: "insert",
+                    cause: "down".into(),
+                });
+            }
+            let ids = rows.iter().map(|r| r.request_id.clone()).collect();
+            self.batches.lock().unwrap().push(ids);
             Ok(())
+        }
+    }
+
+    fn small() -> WriterConfig {
+        WriterConfig {
+            queue: 100,
+            refusal_queue: 10,
+            batch: 10,
+            flush_every: Duration::from_secs(1),
+            hold_on_failure: 100,
+            spill_path: None,
         }
     }
 
     #[tokio::test(start_paused = true)]
     async fn full_batches_are_written_at_once_and_the_rest_after_flush_every() {
         let store = Batches::default();
-        let config = WriterConfig {
-            queue: 100,
-            batch: 10,
-            flush_every: Duration::from_secs(1),
-            hold_on_failure: 100,
-        };
-        let (handle, task) = start_writer(store.clone(), config);
+        let (handle, task) = start_writer(store.clone(), small());
         let task = tokio::spawn(task);
         for i in 0..25 {
             handle.record(row(i));
         }
         tokio::time::sleep(Duration::from_millis(10)).await;
-        assert_eq!(*store.0.lock().unwrap(), [10, 10]);
+        assert_eq!(store.sizes(), [10, 10]);
         assert_eq!(handle.pending(), 5);
         tokio::time::sleep(Duration::from_secs(1)).await;
-        assert_eq!(*store.0.lock().unwrap(), [10, 10, 5]);
+        assert_eq!(store.sizes(), [10, 10, 5]);
         assert_eq!(handle.written(), 25);
         drop(handle);
         task.await.unwrap();
@@ -441,15 +197,152 @@ mod tests {
             store.clone(),
             WriterConfig {
                 queue: 0,
+                refusal_queue: 0,
                 batch: 0,
                 flush_every: Duration::ZERO,
                 hold_on_failure: 0,
+                spill_path: None,
             },
         );
         let task = tokio::spawn(task);
         handle.record(row(1));
+        handle.record_refusal(refusal(1));
         handle.shutdown().await;
         task.await.unwrap();
+        assert_eq!(handle.written(), 2);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_refusal_flood_fills_only_its_own_queue() {
+        let store = Batches::default();
+        let (handle, task) = start_writer(store.clone(), small());
+        // Before the writer runs, both queues fill: refusals far past their bound.
+        for i in 0..1000 {
+            handle.record_refusal(refusal(i));
+        }
+        for i in 0..100 {
+            handle.record(row(i));
+        }
+        assert_eq!(handle.dropped_refusals(), 990);
+        assert_eq!(handle.dropped(), 0);
+        let task = tokio::spawn(task);
+        handle.shutdown().await;
+        task.await.unwrap();
+        let ids = store.ids();
+        assert_eq!(ids.len(), 110);
+        // Billable rows went first.
+        assert!(ids[..100].iter().all(|id| id.starts_with('r')), "{ids:?}");
+        assert_eq!(handle.written(), 110);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn write_ok_is_false_from_a_failed_batch_until_one_is_written() {
+        let store = Batches::default();
+        let (handle, task) = start_writer(store.clone(), small());
+        let task = tokio::spawn(task);
+        assert!(handle.write_ok(), "nothing has failed yet");
+        store.down.store(true, Ordering::SeqCst);
+        handle.record(row(1));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert!(handle.write_failures() >= 1);
+        assert!(!handle.write_ok());
+        // Between retries, rows still held: still not ok.
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert!(!handle.write_ok());
+        store.down.store(false, Ordering::SeqCst);
+        tokio::time::sleep(Duration::from_secs(10)).await;
+        assert!(handle.write_ok());
         assert_eq!(handle.written(), 1);
+        handle.shutdown().await;
+        task.await.unwrap();
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_with_no_spill_path_reports_the_rows_lost() {
+        let store = Batches::default();
+        store.down.store(true, Ordering::SeqCst);
+        let (handle, task) = start_writer(store.clone(), small());
+        let task = tokio::spawn(task);
+        for i in 0..7 {
+            handle.record(row(i));
+        }
+        handle.record_refusal(refusal(0));
+        let report = handle
+            .shutdown_by(Instant::now() + Duration::from_secs(3))
+            .await;
+        assert_eq!(
+            report,
+            ShutdownReport {
+                written: 0,
+                spilled: 0,
+                lost: 8
+            }
+        );
+        task.await.unwrap();
+        assert_eq!(handle.pending(), 0);
+        // A second call reports the same.
+        assert_eq!(handle.shutdown_by(Instant::now()).await, report);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_cuts_a_write_that_never_answers_and_spills_its_rows() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = dir.path().join("rows.spill.jsonl");
+        let store = Batches::default();
+        let (handle, task) = start_writer(
+            store.clone(),
+            WriterConfig {
+                spill_path: Some(spill.clone()),
+                ..small()
+            },
+        );
+        let task = tokio::spawn(task);
+        handle.record(row(0));
+        tokio::time::sleep(Duration::from_secs(2)).await;
+        assert_eq!(handle.written(), 1);
+        store.hang.store(true, Ordering::SeqCst);
+        for i in 1..=12 {
+            handle.record(row(i));
+        }
+        // Let the writer start a write that will never answer, then ask for a stop.
+        tokio::time::sleep(Duration::from_millis(10)).await;
+        let report = handle
+            .shutdown_by(Instant::now() + Duration::from_secs(1))
+            .await;
+        assert_eq!(
+            report,
+            ShutdownReport {
+                written: 1,
+                spilled: 12,
+                lost: 0
+            }
+        );
+        task.await.unwrap();
+        let spilled = crate::spill::read(&spill).unwrap();
+        let ids: Vec<_> = spilled.rows.iter().map(|r| r.request_id.as_str()).collect();
+        let expected: Vec<String> = (1..=12).map(|i| format!("r{i}")).collect();
+        assert_eq!(ids, expected);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_deadline_already_past_spills_at_once() {
+        let dir = tempfile::tempdir().unwrap();
+        let spill = dir.path().join("s.jsonl");
+        let (handle, task) = start_writer(
+            Batches::default(),
+            WriterConfig {
+                spill_path: Some(spill.clone()),
+                flush_every: Duration::from_secs(3600),
+                ..small()
+            },
+        );
+        for i in 0..3 {
+            handle.record(row(i));
+        }
+        let task = tokio::spawn(task);
+        let report = handle.shutdown_by(Instant::now()).await;
+        assert_eq!(report.spilled + report.written, 3);
+        assert_eq!(report.lost, 0);
+        task.await.unwrap();
     }
 }

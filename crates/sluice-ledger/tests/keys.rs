@@ -447,8 +447,10 @@ async fn the_keys_migration_applies_to_an_existing_ledger(kind: Kind) {
     t.ledger.insert(&[row("kept")]).await.unwrap();
     // Back to a database as the first release left it: requests only, version 1.
     t.exec(
-        "DROP TABLE ledger_api_keys; DROP INDEX ledger_requests_key_at_ms; \
-         DELETE FROM ledger_schema_migrations WHERE version = 2;",
+        "DROP INDEX ledger_requests_client_request_id; \
+         ALTER TABLE ledger_requests DROP COLUMN client_request_id; \
+         DROP TABLE ledger_api_keys; DROP INDEX ledger_requests_key_at_ms; \
+         DELETE FROM ledger_schema_migrations WHERE version IN (2, 3);",
     )
     .await;
     assert_eq!(
@@ -468,7 +470,7 @@ async fn the_keys_migration_applies_to_an_existing_ledger(kind: Kind) {
     };
     assert_eq!(t.scalar(index_count).await, 0);
 
-    // Opening it applies version 2 and keeps the rows; opening again applies nothing.
+    // Opening it applies versions 2 and 3 and keeps the rows; opening again applies nothing.
     let upgraded = Ledger::open(&t.url).await.unwrap();
     assert_eq!(upgraded.get("kept").await.unwrap(), Some(row("kept")));
     assert_eq!(upgraded.keys().await.unwrap(), []);
@@ -479,7 +481,7 @@ async fn the_keys_migration_applies_to_an_existing_ledger(kind: Kind) {
     assert_eq!(
         t.scalar("SELECT COUNT(*) FROM ledger_schema_migrations")
             .await,
-        2
+        3
     );
     assert_eq!(t.scalar(index_count).await, 1);
     let name: i64 = t

@@ -41,6 +41,7 @@ both!(
     usage_groups_and_sums_exactly,
     migrations_are_idempotent,
     the_writer_keeps_rows_while_the_database_fails,
+    rows_that_share_a_client_request_id_are_all_kept,
 );
 
 fn fast() -> WriterConfig {
@@ -49,6 +50,7 @@ fn fast() -> WriterConfig {
         batch: 64,
         flush_every: Duration::from_millis(10),
         hold_on_failure: 100_000,
+        ..WriterConfig::default()
     }
 }
 
@@ -56,6 +58,7 @@ async fn rows_round_trip_exactly(kind: Kind) {
     let t = TestLedger::new(kind).await;
     let full = Row {
         request_id: "req-full".into(),
+        client_request_id: Some("client-ü-7".into()),
         at_ms: 1_714_000_123_456,
         key_id: Some("key-ü-1".into()),
         model: "deepseek-v3.2".into(),
@@ -455,12 +458,12 @@ async fn migrations_are_idempotent(kind: Kind) {
     assert_eq!(
         t.scalar("SELECT COUNT(*) FROM ledger_schema_migrations")
             .await,
-        2
+        3
     );
     assert_eq!(
         t.scalar("SELECT MAX(version) FROM ledger_schema_migrations")
             .await,
-        2
+        3
     );
     // Two gateways starting at once take turns.
     let (a, b) = tokio::join!(Ledger::open(&t.url), Ledger::open(&t.url));
@@ -469,7 +472,7 @@ async fn migrations_are_idempotent(kind: Kind) {
     assert_eq!(
         t.scalar("SELECT COUNT(*) FROM ledger_schema_migrations")
             .await,
-        2
+        3
     );
 }
 
@@ -512,6 +515,39 @@ async fn the_writer_keeps_rows_while_the_database_fails(kind: Kind) {
     task.await.unwrap();
     assert_eq!(handle.dropped(), 0);
     assert_eq!(t.ledger.count().await.unwrap(), 100);
+}
+
+async fn rows_that_share_a_client_request_id_are_all_kept(kind: Kind) {
+    let t = TestLedger::new(kind).await;
+    let with_client = |id: &str, at_ms: i64, client: Option<&str>| Row {
+        at_ms,
+        client_request_id: client.map(str::to_owned),
+        ..row(id)
+    };
+    let older = with_client("gw-1", 1_000, Some("client-abc"));
+    let newer = with_client("gw-2", 2_000, Some("client-abc"));
+    let other = with_client("gw-3", 3_000, Some("client-xyz"));
+    let none = with_client("gw-4", 4_000, None);
+    let (handle, task) = t.ledger.writer(fast());
+    let task = tokio::spawn(task);
+    for r in [&older, &newer, &other, &none] {
+        handle.record(r.clone());
+    }
+    handle.shutdown().await;
+    task.await.unwrap();
+    assert_eq!(t.ledger.count().await.unwrap(), 4);
+    assert_eq!(
+        t.ledger.get_by_client_id("client-abc").await.unwrap(),
+        [newer.clone(), older.clone()],
+        "both kept, newest first"
+    );
+    assert_eq!(
+        t.ledger.get_by_client_id("client-xyz").await.unwrap(),
+        [other]
+    );
+    assert_eq!(t.ledger.get_by_client_id("nobody").await.unwrap(), []);
+    assert_eq!(t.ledger.get("gw-1").await.unwrap(), Some(older));
+    assert_eq!(t.ledger.get("gw-4").await.unwrap(), Some(none));
 }
 
 #[tokio::test]
@@ -685,6 +721,7 @@ async fn rows_beyond_hold_on_failure_are_counted_as_dropped() {
             batch: 5,
             flush_every: Duration::from_millis(10),
             hold_on_failure: 10,
+            ..WriterConfig::default()
         },
     );
     let task = tokio::spawn(task);

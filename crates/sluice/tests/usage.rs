@@ -345,6 +345,7 @@ async fn write_ledger(path: &Path) -> i64 {
     let day = 86_400_000;
     let row = |id: &str, days_ago: i64, key: Option<&str>, provider: &str, cost_usd: &str| Row {
         request_id: id.to_owned(),
+        client_request_id: None,
         at_ms: now - days_ago * day,
         key_id: key.map(str::to_owned),
         model: "deepseek-v3.2".to_owned(),

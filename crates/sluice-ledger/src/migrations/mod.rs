@@ -35,6 +35,11 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "api_keys",
         sql: include_str!("sqlite/0002_api_keys.sql"),
     },
+    Migration {
+        version: 3,
+        name: "client_request_id",
+        sql: include_str!("sqlite/0003_client_request_id.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -47,6 +52,11 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 2,
         name: "api_keys",
         sql: include_str!("postgres/0002_api_keys.sql"),
+    },
+    Migration {
+        version: 3,
+        name: "client_request_id",
+        sql: include_str!("postgres/0003_client_request_id.sql"),
     },
 ];
 

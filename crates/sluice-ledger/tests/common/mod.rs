@@ -139,6 +139,12 @@ impl TestLedger {
         killed.len() as u64
     }
 
+    /// The `application_name` the ledger's Postgres connections carry (the schema's name),
+    /// to find them on the server.
+    pub fn pg_application_name(&self) -> Option<&str> {
+        self._schema.as_ref().map(|s| s.name.as_str())
+    }
+
     pub fn sqlite_path(&self) -> Option<&PathBuf> {
         self.sqlite_path.as_ref()
     }
@@ -238,6 +244,7 @@ pub fn dec(s: &str) -> Decimal {
 pub fn row(id: &str) -> Row {
     Row {
         request_id: id.to_owned(),
+        client_request_id: None,
         at_ms: 1_714_000_000_000,
         key_id: Some("key-1".into()),
         model: "gpt-4.1".into(),
