@@ -332,6 +332,11 @@ impl Ending {
         self.log();
         let hold = self.hold.take();
         match app.accounts() {
+            // A refusal goes to the ledger's queue of its own: a flood of them never crowds
+            // out the rows of requests that were served and billed.
+            Some(accounts) if matches!(self.measures, Measures::Refused(_)) => {
+                accounts.writer.record_refusal(self.row());
+            }
             Some(accounts) => {
                 let price = self.served.as_ref().map(|s| s.price.clone());
                 let estimate = self.estimate.take();

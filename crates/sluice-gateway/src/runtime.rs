@@ -60,7 +60,22 @@ impl Gateway {
         let (accounts, writer) = if let Some(url) = config.ledger.url() {
             let ledger = Ledger::open(url).await?;
             tracing::info!(ledger = %ledger.url(), "ledger open");
-            let (handle, task) = ledger.writer(WriterConfig::default());
+            // Rows that could not be written at the last exit are written first.
+            let spill = spill_path(&ledger);
+            match ledger.replay_spill(&spill).await {
+                Ok(0) => {}
+                Ok(n) => {
+                    tracing::info!(rows = n, path = %spill.display(), "rows kept at the last exit written")
+                }
+                Err(e) => {
+                    tracing::error!(error = %e, "cannot write the rows kept at the last exit")
+                }
+            }
+            let writer_config = WriterConfig {
+                spill_path: Some(spill),
+                ..WriterConfig::default()
+            };
+            let (handle, task) = ledger.writer(writer_config);
             // Awaited in step 4 of the shutdown.
             let task = tokio::spawn(task);
             (
@@ -188,15 +203,20 @@ impl Gateway {
             stop.cancel();
             let _ = tokio::time::timeout_at(deadline, task).await;
         }
-        // 5. The writer's last flush.
+        // 5. The writer's last flush; what it cannot write by the deadline goes to the spill
+        // file, written at the next start.
         if let Some((writer, task)) = self.writer {
-            let flushed = tokio::time::timeout_at(deadline, writer.shutdown()).await;
+            let report = writer.shutdown_by(deadline).await;
             let _ = tokio::time::timeout_at(deadline, task).await;
-            match flushed {
-                Ok(()) => tracing::info!(written = writer.written(), "ledger flushed"),
-                Err(_) => {
-                    tracing::error!(pending = writer.pending(), "ledger not flushed in time")
-                }
+            if report.spilled > 0 || report.lost > 0 {
+                tracing::error!(
+                    written = report.written,
+                    spilled = report.spilled,
+                    lost = report.lost,
+                    "ledger not flushed in time: spilled rows are written at the next start"
+                );
+            } else {
+                tracing::info!(written = report.written, "ledger flushed");
             }
             if writer.dropped() > 0 {
                 tracing::error!(dropped = writer.dropped(), "ledger rows dropped");
@@ -219,4 +239,13 @@ async fn refresh_keys(keys: Arc<KeyRing>, ledger: Ledger, stop: CancellationToke
         keys.write_last_used(&ledger).await;
     }
     keys.write_last_used(&ledger).await;
+}
+
+/// Where rows that cannot be written at exit are kept: next to a SQLite file, or in the
+/// working directory for Postgres.
+fn spill_path(ledger: &Ledger) -> std::path::PathBuf {
+    ledger
+        .spill_path()
+        .map(std::path::Path::to_path_buf)
+        .unwrap_or_else(|| std::path::PathBuf::from("sluice-ledger.spill.jsonl"))
 }

@@ -1,9 +1,9 @@
 //! The HTTP server: the router with its layers, and serving until a shutdown signal.
 //!
-//! Layer order, outermost first: CORS (answers preflights, tags the responses of the routes
-//! browsers call) → request id → allowed hosts (`[server] allowed_hosts`, against DNS
-//! rebinding) → auth (a gateway key on `/v1/*` and `/stream/*`: `crate::auth`) → the route's
-//! handler. Connections are accepted and timed in `listen` and `conn`.
+//! Layer order, outermost first: request id → allowed hosts (`[server] allowed_hosts`, against
+//! DNS rebinding) → CORS (by route: `Cors`) → auth (a gateway key on `/v1/*` and `/stream/*`:
+//! `crate::auth`) → the route's handler. Connections are accepted and timed in `listen` and
+//! `conn`.
 //! Nothing here compresses: SSE must leave as soon as it is written.
 
 mod conn;
@@ -12,11 +12,14 @@ mod listen;
 use std::future::Future;
 use std::time::Duration;
 
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderName, HeaderValue, Method};
-use axum::middleware;
+use axum::middleware::{self, Next};
+use axum::response::Response;
 use axum::routing::{get, post};
 use axum::Router;
 use tokio::net::TcpListener;
+use tower::{Layer, ServiceExt};
 use tower_http::cors::{AllowOrigin, CorsLayer};
 
 use self::conn::ConnLimits;
@@ -27,8 +30,8 @@ use crate::routes::{chat, health, metrics, models, stream_chat};
 use crate::state::AppState;
 
 /// The gateway's router; tests can serve it on any listener.
-pub fn app(state: AppState) -> Router {
-    let cors = cors_layer(&state.config().cors.allow_origins);
+pub fn app(state: AppState) -> Router<()> {
+    let cors = Cors::new(&state.config().cors.allow_origins);
     Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/models", get(models::list))
@@ -43,33 +46,45 @@ pub fn app(state: AppState) -> Router {
             state.clone(),
             crate::auth::authenticate,
         ))
+        .layer(middleware::from_fn_with_state(cors, Cors::apply))
         .layer(middleware::from_fn_with_state(
             state.clone(),
             headers::allowed_host,
         ))
         .layer(middleware::from_fn(headers::request_id))
-        .layer(cors)
         .with_state(state)
 }
 
-/// CORS for the routes browsers call — `/v1/*` and `/stream/*` — and only for them: the
-/// operations routes (`/metrics`, `/readyz`, `/healthz`) never answer a page from another
-/// origin, and the admin data (`/v1/usage`, `/v1/dashboard/*`) only to origins listed by name
-/// in `[cors] allow_origins` (the wildcard does not reach it).
-fn cors_layer(origins: &[String]) -> CorsLayer {
-    let any = origins.iter().any(|o| o == "*");
-    let listed: Vec<HeaderValue> = origins
-        .iter()
-        .filter(|o| *o != "*")
-        .filter_map(|o| HeaderValue::from_str(o).ok())
-        .collect();
-    let allow_origin = AllowOrigin::predicate(move |origin, parts| {
-        let path = parts.uri.path();
-        let browser_route = path.starts_with("/v1/") || path.starts_with("/stream/");
-        let admin = path == "/v1/usage" || path.starts_with("/v1/dashboard");
-        let named = listed.iter().any(|o| o == origin);
-        browser_route && (named || (any && !admin))
-    });
+/// CORS by route: the routes browsers call (`/v1/*`, `/stream/*`) answer the origins of
+/// `[cors] allow_origins`; the operations routes (`/metrics`, `/readyz`, `/healthz`) answer no
+/// page of another origin at all. CORS sits outside auth, so a page can read even a 401.
+#[derive(Clone)]
+struct Cors(CorsLayer);
+
+impl Cors {
+    fn new(origins: &[String]) -> Self {
+        let allow = if origins.iter().any(|o| o == "*") {
+            AllowOrigin::any()
+        } else {
+            AllowOrigin::list(origins.iter().filter_map(|o| HeaderValue::from_str(o).ok()))
+        };
+        Cors(cors_layer(allow))
+    }
+
+    async fn apply(State(cors): State<Cors>, req: Request, next: Next) -> Response {
+        let path = req.uri().path();
+        if path.starts_with("/v1/") || path.starts_with("/stream/") {
+            match cors.0.layer(next).oneshot(req).await {
+                Ok(res) => res,
+                Err(never) => match never {},
+            }
+        } else {
+            next.run(req).await
+        }
+    }
+}
+
+fn cors_layer(allow_origin: AllowOrigin) -> CorsLayer {
     CorsLayer::new()
         .allow_origin(allow_origin)
         .allow_methods([Method::GET, Method::POST, Method::OPTIONS])

@@ -171,7 +171,7 @@ async fn block_stops_reading_the_provider_and_loses_no_token() {
 #[tokio::test]
 async fn a_client_that_never_reads_is_cut_off_and_the_provider_cancelled() {
     for policy in ["coalesce", "block"] {
-        let up = Proc::mock_upstream(&["--tokens", "2000000"]);
+        let up = Proc::mock_upstream(&["--tokens", "100000", "--itl", "1ms"]);
         let gw = Proc::gateway(&config_for(
             &up,
             &format!("[stream]\nbuffer_events = 8\nslow_client = \"{policy}\"\nslow_client_timeout = \"500ms\"\nsend_buffer = \"16KiB\"\n"),

@@ -14,15 +14,21 @@ use serde_json::json;
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-/// A gateway with a SQLite ledger in front of the simulated provider, with `extra` config.
-async fn gateway(extra: &str) -> (Proc, Proc, Store) {
+/// A gateway with a SQLite ledger in front of the simulated provider, with `extra` config
+/// (tables; top-level keys go before them, in `top`).
+async fn gateway_with(top: &str, extra: &str) -> (Proc, Proc, Store) {
     let up = Proc::mock_upstream(&["--tokens", "5"]);
     let store = Store::new(false).await;
-    let gw = Proc::gateway(&config_for(
-        &up,
-        &format!("ledger = \"{}\"\n{extra}", store.url()),
+    let gw = Proc::gateway(&format!(
+        "ledger = \"{}\"\n{top}\n{}",
+        store.url(),
+        config_for(&up, extra)
     ));
     (up, gw, store)
+}
+
+async fn gateway(extra: &str) -> (Proc, Proc, Store) {
+    gateway_with("", extra).await
 }
 
 /// Reads until the peer closes the connection (or `limit` passes); whether it closed.
@@ -170,13 +176,15 @@ async fn cors_answers_only_the_routes_browsers_call() {
             .await
         }
     };
-    let models = with_origin("/v1/models").await;
-    assert_eq!(models.header("access-control-allow-origin"), Some("*"));
-    for path in ["/metrics", "/readyz", "/healthz", "/v1/usage"] {
+    for path in ["/v1/models", "/v1/usage"] {
+        let r = with_origin(path).await;
+        assert_eq!(r.header("access-control-allow-origin"), Some("*"), "{path}");
+    }
+    for path in ["/metrics", "/readyz", "/healthz"] {
         let r = with_origin(path).await;
         assert_eq!(r.header("access-control-allow-origin"), None, "{path}");
     }
-    // An origin named in `[cors]` may read the usage report.
+    // With origins named in `[cors]`, only they are answered.
     let (_up2, gw2, _store2) = gateway("[cors]\nallow_origins = [\"https://ops.example\"]\n").await;
     let r = common::read(
         common::client()
@@ -191,6 +199,16 @@ async fn cors_answers_only_the_routes_browsers_call() {
         r.header("access-control-allow-origin"),
         Some("https://ops.example")
     );
+    let other = common::read(
+        common::client()
+            .get(gw2.url("/v1/models"))
+            .header("origin", "https://evil.example")
+            .send()
+            .await
+            .unwrap(),
+    )
+    .await;
+    assert_eq!(other.header("access-control-allow-origin"), None);
 }
 
 #[tokio::test]
@@ -469,7 +487,7 @@ async fn a_redirect_to_another_host_is_not_followed_and_no_address_leaks() {
 
 #[tokio::test]
 async fn idle_connections_do_not_hold_the_shutdown() {
-    let (_up, mut gw, _store) = gateway("shutdown_grace = \"2s\"\n").await;
+    let (_up, mut gw, _store) = gateway_with("shutdown_grace = \"2s\"", "").await;
     let mut idle = Vec::new();
     for _ in 0..50 {
         idle.push(TcpStream::connect(gw.addr).await.unwrap());

@@ -248,9 +248,11 @@ async fn streams_cut_at_the_end_of_the_grace_period_still_have_their_rows(postgr
     let ledger = store.ledger().await;
     for i in 0..5 {
         let row = ledger
-            .get(&format!("cut-{i}"))
+            .get_by_client_id(&format!("cut-{i}"))
             .await
             .unwrap()
+            .into_iter()
+            .next()
             .expect("row written before exit");
         assert_eq!(row.status, "shutdown");
         assert!(row.estimated && row.completion_tokens > 0, "{row:?}");

@@ -69,7 +69,7 @@ async fn json_logs_carry_one_structured_line_per_request() {
             .unwrap_or_else(|e| panic!("not JSON ({e}): {l}"))
     });
     let request = lines
-        .find(|v| v["fields"]["request_id"] == "req-json-1")
+        .find(|v| v["fields"]["client_request_id"] == "req-json-1")
         .expect("request line");
     let fields = &request["fields"];
     assert_eq!(fields["model"], "fast");

@@ -40,15 +40,16 @@ pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Resp
     dispatch::chat(&app, ctx, chat, format).await
 }
 
-/// Whether a POST says its body is JSON (`application/json`, or a `+json` type, with any
-/// parameters). Anything else is refused with 415: a page on another site can send a
-/// `text/plain` form to any address without a CORS preflight, and must not spend the
-/// gateway's provider keys that way.
+/// Whether a POST may be read as JSON: it says `application/json` (or a `+json` type, with any
+/// parameters), or says nothing (as some HTTP clients do). Any other type is refused with 415:
+/// a page on another site can send a `text/plain` or form body to any address without a CORS
+/// preflight — browsers always label those — and must not spend the gateway's provider keys
+/// that way.
 pub fn is_json(headers: &HeaderMap) -> bool {
-    let Some(value) = headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-    else {
+    let Some(value) = headers.get(header::CONTENT_TYPE) else {
+        return true;
+    };
+    let Ok(value) = value.to_str() else {
         return false;
     };
     let essence = value
@@ -104,6 +105,6 @@ mod tests {
         assert!(!with("text/plain"));
         assert!(!with("application/x-www-form-urlencoded"));
         assert!(!with("multipart/form-data; boundary=x"));
-        assert!(!is_json(&HeaderMap::new()));
+        assert!(is_json(&HeaderMap::new()));
     }
 }

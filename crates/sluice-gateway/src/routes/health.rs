@@ -21,10 +21,13 @@ pub async fn readyz(State(app): State<AppState>) -> (StatusCode, Json<Value>) {
         .filter(|t| app.provider(&t.provider).is_none())
         .map(|t| t.provider.as_str())
         .collect();
+    // Ready only if the ledger answers and its writer is writing: a full disk or a read-only
+    // file fails writes while reads still work.
     let ledger = match app.accounts() {
         None => "none".to_owned(),
         Some(a) => match a.ledger.ping().await {
-            Ok(()) => "ok".to_owned(),
+            Ok(()) if a.writer.write_ok() => "ok".to_owned(),
+            Ok(()) => "cannot write (rows are held and retried)".to_owned(),
             Err(e) => e.to_string(),
         },
     };

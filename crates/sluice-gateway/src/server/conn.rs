@@ -226,16 +226,19 @@ pub async fn serve(
     tokio::pin!(conn);
     let mut draining = false;
     loop {
-        let deadline = clock
+        // A head may start at any moment after this look, and is due `header_timeout` after
+        // its first byte: looking again within `header_timeout` never misses its deadline.
+        let next_look = Instant::now() + limits.header_timeout;
+        let wake = clock
             .deadline(&limits)
-            .unwrap_or_else(|| Instant::now() + limits.header_timeout.min(limits.idle_timeout));
+            .map_or(next_look, |d| d.min(next_look));
         tokio::select! {
             _ = conn.as_mut() => return,
             () = shutdown.cancelled(), if !draining => {
                 draining = true;
                 conn.as_mut().graceful_shutdown();
             }
-            () = tokio::time::sleep_until(deadline) => {
+            () = tokio::time::sleep_until(wake) => {
                 if clock.deadline(&limits).is_some_and(|d| d <= Instant::now()) {
                     // Idle too long, or a head that does not arrive: the connection goes.
                     return;

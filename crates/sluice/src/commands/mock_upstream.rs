@@ -28,8 +28,9 @@ pub async fn run(
     let local = listener
         .local_addr()
         .map_err(|e| Failure::Runtime(e.into()))?;
+    let shutdown = super::shutdown_signal();
     tracing::info!(tokens, ttft = ?ttft, itl = ?itl, "simulated provider listening on http://{local}");
-    sluice_mock::serve(listener, settings, Stats::new(), super::shutdown_signal())
+    sluice_mock::serve(listener, settings, Stats::new(), shutdown)
         .await
         .context("mock upstream failed")
         .map_err(Failure::Runtime)?;

@@ -44,9 +44,10 @@ pub async fn run(config: Option<PathBuf>, listen: Option<SocketAddr>) -> Result<
     let local = listener
         .local_addr()
         .map_err(|e| Failure::Runtime(e.into()))?;
+    let shutdown = super::shutdown_signal();
     tracing::info!("listening on http://{local}");
     gateway
-        .serve(listener, super::shutdown_signal())
+        .serve(listener, shutdown)
         .await
         .context("server failed")
         .map_err(Failure::Runtime)?;

@@ -59,10 +59,18 @@ impl Store {
         Ledger::open(&self.url()).await.expect("open ledger")
     }
 
+    /// The row of the request the client sent with `x-request-id: id` (the gateway keys its
+    /// rows by ids of its own).
     pub async fn row(&self, id: &str) -> Row {
         let ledger = self.ledger().await;
         for _ in 0..250 {
-            if let Some(row) = ledger.get(id).await.expect("query") {
+            if let Some(row) = ledger
+                .get_by_client_id(id)
+                .await
+                .expect("query")
+                .into_iter()
+                .next()
+            {
                 return row;
             }
             tokio::time::sleep(Duration::from_millis(20)).await;
