@@ -246,3 +246,39 @@ async fn a_mass_hang_up_loses_no_row_and_readiness_keeps_answering() {
         "streams still open"
     );
 }
+
+#[tokio::test]
+async fn a_postgres_ledger_over_tls_records_requests() {
+    let store = Store::new(true).await;
+    let up = Proc::mock_upstream(&["--tokens", "3"]);
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "ledger = \"{}&sslmode=require\"\n{}",
+            store.url(),
+            config_for(&up, "")
+        ),
+    )
+    .unwrap();
+    let gw = Proc::spawn(
+        &[
+            "serve",
+            "--config",
+            config.to_str().unwrap(),
+            "--listen",
+            "127.0.0.1:0",
+        ],
+        &[],
+        None,
+    );
+    let r = post(
+        &gw.url("/v1/chat/completions"),
+        &chat("mock", false),
+        &[("x-request-id", "tls")],
+    )
+    .await;
+    assert_eq!(r.status, 200);
+    assert_eq!(store.row("tls").await.status, "ok");
+}
