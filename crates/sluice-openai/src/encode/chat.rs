@@ -46,7 +46,7 @@ impl ClientEncoder for ChatChunks {
             write_data(out, &price_usage_in_chunk(payload, &priced)?);
         } else if self.include_usage || !summary.usage_key {
             write_data(out, payload);
-        } else if summary.usage.is_some() && summary.choices == 0 {
+        } else if (summary.usage.is_some() || summary.usage_unreadable) && summary.choices == 0 {
             // A usage-only chunk the client did not ask for is dropped.
             return Ok(false);
         } else {
@@ -58,6 +58,7 @@ impl ClientEncoder for ChatChunks {
         Ok(summary.content
             && !summary.finish
             && summary.usage.is_none()
+            && !summary.usage_unreadable
             && summary.choices == 1
             && memchr::memchr(b'\n', payload).is_none())
     }
@@ -132,6 +133,21 @@ mod tests {
     fn empty_choices_filter_chunks_pass() {
         let p = r#"{"choices":[],"prompt_filter_results":[{"prompt_index":0}]}"#;
         assert_eq!(frame(WITHOUT, p).0, format!("data: {p}\n\n"));
+    }
+
+    #[test]
+    fn unreadable_usage_is_relayed_as_written_or_removed() {
+        let p = r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":12.5,"completion_tokens":3}}"#;
+        assert_eq!(frame(WITH, p), (format!("data: {p}\n\n"), false));
+        assert_eq!(
+            frame(WITHOUT, p).0,
+            "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"
+        );
+        // A usage-only chunk is dropped for a client that did not ask, readable or not.
+        assert_eq!(
+            frame(WITHOUT, r#"{"choices":[],"usage":{"prompt_tokens":"x"}}"#).0,
+            ""
+        );
     }
 
     #[test]
