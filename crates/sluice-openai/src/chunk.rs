@@ -39,7 +39,14 @@ pub struct ChunkSummary {
 
 /// Inspects a chunk payload. Anything that is not a JSON object is an error.
 pub fn inspect(payload: &[u8]) -> Result<ChunkSummary, serde_json::Error> {
-    let view: ChunkView = serde_json::from_slice(payload)?;
+    let view: ChunkView = match serde_json::from_slice(payload) {
+        Ok(view) => view,
+        // A number serde cannot read at all (`1e400` is out of range for any float) fails the
+        // whole read, even inside a usage that would only be unreadable. Read again with
+        // `usage` and `x_groq` skipped, so only such a chunk, or one that fails anyway, pays
+        // for a second read.
+        Err(err) => return skipping_usage(payload).ok_or(err),
+    };
     let choices = view.choices.unwrap_or_default();
     let usage = view.usage.flatten();
     Ok(ChunkSummary {
@@ -50,6 +57,32 @@ pub fn inspect(payload: &[u8]) -> Result<ChunkSummary, serde_json::Error> {
         usage_key: view.usage.is_some(),
         usage_unreadable: usage.is_some_and(|u| u.0.is_none()),
         vendor_usage: view.x_groq.and_then(|x| x.0),
+        error: view.error.is_some(),
+    })
+}
+
+/// The summary of a chunk whose usage or extension could not be read at all: any usage it has
+/// is unreadable, and so is its vendor usage.
+fn skipping_usage(payload: &[u8]) -> Option<ChunkSummary> {
+    #[derive(Deserialize)]
+    struct View {
+        #[serde(default)]
+        choices: Option<ChoicesFold>,
+        #[serde(default, deserialize_with = "present")]
+        usage: Option<Option<IgnoredAny>>,
+        #[serde(default)]
+        error: Option<IgnoredAny>,
+    }
+    let view: View = serde_json::from_slice(payload).ok()?;
+    let choices = view.choices.unwrap_or_default();
+    Some(ChunkSummary {
+        choices: choices.n,
+        content: choices.content,
+        finish: choices.finish,
+        usage: None,
+        usage_key: view.usage.is_some(),
+        usage_unreadable: view.usage.flatten().is_some(),
+        vendor_usage: None,
         error: view.error.is_some(),
     })
 }
@@ -67,8 +100,11 @@ struct ChunkView {
     x_groq: Option<VendorUsage>,
 }
 
-fn present<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Option<MaybeUsage>>, D::Error> {
-    Option::<MaybeUsage>::deserialize(de).map(Some)
+/// Tells an absent key (`None`, through `default`) from one that is `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    de: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(de).map(Some)
 }
 
 /// The readable `usage` inside a provider extension object. The extension is the provider's
@@ -508,6 +544,22 @@ mod tests {
                 },
             );
         }
+        // Counts serde cannot read as numbers at all are unreadable too.
+        check(
+            &format!(r#"{finish}{{"prompt_tokens":1e400,"completion_tokens":3}}}}"#),
+            ChunkSummary {
+                choices: 1,
+                finish: true,
+                usage_key: true,
+                usage_unreadable: true,
+                ..Default::default()
+            },
+        );
+        check(
+            r#"{"choices":[],"x_groq":{"usage":{"prompt_tokens":-1e999}}}"#,
+            ChunkSummary::default(),
+        );
+        assert!(inspect(br#"{"choices":[{"delta":{"content":1e400}}]}"#).is_err());
         // `null` stays "present, no usage", not unreadable.
         check(
             &format!("{finish}null}}"),
