@@ -283,22 +283,28 @@ proptest! {
 }
 
 /// Settings for the robustness properties: a modest run with a fixed seed, so CI is quick and
-/// repeatable; `SLUICE_FUZZ_CASES=N` runs N cases with a random seed instead (proptest prints
-/// the seed of a failure; `PROPTEST_RNG_SEED` replays it).
+/// repeatable; `SLUICE_FUZZ_CASES=N` runs N cases from a new seed instead, printed with a
+/// failure (`SLUICE_FUZZ_SEED` replays it).
 fn fuzz_config(cases: u32) -> ProptestConfig {
-    match std::env::var("SLUICE_FUZZ_CASES")
-        .ok()
-        .and_then(|n| n.parse().ok())
-    {
-        Some(cases) => ProptestConfig {
-            cases,
-            ..ProptestConfig::default()
-        },
-        None => ProptestConfig {
-            cases,
-            rng_seed: proptest::test_runner::RngSeed::Fixed(0x51CE),
-            ..ProptestConfig::default()
-        },
+    let env = |name| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let (cases, seed) = match env("SLUICE_FUZZ_CASES") {
+        Some(long) => {
+            let seed = env("SLUICE_FUZZ_SEED").unwrap_or_else(|| {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                now.map_or(0, |d| d.as_nanos() as u64)
+            });
+            // Shown with a failure, so the run can be replayed.
+            eprintln!("{long} cases from seed {seed} (SLUICE_FUZZ_SEED={seed} replays them)");
+            (u32::try_from(long).unwrap_or(u32::MAX), seed)
+        }
+        None => (cases, 0x51CE),
+    };
+    ProptestConfig {
+        cases,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
+        // A failure is replayed from its seed; no regression files in the source tree.
+        failure_persistence: None,
+        ..ProptestConfig::default()
     }
 }
 
