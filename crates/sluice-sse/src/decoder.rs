@@ -171,12 +171,12 @@ impl Decoder {
     /// over: the decoder's state is not meant to be used again.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, SseError> {
         while let Some(line) = self.next_line()? {
-            let frame = self.process_line(line);
+            if let Some(frame) = self.process_line(line) {
+                // A dispatch emptied the open event and a comment left it as it was.
+                return Ok(Some(frame));
+            }
             if self.event_len() > self.max_event_bytes {
                 return Err(self.too_large());
-            }
-            if frame.is_some() {
-                return Ok(frame);
             }
         }
         if self.buffered_len() > self.max_event_bytes {
