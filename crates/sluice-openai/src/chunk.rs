@@ -3,12 +3,16 @@
 //! usage, and whether it is an error. Fields the gateway does not need are skipped by serde
 //! without allocating. A whole (non-streamed) completion reads the same way: its `choices`
 //! carry a `message` instead of a `delta`, and its `usage` is found like a chunk's.
+//!
+//! A usage the gateway cannot trust (a count that is negative, fractional or not a number, see
+//! [`MaybeUsage`]) never fails the chunk: it is reported as no usage, so the gateway counts the
+//! tokens itself and marks them estimated, and the chunk is still relayed as written.
 
 use std::fmt;
 
 use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
-use sluice_types::Usage;
+use sluice_types::{MaybeUsage, Usage};
 
 /// What one chunk says, as far as the relay cares.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -19,12 +23,15 @@ pub struct ChunkSummary {
     pub content: bool,
     /// Some choice has a non-null `finish_reason`.
     pub finish: bool,
-    /// The top-level `usage`, when present and not null.
+    /// The top-level `usage`, when present, not null and readable.
     pub usage: Option<Usage>,
-    /// A top-level `usage` key is present, even as `null` (it must be removed for a client
-    /// that did not ask for usage).
+    /// A top-level `usage` key is present, even as `null` or unreadable (it must be removed
+    /// for a client that did not ask for usage).
     pub usage_key: bool,
-    /// Usage reported only in a provider extension (`x_groq.usage`).
+    /// The top-level `usage` is present and not null, but its counts cannot be trusted
+    /// ([`MaybeUsage`]); `usage` is `None`.
+    pub usage_unreadable: bool,
+    /// Usage reported only in a provider extension (`x_groq.usage`), when readable.
     pub vendor_usage: Option<Usage>,
     /// A top-level `error` key that is not null.
     pub error: bool,
@@ -32,15 +39,50 @@ pub struct ChunkSummary {
 
 /// Inspects a chunk payload. Anything that is not a JSON object is an error.
 pub fn inspect(payload: &[u8]) -> Result<ChunkSummary, serde_json::Error> {
-    let view: ChunkView = serde_json::from_slice(payload)?;
+    let view: ChunkView = match serde_json::from_slice(payload) {
+        Ok(view) => view,
+        // A number serde cannot read at all (`1e400` is out of range for any float) fails the
+        // whole read, even inside a usage that would only be unreadable. Read again with
+        // `usage` and `x_groq` skipped, so only such a chunk, or one that fails anyway, pays
+        // for a second read.
+        Err(err) => return skipping_usage(payload).ok_or(err),
+    };
     let choices = view.choices.unwrap_or_default();
+    let usage = view.usage.flatten();
     Ok(ChunkSummary {
         choices: choices.n,
         content: choices.content,
         finish: choices.finish,
-        usage: view.usage.flatten(),
+        usage: usage.and_then(|u| u.0),
         usage_key: view.usage.is_some(),
-        vendor_usage: view.x_groq.and_then(|x| x.usage),
+        usage_unreadable: usage.is_some_and(|u| u.0.is_none()),
+        vendor_usage: view.x_groq.and_then(|x| x.0),
+        error: view.error.is_some(),
+    })
+}
+
+/// The summary of a chunk whose usage or extension could not be read at all: any usage it has
+/// is unreadable, and so is its vendor usage.
+fn skipping_usage(payload: &[u8]) -> Option<ChunkSummary> {
+    #[derive(Deserialize)]
+    struct View {
+        #[serde(default)]
+        choices: Option<ChoicesFold>,
+        #[serde(default, deserialize_with = "present")]
+        usage: Option<Option<IgnoredAny>>,
+        #[serde(default)]
+        error: Option<IgnoredAny>,
+    }
+    let view: View = serde_json::from_slice(payload).ok()?;
+    let choices = view.choices.unwrap_or_default();
+    Some(ChunkSummary {
+        choices: choices.n,
+        content: choices.content,
+        finish: choices.finish,
+        usage: None,
+        usage_key: view.usage.is_some(),
+        usage_unreadable: view.usage.flatten().is_some(),
+        vendor_usage: None,
         error: view.error.is_some(),
     })
 }
@@ -51,21 +93,87 @@ struct ChunkView {
     choices: Option<ChoicesFold>,
     /// `None` when absent, `Some(None)` when `null`.
     #[serde(default, deserialize_with = "present")]
-    usage: Option<Option<Usage>>,
+    usage: Option<Option<MaybeUsage>>,
     #[serde(default)]
     error: Option<IgnoredAny>,
     #[serde(default)]
-    x_groq: Option<VendorExtension>,
+    x_groq: Option<VendorUsage>,
 }
 
-fn present<'de, D: Deserializer<'de>>(de: D) -> Result<Option<Option<Usage>>, D::Error> {
-    Option::<Usage>::deserialize(de).map(Some)
+/// Tells an absent key (`None`, through `default`) from one that is `null` (`Some(None)`).
+fn present<'de, D: Deserializer<'de>, T: Deserialize<'de>>(
+    de: D,
+) -> Result<Option<Option<T>>, D::Error> {
+    Option::<T>::deserialize(de).map(Some)
 }
 
-#[derive(Deserialize)]
-struct VendorExtension {
-    #[serde(default)]
-    usage: Option<Usage>,
+/// The readable `usage` inside a provider extension object. The extension is the provider's
+/// own business, so whatever shape it has never fails the chunk.
+struct VendorUsage(Option<Usage>);
+
+impl<'de> Deserialize<'de> for VendorUsage {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct V;
+        impl<'de> Visitor<'de> for V {
+            type Value = VendorUsage;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a provider extension")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<VendorUsage, A::Error> {
+                let mut usage = None;
+                while let Some(key) = map.next_key::<IsUsage>()? {
+                    if key.0 {
+                        usage = map.next_value::<Option<MaybeUsage>>()?.and_then(|u| u.0);
+                    } else {
+                        map.next_value::<IgnoredAny>()?;
+                    }
+                }
+                Ok(VendorUsage(usage))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<VendorUsage, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(VendorUsage(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<VendorUsage, E> {
+                Ok(VendorUsage(None))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<VendorUsage, E> {
+                Ok(VendorUsage(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<VendorUsage, E> {
+                Ok(VendorUsage(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<VendorUsage, E> {
+                Ok(VendorUsage(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<VendorUsage, E> {
+                Ok(VendorUsage(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<VendorUsage, E> {
+                Ok(VendorUsage(None))
+            }
+        }
+        de.deserialize_any(V)
+    }
+}
+
+/// Whether an object key is `usage`, read without copying it.
+struct IsUsage(bool);
+
+impl<'de> Deserialize<'de> for IsUsage {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct K;
+        impl Visitor<'_> for K {
+            type Value = bool;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<bool, E> {
+                Ok(key == "usage")
+            }
+        }
+        de.deserialize_identifier(K).map(IsUsage)
+    }
 }
 
 /// `choices` folded into flags while it is read, so no `Vec` is built per chunk.
@@ -377,6 +485,115 @@ mod tests {
                 ..Default::default()
             },
         );
+    }
+
+    /// Odd usage never fails a chunk: readable counts are read, anything uncertain is
+    /// reported as no usage (so the gateway estimates) while the chunk stays good.
+    #[test]
+    fn odd_usage_is_read_leniently_or_reported_unreadable() {
+        let finish =
+            r#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":"#;
+        let counted = |p, c| Some(Usage::counted(p, c));
+        for (usage, want) in [
+            (
+                r#"{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}"#,
+                counted(12, 3),
+            ),
+            (
+                r#"{"prompt_tokens":12.0,"completion_tokens":3.0,"total_tokens":15.0}"#,
+                counted(12, 3),
+            ),
+            (
+                r#"{"prompt_tokens":"12","completion_tokens":"3","total_tokens":"15"}"#,
+                counted(12, 3),
+            ),
+            (
+                r#"{"prompt_tokens":12,"completion_tokens":3}"#,
+                counted(12, 3),
+            ),
+            (
+                r#"{"prompt_tokens":12,"completion_tokens":3,"total_tokens":7}"#,
+                counted(12, 3),
+            ),
+            (r#"{"prompt_tokens":-12,"completion_tokens":3}"#, None),
+            (r#"{"prompt_tokens":12.5,"completion_tokens":3}"#, None),
+            (r#"{"prompt_tokens":"twelve","completion_tokens":3}"#, None),
+            (
+                r#"{"prompt_tokens":{"text":12},"completion_tokens":3}"#,
+                None,
+            ),
+            (
+                r#"{"prompt_tokens":12,"completion_tokens":3,"total_tokens":"n/a"}"#,
+                None,
+            ),
+            (r#"{}"#, None),
+            (r#""12""#, None),
+            (r#"[12,3]"#, None),
+            (r#"15"#, None),
+        ] {
+            let payload = format!("{finish}{usage}}}");
+            check(
+                &payload,
+                ChunkSummary {
+                    choices: 1,
+                    finish: true,
+                    usage: want,
+                    usage_key: true,
+                    usage_unreadable: want.is_none(),
+                    ..Default::default()
+                },
+            );
+        }
+        // Counts serde cannot read as numbers at all are unreadable too.
+        check(
+            &format!(r#"{finish}{{"prompt_tokens":1e400,"completion_tokens":3}}}}"#),
+            ChunkSummary {
+                choices: 1,
+                finish: true,
+                usage_key: true,
+                usage_unreadable: true,
+                ..Default::default()
+            },
+        );
+        check(
+            r#"{"choices":[],"x_groq":{"usage":{"prompt_tokens":-1e999}}}"#,
+            ChunkSummary::default(),
+        );
+        assert!(inspect(br#"{"choices":[{"delta":{"content":1e400}}]}"#).is_err());
+        // `null` stays "present, no usage", not unreadable.
+        check(
+            &format!("{finish}null}}"),
+            ChunkSummary {
+                choices: 1,
+                finish: true,
+                usage_key: true,
+                ..Default::default()
+            },
+        );
+    }
+
+    #[test]
+    fn odd_vendor_usage_never_fails_the_chunk() {
+        let groq = |x: &str| format!(r#"{{"choices":[],"x_groq":{x}}}"#);
+        let usage = |x: &str| inspect(groq(x).as_bytes()).unwrap().vendor_usage;
+        assert_eq!(
+            usage(
+                r#"{"id":"r","usage":{"queue_time":0.06,"prompt_tokens":18.0,"completion_tokens":"439","total_tokens":457,"total_time":0.79}}"#
+            ),
+            Some(Usage::counted(18, 439))
+        );
+        for odd in [
+            r#"{"id":"r","usage":{"prompt_tokens":1.5}}"#,
+            r#"{"id":"r","usage":null}"#,
+            r#"{"id":"r","usage":"lots"}"#,
+            r#"{"id":"r","seed":27718886}"#,
+            r#""req_1""#,
+            r#"[1,{"usage":{"prompt_tokens":1}}]"#,
+            r#"null"#,
+            r#"7"#,
+        ] {
+            assert_eq!(usage(odd), None, "{odd}");
+        }
     }
 
     #[test]

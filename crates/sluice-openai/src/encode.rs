@@ -35,7 +35,8 @@ pub trait ClientEncoder: Send + Sync + std::fmt::Debug {
         out: &mut BytesMut,
     ) -> Result<bool, EncodeError>;
 
-    /// Writes the end of a stream that completed; `usage` is the last the provider reported.
+    /// Writes the end of a stream that completed; `usage` is the last the provider reported,
+    /// at the top level of a chunk or in an extension such as `x_groq`.
     fn end(&mut self, usage: Option<&Usage>, out: &mut BytesMut);
 
     /// Writes the final event of a stream that failed after it started. Nothing that reads as

@@ -3,7 +3,8 @@
 //! written from them by a [`ClientEncoder`].
 //!
 //! - [`chunk`]: what the gateway must know of one chunk (content seen, finish, usage, error),
-//!   read in one pass without building a JSON tree;
+//!   read in one pass without building a JSON tree; a usage it cannot trust is reported as
+//!   none, never as a failed chunk;
 //! - [`rewrite`]: one top-level key changed while every other byte stays as written;
 //! - [`pricing`]: the gateway's cost written into a usage object;
 //! - [`error`]: error bodies, as providers send them and as OpenAI's clients expect them;

@@ -60,6 +60,13 @@ impl ChatRequest {
         if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
             return Err(bad("The request body is not a valid JSON object."));
         }
+        // JSON is UTF-8, but serde skips the fields it does not read without checking them;
+        // a body that is not would only fail later, when it is rewritten for the provider.
+        if std::str::from_utf8(&raw).is_err() {
+            return Err(bad(
+                "The request body is not a valid JSON object: it is not UTF-8.",
+            ));
+        }
         let view: View<'_> = serde_json::from_slice(&raw)
             .map_err(|e| bad(format!("The request body is not a valid JSON object: {e}")))?;
         let model = match view.model.map(|m| serde_json::from_str::<Value>(m.get())) {
@@ -228,6 +235,11 @@ mod tests {
             let err = parse(body).unwrap_err();
             assert!(err.0.contains(needle), "{body}: {err}");
         }
+        // A body that is not UTF-8 is refused up front, even where only a field the gateway
+        // does not read holds the bad bytes.
+        let body = b"{\"model\":\"m\",\"messages\":[],\"stream\":true,\"x\":\"\xff\"}";
+        let err = ChatRequest::parse(Bytes::from_static(body)).unwrap_err();
+        assert!(err.0.contains("not UTF-8"), "{err}");
     }
 
     #[test]

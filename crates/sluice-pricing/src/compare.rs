@@ -17,10 +17,10 @@ use crate::window::MONTH_MS;
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Comparison {
     /// Million input (prompt) tokens per month.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::json::number")]
     pub input_mtok: Decimal,
     /// Million output (completion) tokens per month.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::json::number")]
     pub output_mtok: Decimal,
     /// The model the rows were filtered by, if any.
     pub model: Option<String>,
@@ -46,38 +46,38 @@ pub struct ComparisonRow {
     /// The provider's model name.
     pub model: String,
     /// List price, USD per million input tokens.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::json::number")]
     pub input_usd_per_mtok: Decimal,
     /// List price, USD per million output tokens.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::json::number")]
     pub output_usd_per_mtok: Decimal,
     /// Whether the price is built in or from the config.
     pub price_source: Source,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::json::number")]
     pub usd_month: Decimal,
     /// What the provider charges, in `currency`, at `per_usd`.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::json::number")]
     pub local_month: Decimal,
     /// The provider's billing currency.
     pub currency: String,
     /// Units of `currency` per USD of list price at this provider.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::json::number")]
     pub per_usd: Decimal,
     /// The cost in [`Comparison::display_currency`]: the local amount when the provider
     /// bills in it, the USD amount when it is USD, otherwise unknown (`None`): a provider's
     /// `per_usd` is its price, not an exchange rate, so it is not applied to other providers.
-    #[serde(with = "rust_decimal::serde::str_option")]
+    #[serde(with = "crate::json::number_option")]
     pub display_month: Option<Decimal>,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::json::number")]
     pub saving_usd_month_vs_cheapest: Decimal,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::json::number")]
     pub saving_usd_year_vs_cheapest: Decimal,
     /// `display_month` less the smallest known `display_month` of the comparison: the saving
     /// against the cheapest row in the display currency (which need not be the cheapest in
     /// USD: a provider's rate can outweigh its list price).
-    #[serde(with = "rust_decimal::serde::str_option")]
+    #[serde(with = "crate::json::number_option")]
     pub saving_display_month_vs_cheapest: Option<Decimal>,
-    #[serde(with = "rust_decimal::serde::str_option")]
+    #[serde(with = "crate::json::number_option")]
     pub saving_display_year_vs_cheapest: Option<Decimal>,
 }
 
@@ -342,22 +342,34 @@ mod tests {
     }
 
     #[test]
-    fn amounts_serialize_as_exact_decimal_strings() {
+    fn amounts_serialize_as_exact_decimal_numbers() {
         let mut book = PriceBook::empty();
         book.set_price(
             "p",
             "m",
             Price {
                 input: dec("0.1"),
-                output: dec("0.2"),
+                output: dec("0.20"),
             },
         );
-        let c = compare(&book, dec("3"), dec("3"), None, None);
-        let json = serde_json::to_value(&c).unwrap();
-        assert_eq!(json["rows"][0]["usd_month"], "0.9");
-        assert_eq!(json["rows"][0]["price_source"], "config");
-        assert_eq!(json["rows"][0]["display_month"], serde_json::Value::Null);
-        assert_eq!(json["input_mtok"], "3");
+        let c = compare(&book, dec("3"), dec("3.0"), None, None);
+        let text = serde_json::to_string(&c).unwrap();
+        assert!(
+            text.starts_with(r#"{"input_mtok":3,"output_mtok":3,"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""input_usd_per_mtok":0.1,"output_usd_per_mtok":0.2,"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""price_source":"config","usd_month":0.9,"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#""per_usd":1,"display_month":null,"#),
+            "{text}"
+        );
     }
 
     #[test]

@@ -17,7 +17,7 @@ pub fn currency_code(text: &str) -> Option<String> {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct Rate {
     /// Units of the display currency per USD.
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::json::number")]
     pub per_usd: Decimal,
     /// The provider whose billing rate this is (`None` for USD itself).
     pub provider: Option<String>,

@@ -1,7 +1,7 @@
 //! Money for Sluice: exact decimal prices, the built-in price list, the cost of a request,
 //! the monthly cost comparison across providers (`sluice cost`), usage reports in money
 //! (`sluice usage`, `GET /v1/usage`), what a request charges a key's budget, and amounts as
-//! text.
+//! text and as JSON numbers.
 //!
 //! Every amount is a [`Decimal`]: list prices are decimal USD per million tokens, a single
 //! request costs fractions of a micro-dollar, and sums of `f64` drift (`0.1 + 0.2`). The
@@ -15,7 +15,8 @@
 //! monthly comparison, and monthly projections of measured traffic), `window` (a report's time
 //! window), `currency` (currency codes and the display rate), `report` (the usage report
 //! document), `charge` (a request's cost in a key's budget currency), [`display`] (amounts as
-//! text: rounding, minor units, thousands separators).
+//! text: rounding, minor units, thousands separators), [`json`] (amounts in JSON documents, as
+//! numbers with their exact digits).
 
 mod book;
 mod charge;
@@ -23,6 +24,7 @@ mod compare;
 mod cost;
 mod currency;
 pub mod display;
+pub mod json;
 mod report;
 mod window;
 

@@ -53,10 +53,10 @@ pub struct UsageLine {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
-    #[serde(with = "rust_decimal::serde::str")]
+    #[serde(with = "crate::json::number")]
     pub cost_usd: Decimal,
     /// The cost in the report's `currency`.
-    #[serde(with = "rust_decimal::serde::str_option")]
+    #[serde(with = "crate::json::number_option")]
     pub local: Option<Decimal>,
     pub estimated_requests: u64,
     pub errors: u64,
@@ -211,10 +211,16 @@ mod tests {
         assert_eq!(r.total.local, Some(dec("0.003756069")));
         assert_eq!(r.total.errors, 2);
         assert!(r.note.contains("anthropic"), "{}", r.note);
-        let json = serde_json::to_value(&r).unwrap();
-        assert_eq!(json["total"]["cost_usd"], "0.00051453");
-        assert_eq!(json["rows"][1]["local"], "0.001252023");
-        assert_eq!(json["rate"]["per_usd"], "7.3");
+        // Amounts are JSON numbers with exactly their digits.
+        let text = serde_json::to_string(&r).unwrap();
+        assert!(
+            text.contains(r#""cost_usd":0.00051453,"local":0.003756069,"#),
+            "{text}"
+        );
+        assert!(text.contains(r#""local":0.001252023,"#), "{text}");
+        assert!(text.contains(r#""rate":{"per_usd":7.3,"#), "{text}");
+        let json: serde_json::Value = serde_json::from_str(&text).unwrap();
+        assert!(json["total"]["cost_usd"].is_number());
         assert_eq!(json["rate"]["source"], "builtin");
         assert!(json["total"].get("group").is_none());
 
@@ -233,7 +239,8 @@ mod tests {
         assert_eq!(days, ["2026-01-01", "2026-01-02"]);
         assert_eq!(r.rate, None);
         assert_eq!(r.total.local, None);
-        let json = serde_json::to_value(&r).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(json["total"]["local"], serde_json::Value::Null);
         assert_eq!(json["rate"], serde_json::Value::Null);
     }
@@ -264,7 +271,8 @@ mod tests {
             [("ci runner", Some("k1")), ("-", None), ("gone", None)]
         );
         assert_eq!(r.total.key_id, None);
-        let json = serde_json::to_value(&r).unwrap();
+        let json: serde_json::Value =
+            serde_json::from_str(&serde_json::to_string(&r).unwrap()).unwrap();
         assert_eq!(json["rows"][0]["group"], "ci runner");
         assert_eq!(json["rows"][0]["key_id"], "k1");
         assert!(json["rows"][1].get("key_id").is_none());

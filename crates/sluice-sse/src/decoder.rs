@@ -3,7 +3,8 @@
 use bytes::{Buf, Bytes, BytesMut};
 
 /// Events (and unterminated lines) larger than this are refused, so one malformed or hostile
-/// stream cannot make the gateway buffer without bound. Real chunks are well under 64 KiB.
+/// stream cannot make the gateway buffer without bound. Real chunks are well under 64 KiB;
+/// the headroom is for a chunk that carries a whole image or a very long tool call.
 pub const DEFAULT_MAX_EVENT_BYTES: usize = 8 * 1024 * 1024;
 
 /// One dispatched event. Fields the gateway does not relay (`id`, `retry`) are still decoded so
@@ -151,22 +152,43 @@ impl Decoder {
 
     /// Bytes held for an incomplete line or event.
     pub fn buffered_len(&self) -> usize {
-        self.buf.len() + self.data.len()
+        self.buf.len() + self.event_len()
+    }
+
+    /// Bytes held for the event being assembled (its data, type and id so far).
+    fn event_len(&self) -> usize {
+        self.data.len()
+            + self.event.as_ref().map_or(0, Bytes::len)
+            + self.id.as_ref().map_or(0, Bytes::len)
     }
 
     /// The next complete frame, or `Ok(None)` when more input is needed.
+    ///
+    /// Memory stays bounded: an event being assembled may not grow past the limit (checked
+    /// after every line, so many short `data:` lines in one read count too), and when more
+    /// input is needed what is held (an unterminated line and the open event) may not exceed
+    /// it either. Past the limit it returns [`SseError::EventTooLarge`], and the stream is
+    /// over: the decoder's state is not meant to be used again.
     pub fn next_frame(&mut self) -> Result<Option<Frame>, SseError> {
         while let Some(line) = self.next_line()? {
             if let Some(frame) = self.process_line(line) {
+                // A dispatch emptied the open event and a comment left it as it was.
                 return Ok(Some(frame));
+            }
+            if self.event_len() > self.max_event_bytes {
+                return Err(self.too_large());
             }
         }
         if self.buffered_len() > self.max_event_bytes {
-            return Err(SseError::EventTooLarge {
-                limit: self.max_event_bytes,
-            });
+            return Err(self.too_large());
         }
         Ok(None)
+    }
+
+    fn too_large(&self) -> SseError {
+        SseError::EventTooLarge {
+            limit: self.max_event_bytes,
+        }
     }
 
     /// Ends the input. A last line without its line end is taken as complete, and an event

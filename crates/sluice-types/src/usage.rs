@@ -1,16 +1,23 @@
-//! Token counts.
+//! Token counts, and how they are read from what providers send.
+//!
+//! Providers write usage oddly: counts as floats (`12.0`) or numeric strings (`"12"`), a
+//! `total_tokens` that is missing or disagrees with its parts, and sometimes garbage. Reading is
+//! lenient where the number is still certain and refuses where it is not, because a usage read
+//! wrongly is billed wrongly: a count that is negative, fractional, out of range or not a number
+//! makes the whole usage *unreadable*, and the gateway then counts the tokens itself and marks
+//! the request estimated rather than billing a guess as exact.
 
+use std::fmt;
+
+use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 use serde::Deserialize;
 
 /// Token counts as a provider reports them (OpenAI's names; other providers' usage is read
-/// into these).
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq, Deserialize)]
+/// into these). `total_tokens` is always `prompt_tokens + completion_tokens` once read.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
-    #[serde(default)]
     pub prompt_tokens: u64,
-    #[serde(default)]
     pub completion_tokens: u64,
-    #[serde(default)]
     pub total_tokens: u64,
 }
 
@@ -25,21 +32,311 @@ impl Usage {
     }
 }
 
+/// A usage object read without ever failing on well-formed input: `Some` counts when they can
+/// be trusted, `None` when the usage is unreadable (see the module doc). A chunk carrying an
+/// unreadable usage is still a good chunk; only its usage is not believed.
+///
+/// Readable: an object whose counts are integers, floats without a fractional part, or
+/// strings of ASCII digits, each within `u64`, naming at least one of `prompt_tokens` and
+/// `completion_tokens` (a missing one is 0; an object naming neither says nothing, and billing
+/// it as zero tokens would claim an exact $0). Any other key is skipped, whatever it holds.
+/// Anything that is not an object is unreadable.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct MaybeUsage(pub Option<Usage>);
+
+impl<'de> Deserialize<'de> for MaybeUsage {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        de.deserialize_any(UsageVisitor)
+    }
+}
+
+/// Reads usage strictly for callers that want an error rather than `None`: the same rules as
+/// [`MaybeUsage`], with an unreadable usage an error.
+impl<'de> Deserialize<'de> for Usage {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        MaybeUsage::deserialize(de)?.0.ok_or_else(|| {
+            de::Error::custom(
+                "usage is unreadable: its token counts must be whole, non-negative numbers",
+            )
+        })
+    }
+}
+
+struct UsageVisitor;
+
+impl<'de> Visitor<'de> for UsageVisitor {
+    type Value = MaybeUsage;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a usage object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeUsage, A::Error> {
+        let mut prompt = None;
+        let mut completion = None;
+        let mut readable = true;
+        while let Some(key) = map.next_key::<Key>()? {
+            // A repeated key is read again and the last one wins, as in most JSON readers.
+            let slot = match key {
+                Key::Prompt => &mut prompt,
+                Key::Completion => &mut completion,
+                // The total is recomputed, but a total that is not a count still says the
+                // provider's numbers cannot be trusted.
+                Key::Total => {
+                    readable &= map.next_value::<Count>()?.0.is_some();
+                    continue;
+                }
+                Key::Other => {
+                    map.next_value::<IgnoredAny>()?;
+                    continue;
+                }
+            };
+            match map.next_value::<Count>()?.0 {
+                Some(n) => *slot = Some(n),
+                None => readable = false,
+            }
+        }
+        let named = prompt.is_some() || completion.is_some();
+        Ok(MaybeUsage((readable && named).then(|| {
+            Usage::counted(prompt.unwrap_or(0), completion.unwrap_or(0))
+        })))
+    }
+
+    // Anything but an object is consumed whole and is unreadable.
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<MaybeUsage, E> {
+        Ok(MaybeUsage(None))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<MaybeUsage, E> {
+        Ok(MaybeUsage(None))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<MaybeUsage, E> {
+        Ok(MaybeUsage(None))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<MaybeUsage, E> {
+        Ok(MaybeUsage(None))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<MaybeUsage, E> {
+        Ok(MaybeUsage(None))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<MaybeUsage, E> {
+        Ok(MaybeUsage(None))
+    }
+    fn visit_none<E: de::Error>(self) -> Result<MaybeUsage, E> {
+        Ok(MaybeUsage(None))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<MaybeUsage, A::Error> {
+        while seq.next_element::<IgnoredAny>()?.is_some() {}
+        Ok(MaybeUsage(None))
+    }
+}
+
+/// The keys of a usage object the gateway reads; every other key is skipped.
+enum Key {
+    Prompt,
+    Completion,
+    Total,
+    Other,
+}
+
+impl<'de> Deserialize<'de> for Key {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct KeyVisitor;
+        impl Visitor<'_> for KeyVisitor {
+            type Value = Key;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a key")
+            }
+            fn visit_str<E: de::Error>(self, key: &str) -> Result<Key, E> {
+                Ok(match key {
+                    "prompt_tokens" => Key::Prompt,
+                    "completion_tokens" => Key::Completion,
+                    "total_tokens" => Key::Total,
+                    _ => Key::Other,
+                })
+            }
+        }
+        de.deserialize_identifier(KeyVisitor)
+    }
+}
+
+/// One token count: `Some` for a whole number within `u64` written as an integer, a float
+/// without a fractional part or a string of ASCII digits; `None` for anything else, which is
+/// consumed whole so the rest of the payload still reads.
+struct Count(Option<u64>);
+
+/// 2^64, the first float too large for a `u64` (`u64::MAX as f64` rounds up to it).
+const U64_LIMIT: f64 = 18_446_744_073_709_551_616.0;
+
+impl<'de> Deserialize<'de> for Count {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct CountVisitor;
+        impl<'de> Visitor<'de> for CountVisitor {
+            type Value = Count;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("a token count")
+            }
+            fn visit_u64<E: de::Error>(self, n: u64) -> Result<Count, E> {
+                Ok(Count(Some(n)))
+            }
+            fn visit_i64<E: de::Error>(self, n: i64) -> Result<Count, E> {
+                Ok(Count(u64::try_from(n).ok()))
+            }
+            fn visit_f64<E: de::Error>(self, f: f64) -> Result<Count, E> {
+                // `-0.0` passes as 0; NaN fails every comparison.
+                let whole = f.fract() == 0.0 && (0.0..U64_LIMIT).contains(&f);
+                // The cast is exact: `f` is a whole number within range.
+                Ok(Count(whole.then_some(f as u64)))
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<Count, E> {
+                let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+                Ok(Count(digits.then(|| s.parse().ok()).flatten()))
+            }
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<Count, E> {
+                Ok(Count(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Count, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(Count(None))
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Count, A::Error> {
+                while map.next_entry::<IgnoredAny, IgnoredAny>()?.is_some() {}
+                Ok(Count(None))
+            }
+        }
+        de.deserialize_any(CountVisitor)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
 
+    fn read(json: &str) -> Option<Usage> {
+        serde_json::from_str::<MaybeUsage>(json)
+            .unwrap_or_else(|e| panic!("{json}: {e}"))
+            .0
+    }
+
     #[test]
-    fn missing_counts_read_as_zero() {
-        let u: Usage = serde_json::from_str(r#"{"prompt_tokens":3,"extra":1}"#).unwrap();
-        assert_eq!(u, Usage::counted(3, 0).with_total(0));
+    fn counts_read_leniently_where_the_number_is_certain() {
+        let u = |p, c| Some(Usage::counted(p, c));
+        for (json, want) in [
+            (
+                r#"{"prompt_tokens":12,"completion_tokens":3,"total_tokens":15}"#,
+                u(12, 3),
+            ),
+            (r#"{"prompt_tokens":12.0,"completion_tokens":3}"#, u(12, 3)),
+            (
+                r#"{"prompt_tokens":1.2e1,"completion_tokens":-0.0}"#,
+                u(12, 0),
+            ),
+            (
+                r#"{"prompt_tokens":"12","completion_tokens":"003"}"#,
+                u(12, 3),
+            ),
+            (r#"{"prompt_tokens":3,"extra":1}"#, u(3, 0)),
+            (
+                r#"{"completion_tokens":4,"queue_time":0.06,"x":{"y":[1,"z"]}}"#,
+                u(0, 4),
+            ),
+            (
+                r#"{"prompt_tokens":0,"completion_tokens":0,"total_tokens":0}"#,
+                u(0, 0),
+            ),
+            (
+                r#"{"prompt_tokens":1,"prompt_tokens":2,"completion_tokens":3}"#,
+                u(2, 3),
+            ),
+            (
+                r#"{"prompt_tokens":18446744073709551615,"completion_tokens":1}"#,
+                Some(Usage {
+                    prompt_tokens: u64::MAX,
+                    completion_tokens: 1,
+                    total_tokens: u64::MAX,
+                }),
+            ),
+        ] {
+            assert_eq!(read(json), want, "{json}");
+        }
+    }
+
+    #[test]
+    fn a_missing_or_wrong_total_is_their_sum() {
+        assert_eq!(
+            read(r#"{"prompt_tokens":5,"completion_tokens":6}"#),
+            Some(Usage::counted(5, 6))
+        );
+        assert_eq!(
+            read(r#"{"prompt_tokens":5,"completion_tokens":6,"total_tokens":99}"#),
+            Some(Usage::counted(5, 6))
+        );
+        assert_eq!(
+            read(r#"{"total_tokens":11,"prompt_tokens":5,"completion_tokens":6.0}"#)
+                .map(|u| u.total_tokens),
+            Some(11)
+        );
+    }
+
+    #[test]
+    fn anything_uncertain_is_unreadable() {
+        for json in [
+            r#"{"prompt_tokens":-1,"completion_tokens":3}"#,
+            r#"{"prompt_tokens":12.5,"completion_tokens":3}"#,
+            r#"{"prompt_tokens":"12.0","completion_tokens":3}"#,
+            r#"{"prompt_tokens":"","completion_tokens":3}"#,
+            r#"{"prompt_tokens":" 12","completion_tokens":3}"#,
+            r#"{"prompt_tokens":"-1","completion_tokens":3}"#,
+            r#"{"prompt_tokens":"99999999999999999999","completion_tokens":3}"#,
+            r#"{"prompt_tokens":1e20,"completion_tokens":3}"#,
+            r#"{"prompt_tokens":true,"completion_tokens":3}"#,
+            r#"{"prompt_tokens":null,"completion_tokens":3}"#,
+            r#"{"prompt_tokens":[1],"completion_tokens":3}"#,
+            r#"{"prompt_tokens":{"n":1},"completion_tokens":3}"#,
+            r#"{"prompt_tokens":1,"completion_tokens":3,"total_tokens":"lots"}"#,
+            r#"{"prompt_tokens":1,"completion_tokens":3,"total_tokens":-4}"#,
+            // An object naming neither count says nothing about the tokens.
+            r#"{}"#,
+            r#"{"total_tokens":50}"#,
+            r#"{"input_tokens":5,"output_tokens":6}"#,
+            // Not an object at all.
+            r#"12"#,
+            r#"-3"#,
+            r#"1.5"#,
+            r#""12""#,
+            r#"true"#,
+            r#"[1,2,3]"#,
+            r#"null"#,
+        ] {
+            assert_eq!(read(json), None, "{json}");
+        }
+    }
+
+    #[test]
+    fn usage_read_strictly_is_an_error_when_unreadable() {
+        let u: Usage = serde_json::from_str(r#"{"prompt_tokens":3,"total_tokens":1}"#).unwrap();
+        assert_eq!(u, Usage::counted(3, 0));
+        let err = serde_json::from_str::<Usage>(r#"{"prompt_tokens":3.5}"#).unwrap_err();
+        assert!(err.to_string().contains("unreadable"), "{err}");
         assert_eq!(Usage::counted(u64::MAX, 1).total_tokens, u64::MAX);
     }
 
-    impl Usage {
-        fn with_total(mut self, total: u64) -> Self {
-            self.total_tokens = total;
-            self
+    #[test]
+    fn an_unreadable_usage_leaves_the_rest_of_the_document_readable() {
+        #[derive(Deserialize)]
+        struct Doc {
+            usage: MaybeUsage,
+            after: u32,
         }
+        let doc: Doc = serde_json::from_str(
+            r#"{"usage":{"prompt_tokens":{"a":[1,{"b":2}]},"completion_tokens":"x"},"after":7}"#,
+        )
+        .unwrap();
+        assert_eq!((doc.usage.0, doc.after), (None, 7));
     }
 }

@@ -5,6 +5,8 @@
 //! only when asked (and then is the provider's last usage); a provider error becomes the final
 //! `{"error":{...}}` event with no `[DONE]`; only `data:` lines reach the client; chunks pass
 //! byte for byte; and the provider got its own key, `include_usage` and identity encoding.
+//! Streams made from the recordings add what none of them has: usage the gateway cannot trust
+//! (billed as an estimate, never as an exact $0) and usage only in Groq's `x_groq`.
 
 mod common;
 
@@ -20,7 +22,7 @@ use sluice_sse::{Decoder, Frame};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::{TcpListener, TcpStream};
 
-use common::{post, Proc, Reply};
+use common::{eventually, get, post, Proc, Reply};
 
 const PROVIDER_KEY: &str = "sk-replay-provider-key";
 const CLIENT_SECRET: &str = "client-secret";
@@ -767,5 +769,181 @@ async fn every_recorded_stream_reaches_the_client_intact() {
         fixtures.len(),
         failures.join("\n"),
         log_tail(&gateway.logs(), 30)
+    );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Usage no recording has
+// ---------------------------------------------------------------------------------------------
+
+/// A stream that answers "Hello there" and finishes with `usage` as written.
+fn answer_with_usage(usage: &str) -> Vec<u8> {
+    let head =
+        r#""id":"chatcmpl-odd","object":"chat.completion.chunk","created":1771434740,"model":"m""#;
+    format!(
+        "data: {{{head},\"choices\":[{{\"index\":0,\"delta\":{{\"role\":\"assistant\",\"content\":\"Hello there\"}},\"finish_reason\":null}}]}}\n\n\
+         data: {{{head},\"choices\":[{{\"index\":0,\"delta\":{{}},\"finish_reason\":\"stop\"}}],\"usage\":{usage}}}\n\n\
+         data: [DONE]\n\n"
+    )
+    .into_bytes()
+}
+
+/// The Groq recording as it ends when nothing fails: its chunks, then Groq's finish chunk,
+/// with the usage only in `x_groq` (beside Groq's float timings), then `[DONE]`.
+fn groq_completed() -> Vec<u8> {
+    let path = common::fixtures_dir().join("groq-gpt-oss-event-error-no-done.sse");
+    let text = String::from_utf8(std::fs::read(path).unwrap()).unwrap();
+    let cut = text
+        .find("event: error")
+        .expect("the recording's error event");
+    let finish = r#"{"id":"chatcmpl-4f39f3af-3267-4ac1-a0cf-6aa7451877dc","object":"chat.completion.chunk","created":1771434740,"model":"openai/gpt-oss-120b","system_fingerprint":"fp_e8236260a9","choices":[{"index":0,"delta":{},"logprobs":null,"finish_reason":"stop"}],"x_groq":{"id":"req_01khrvt2r6e9rb7e8qsg86ywkw","usage":{"queue_time":0.061348671,"prompt_tokens":180,"prompt_time":0.000211569,"completion_tokens":93,"completion_time":0.798181818,"total_tokens":273,"total_time":0.798393387}}}"#;
+    format!("{}data: {finish}\n\ndata: [DONE]\n\n", &text[..cut]).into_bytes()
+}
+
+/// The client's payloads with a non-null top-level `usage`.
+fn usages(reply: &Reply) -> Vec<Value> {
+    reply
+        .payloads()
+        .into_iter()
+        .filter(|p| p.get("usage").is_some_and(|u| !u.is_null()))
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn odd_usage_is_estimated_and_extension_usage_reaches_the_client() {
+    let streams = [
+        // A fractional count: nothing in this usage can be trusted.
+        (
+            "odd-usage",
+            answer_with_usage(r#"{"prompt_tokens":12.5,"completion_tokens":"3"}"#),
+        ),
+        // Counts as a whole float and a digit string, a wrong total: 12 and 3.
+        (
+            "lenient-usage",
+            answer_with_usage(
+                r#"{"prompt_tokens":12.0,"completion_tokens":"3","total_tokens":99}"#,
+            ),
+        ),
+        ("groq-usage", groq_completed()),
+    ];
+    let fixtures: Vec<Fixture> = streams
+        .iter()
+        .map(|(name, sse)| Fixture {
+            name: (*name).to_owned(),
+            sse: sse.clone(),
+            expected: Value::Null,
+        })
+        .collect();
+    let replay = ReplayProvider::start(
+        fixtures
+            .iter()
+            .map(|f| (f.name.clone(), f.sse.clone()))
+            .collect(),
+    )
+    .await;
+    let prices: String = streams
+        .iter()
+        .map(|(name, _)| format!("{name:?} = {{ input = 1, output = 2 }}\n"))
+        .collect();
+    let config = format!(
+        "{}\n[providers.replay.prices]\n{prices}",
+        gateway_config(replay.addr, &fixtures)
+    );
+    let gateway = Proc::gateway(&config);
+    let chat = |model: &str, include_usage: bool| {
+        let url = gateway.url("/v1/chat/completions");
+        let body = chat_request(model, include_usage);
+        async move { post(&url, &body, &[]).await }
+    };
+
+    // Usage that cannot be trusted does not break the stream: the chunk is relayed as the
+    // provider wrote it, without a cost, and nothing is added.
+    let odd = chat("odd-usage", true).await;
+    assert_eq!(odd.status, 200, "{}", odd.body);
+    let data: Vec<String> = odd
+        .events()
+        .iter()
+        .map(|e| String::from_utf8_lossy(&e.data).into_owned())
+        .collect();
+    assert_eq!(data.last().map(String::as_str), Some("[DONE]"), "{data:?}");
+    assert_eq!(data.len(), 3, "{data:?}");
+    assert!(data[1].ends_with(r#""usage":{"prompt_tokens":12.5,"completion_tokens":"3"}}"#));
+    let odd = chat("odd-usage", false).await;
+    assert_eq!(odd.status, 200, "{}", odd.body);
+    assert!(!odd.body.contains("usage"), "{}", odd.body);
+
+    // Lenient counts are priced.
+    let lenient = chat("lenient-usage", true).await;
+    let got = usages(&lenient);
+    assert_eq!(got.len(), 1, "{}", lenient.body);
+    assert!(got[0]["usage"]["cost"].is_number(), "{}", lenient.body);
+
+    // Usage only in `x_groq`: the x_groq chunk is relayed unchanged and the client that asked
+    // gets exactly one top-level usage, with the gateway's cost.
+    for include_usage in [true, false] {
+        let groq = chat("groq-usage", include_usage).await;
+        assert_eq!(groq.status, 200, "{}", groq.body);
+        assert!(groq
+            .body
+            .contains(r#""x_groq":{"id":"req_01khrvt2r6e9rb7e8qsg86ywkw","usage":{"queue_time""#));
+        let got = usages(&groq);
+        if !include_usage {
+            assert!(got.is_empty(), "{}", groq.body);
+            continue;
+        }
+        assert_eq!(got.len(), 1, "{}", groq.body);
+        let u = &got[0];
+        assert_eq!(u["choices"], json!([]));
+        assert_eq!(u["id"], "chatcmpl-4f39f3af-3267-4ac1-a0cf-6aa7451877dc");
+        assert_eq!(u["model"], "openai/gpt-oss-120b");
+        assert_eq!(u["usage"]["prompt_tokens"], 180);
+        assert_eq!(u["usage"]["completion_tokens"], 93);
+        assert_eq!(u["usage"]["total_tokens"], 273);
+        // 180 × 1 + 93 × 2 per million tokens.
+        assert!(
+            groq.body.contains(r#""total_tokens":273,"cost":0.000366,"#),
+            "{}",
+            groq.body
+        );
+    }
+
+    // The ledger: the odd usage was counted by the tokenizer and marked estimated, at a
+    // price, never an exact $0; the others are exact.
+    let url = gateway.url("/v1/usage?by=model");
+    eventually("the rows in the ledger", || async {
+        get(&url).await.json()["total"]["requests"] == 5
+    })
+    .await;
+    let report = get(&url).await.json();
+    let row = |model: &str| {
+        report["rows"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["group"] == model)
+            .unwrap_or_else(|| panic!("no {model} in {report:#}"))
+            .clone()
+    };
+    let odd = row("odd-usage");
+    assert_eq!(odd["estimated_requests"], 2, "{odd}");
+    assert!(odd["completion_tokens"].as_u64().unwrap() > 0, "{odd}");
+    assert!(odd["cost_usd"].as_f64().unwrap() > 0.0, "{odd}");
+    let lenient = row("lenient-usage");
+    assert_eq!(lenient["estimated_requests"], 0, "{lenient}");
+    assert_eq!(
+        (
+            lenient["prompt_tokens"].as_u64(),
+            lenient["completion_tokens"].as_u64()
+        ),
+        (Some(12), Some(3))
+    );
+    let groq = row("groq-usage");
+    assert_eq!(groq["estimated_requests"], 0, "{groq}");
+    assert_eq!(
+        (
+            groq["prompt_tokens"].as_u64(),
+            groq["completion_tokens"].as_u64()
+        ),
+        (Some(360), Some(186))
     );
 }

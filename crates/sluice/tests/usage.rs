@@ -1,15 +1,18 @@
 //! Usage reports, black box: requests through a real gateway land in its ledger, and
 //! `sluice usage`, `GET /v1/usage` and `sluice cost --from-ledger` report them with exact
 //! tokens and decimal costs; a ledger written directly covers days, keys, currencies and
-//! windows; bad flags exit 2 and an unusable ledger exits 1, each with one line.
+//! windows; bad flags exit 2 and an unusable ledger exits 1, each with one line. Amounts are
+//! JSON numbers with exact decimal digits, read here from the document's text.
 
 mod common;
 
+use std::collections::HashMap;
 use std::path::Path;
 use std::process::{Command, Output};
 use std::str::FromStr;
 
 use common::{chat, config_for, eventually, get, post, Proc};
+use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use sluice_ledger::{Ledger, Row};
 use sluice_pricing::Decimal;
@@ -26,14 +29,14 @@ fn sluice(args: &[&str], dir: &Path) -> Output {
         .expect("run sluice")
 }
 
-fn json_of(out: &Output) -> Value {
+fn json_of(out: &Output) -> Doc {
     assert_eq!(
         out.status.code(),
         Some(0),
         "stderr: {}",
         String::from_utf8_lossy(&out.stderr)
     );
-    serde_json::from_slice(&out.stdout).expect("one JSON document on stdout")
+    Doc::new(std::str::from_utf8(&out.stdout).expect("UTF-8 on stdout"))
 }
 
 /// The single stderr line of a failed run, which must exit with `code`.
@@ -52,26 +55,93 @@ fn dec(s: &str) -> Decimal {
     Decimal::from_str(s).unwrap()
 }
 
-/// A JSON decimal string as a `Decimal` (compared by value, so `0.10` equals `0.1`).
-fn money(v: &Value) -> Decimal {
-    dec(v
-        .as_str()
-        .unwrap_or_else(|| panic!("not a decimal string: {v}")))
-}
-
 /// (prompt × 0.27 + completion × 0.42) / 1e6, exactly.
 fn cost(prompt: u64, completion: u64) -> Decimal {
     (dec("0.27") * Decimal::from(prompt) + dec("0.42") * Decimal::from(completion))
         / Decimal::from(1_000_000u32)
 }
 
-fn row<'a>(doc: &'a Value, group: &str) -> &'a Value {
-    doc["rows"]
+fn row<'a>(doc: &'a Doc, group: &str) -> ReportRow<'a> {
+    let at = doc["rows"]
         .as_array()
         .unwrap()
         .iter()
-        .find(|r| r["group"] == group)
-        .unwrap_or_else(|| panic!("no row {group} in {doc:#}"))
+        .position(|r| r["group"] == group)
+        .unwrap_or_else(|| panic!("no row {group} in {}", doc.text));
+    ReportRow { doc, at }
+}
+
+/// A JSON document from stdout or HTTP: its tree for structure, and its text for amounts.
+/// Amounts are JSON numbers with exact decimal digits, but `serde_json::Value` holds a
+/// fractional number as an `f64` (its `Number::to_string` writes `12.50` as `12.5` and
+/// `0.0000001` as `1e-7`), so amounts are read from the text, by JSON pointer.
+struct Doc {
+    text: String,
+    tree: Value,
+}
+
+impl Doc {
+    fn new(text: &str) -> Doc {
+        Doc {
+            text: text.to_owned(),
+            tree: serde_json::from_str(text).expect("one JSON document"),
+        }
+    }
+
+    /// The amount at `pointer` (`/total/cost_usd`): a JSON number, parsed from its digits.
+    fn amount(&self, pointer: &str) -> Decimal {
+        let text = number_text(&self.text, pointer);
+        Decimal::from_str(text).unwrap_or_else(|e| panic!("{pointer}: {text}: {e}"))
+    }
+}
+
+impl std::ops::Index<&str> for Doc {
+    type Output = Value;
+    fn index(&self, key: &str) -> &Value {
+        &self.tree[key]
+    }
+}
+
+/// One row of a document's `rows`.
+struct ReportRow<'a> {
+    doc: &'a Doc,
+    at: usize,
+}
+
+impl ReportRow<'_> {
+    fn amount(&self, key: &str) -> Decimal {
+        self.doc.amount(&format!("/rows/{}/{key}", self.at))
+    }
+}
+
+impl std::ops::Index<&str> for ReportRow<'_> {
+    type Output = Value;
+    fn index(&self, key: &str) -> &Value {
+        &self.doc.tree["rows"][self.at][key]
+    }
+}
+
+/// The text of the JSON number at `pointer` in `doc`, exactly as written.
+fn number_text<'a>(doc: &'a str, pointer: &str) -> &'a str {
+    let mut raw: &'a RawValue = serde_json::from_str(doc).expect("one JSON document");
+    for step in pointer.split('/').skip(1) {
+        raw = if raw.get().starts_with('[') {
+            let items: Vec<&'a RawValue> = serde_json::from_str(raw.get()).unwrap();
+            items[step.parse::<usize>().unwrap()]
+        } else {
+            let fields: HashMap<String, &'a RawValue> = serde_json::from_str(raw.get()).unwrap();
+            fields
+                .get(step)
+                .copied()
+                .unwrap_or_else(|| panic!("no {step} on the way to {pointer}"))
+        };
+    }
+    let text = raw.get();
+    assert!(
+        text.starts_with(|c: char| c == '-' || c.is_ascii_digit()),
+        "{pointer} is not a JSON number: {text}"
+    );
+    text
 }
 
 fn now_ms() -> i64 {
@@ -138,7 +208,7 @@ async fn requests_through_the_gateway_are_reported_exactly() {
         Some("*"),
         "CORS on /v1/usage"
     );
-    let http = http.json();
+    let http = Doc::new(&http.body);
 
     let doc = json_of(&sluice(&["usage", "--config", &config, "--json"], &cwd));
     assert_eq!(doc["by"], "model");
@@ -151,18 +221,18 @@ async fn requests_through_the_gateway_are_reported_exactly() {
     assert_eq!(mock["requests"], 3);
     assert_eq!(mock["prompt_tokens"], p3);
     assert_eq!(mock["completion_tokens"], c3);
-    assert_eq!(money(&mock["cost_usd"]), cost(p3, c3));
+    assert_eq!(mock.amount("cost_usd"), cost(p3, c3));
     assert_eq!(mock["errors"], 0);
     assert_eq!(mock["estimated_requests"], 0);
     let fast = row(&doc, "fast");
     assert_eq!(fast["requests"], 1);
-    assert_eq!(money(&fast["cost_usd"]), cost(prompt / 4, 9));
+    assert_eq!(fast.amount("cost_usd"), cost(prompt / 4, 9));
     let bad = row(&doc, "mock-500");
     assert_eq!(
         (bad["requests"].as_u64(), bad["errors"].as_u64()),
         (Some(1), Some(1))
     );
-    assert_eq!(money(&bad["cost_usd"]), Decimal::ZERO);
+    assert_eq!(bad.amount("cost_usd"), Decimal::ZERO);
     // Highest cost first.
     assert_eq!(doc["rows"][0]["group"], "mock");
 
@@ -171,15 +241,21 @@ async fn requests_through_the_gateway_are_reported_exactly() {
     assert_eq!(total["prompt_tokens"], prompt);
     assert_eq!(total["completion_tokens"], completion);
     assert_eq!(total["total_tokens"], prompt + completion);
-    assert_eq!(money(&total["cost_usd"]), cost(prompt, completion));
-    assert_eq!(money(&total["local"]), cost(prompt, completion));
+    assert_eq!(doc.amount("/total/cost_usd"), cost(prompt, completion));
+    assert_eq!(doc.amount("/total/local"), cost(prompt, completion));
     assert_eq!(total["errors"], 1);
     assert!(total.get("group").is_none());
 
-    // The gateway serves the same numbers.
+    // The gateway serves the same numbers, as JSON numbers with the same digits.
     assert_eq!(http["rows"], doc["rows"]);
     assert_eq!(http["total"], doc["total"]);
     assert_eq!(http["by"], "model");
+    for pointer in ["/total/cost_usd", "/total/local", "/rows/0/cost_usd"] {
+        assert_eq!(
+            number_text(&http.text, pointer),
+            number_text(&doc.text, pointer)
+        );
+    }
 
     // By provider: everything went to "up".
     let doc = json_of(&sluice(
@@ -190,9 +266,10 @@ async fn requests_through_the_gateway_are_reported_exactly() {
     assert_eq!(doc["rows"].as_array().unwrap().len(), 1);
     let up_row = row(&doc, "up");
     assert_eq!(up_row["requests"], 5);
-    assert_eq!(money(&up_row["cost_usd"]), cost(prompt, completion));
-    let http = get(&gw.url("/v1/usage?by=provider&since=1h")).await.json();
+    assert_eq!(up_row.amount("cost_usd"), cost(prompt, completion));
+    let http = Doc::new(&get(&gw.url("/v1/usage?by=provider&since=1h")).await.body);
     assert_eq!(http["rows"], doc["rows"]);
+    assert_eq!(http.amount("/rows/0/cost_usd"), cost(prompt, completion));
 
     // By day: today only, in UTC.
     let doc = json_of(&sluice(
@@ -215,7 +292,7 @@ async fn requests_through_the_gateway_are_reported_exactly() {
     ));
     assert_eq!(doc["rows"], json!([]));
     assert_eq!(doc["total"]["requests"], 0);
-    assert_eq!(money(&doc["total"]["cost_usd"]), Decimal::ZERO);
+    assert_eq!(doc.amount("/total/cost_usd"), Decimal::ZERO);
 
     // The table: the model, the counts and a total line.
     let out = sluice(&["usage", "--config", &config], &cwd);
@@ -243,20 +320,20 @@ async fn requests_through_the_gateway_are_reported_exactly() {
     let measured = &doc["from_ledger"];
     assert_eq!(measured["prompt_tokens"], prompt);
     assert_eq!(measured["completion_tokens"], completion);
-    assert_eq!(measured["scale"], "1");
+    assert_eq!(doc.amount("/from_ledger/scale"), Decimal::ONE);
     assert_eq!(measured["window_ms"], 30 * 86_400_000_i64);
     assert_eq!(measured["models"], json!(["mock"]));
     let mtok = |tokens: u64| Decimal::from(tokens) / Decimal::from(1_000_000u32);
-    assert_eq!(money(&doc["input_mtok"]), mtok(prompt));
-    assert_eq!(money(&doc["output_mtok"]), mtok(completion));
+    assert_eq!(doc.amount("/input_mtok"), mtok(prompt));
+    assert_eq!(doc.amount("/output_mtok"), mtok(completion));
     // Only the model seen ("fast" is "mock" at "up"), at every provider pricing it.
     let rows = doc["rows"].as_array().unwrap();
-    assert_eq!(rows.len(), 1, "{doc:#}");
+    assert_eq!(rows.len(), 1, "{}", doc.text);
     assert_eq!(
         (rows[0]["provider"].as_str(), rows[0]["model"].as_str()),
         (Some("up"), Some("mock"))
     );
-    assert_eq!(money(&rows[0]["usd_month"]), cost(prompt, completion));
+    assert_eq!(doc.amount("/rows/0/usd_month"), cost(prompt, completion));
 
     // Over the last day, scaled x30 to a month.
     let doc = json_of(&sluice(
@@ -271,10 +348,10 @@ async fn requests_through_the_gateway_are_reported_exactly() {
         ],
         &cwd,
     ));
-    assert_eq!(doc["from_ledger"]["scale"], "30");
-    assert_eq!(money(&doc["input_mtok"]), mtok(prompt * 30));
+    assert_eq!(doc.amount("/from_ledger/scale"), dec("30"));
+    assert_eq!(doc.amount("/input_mtok"), mtok(prompt * 30));
     assert_eq!(
-        money(&doc["rows"][0]["usd_month"]),
+        doc.amount("/rows/0/usd_month"),
         cost(prompt * 30, completion * 30)
     );
     // --model keeps working: an unpriced model is a usage error, as without --from-ledger.
@@ -327,13 +404,13 @@ async fn the_http_report_checks_its_parameters() {
     )))
     .await;
     assert_eq!(r.status, 200, "{}", r.body);
-    let doc = r.json();
+    let doc = Doc::new(&r.body);
     assert_eq!(doc["since_ms"], since);
     assert_eq!(doc["by"], "day");
     assert_eq!(doc["currency"], "JPY");
     // No configured provider bills in JPY: the built-in sheets do, first by name.
     assert_eq!(doc["rate"]["provider"], "anthropic");
-    assert_eq!(doc["rate"]["per_usd"], "7.3");
+    assert_eq!(number_text(&doc.text, "/rate/per_usd"), "7.3");
 }
 
 /// A ledger written directly: three days, two keys, two providers, an estimate and an error.
@@ -421,12 +498,12 @@ billing = {{ currency = "JPY", per_usd = 1.0 }}
         .iter()
         .map(|r| r["group"].as_str().unwrap())
         .collect();
-    assert_eq!(days.len(), 3, "{doc:#}");
+    assert_eq!(days.len(), 3, "{}", doc.text);
     let mut sorted = days.clone();
     sorted.sort_unstable();
     assert_eq!(days, sorted);
     assert_eq!(doc["total"]["requests"], 4);
-    assert_eq!(money(&doc["total"]["cost_usd"]), dec("0.00333"));
+    assert_eq!(number_text(&doc.text, "/total/cost_usd"), "0.00333");
     assert_eq!(doc["total"]["estimated_requests"], 1);
     assert_eq!(doc["total"]["errors"], 1);
 
@@ -434,8 +511,8 @@ billing = {{ currency = "JPY", per_usd = 1.0 }}
     assert_eq!(doc["currency"], "JPY");
     assert_eq!(doc["rate"]["provider"], "holysheep");
     assert_eq!(doc["rate"]["source"], "config");
-    assert_eq!(money(&doc["rate"]["per_usd"]), Decimal::ONE);
-    assert_eq!(money(&doc["total"]["local"]), dec("0.00333"));
+    assert_eq!(doc.amount("/rate/per_usd"), Decimal::ONE);
+    assert_eq!(doc.amount("/total/local"), dec("0.00333"));
 
     // By key; requests without a key are "-".
     let doc = run(&["--by", "key"]);
@@ -470,7 +547,7 @@ billing = {{ currency = "JPY", per_usd = 1.0 }}
     assert!(table.contains("No USD to EUR rate"), "{table}");
     // USD: the list price itself.
     let doc = run(&["--currency", "USD"]);
-    assert_eq!(money(&doc["total"]["local"]), dec("0.00333"));
+    assert_eq!(doc.amount("/total/local"), dec("0.00333"));
     let table = sluice(
         &["usage", "--config", config, "--by", "provider"],
         dir.path(),
@@ -489,8 +566,8 @@ billing = {{ currency = "JPY", per_usd = 1.0 }}
     ));
     assert_eq!(doc["from_ledger"]["prompt_tokens"], 3000);
     assert_eq!(doc["from_ledger"]["completion_tokens"], 6000);
-    assert_eq!(doc["input_mtok"], "0.003");
-    assert_eq!(doc["output_mtok"], "0.006");
+    assert_eq!(number_text(&doc.text, "/input_mtok"), "0.003");
+    assert_eq!(number_text(&doc.text, "/output_mtok"), "0.006");
     let mut providers: Vec<&str> = doc["rows"]
         .as_array()
         .unwrap()
@@ -503,7 +580,7 @@ billing = {{ currency = "JPY", per_usd = 1.0 }}
     providers.sort_unstable();
     assert_eq!(providers, ["deepseek", "holysheep"]);
     // 0.003 × 0.27 + 0.006 × 0.42 at either.
-    assert_eq!(money(&doc["rows"][0]["usd_month"]), dec("0.00333"));
+    assert_eq!(doc.amount("/rows/0/usd_month"), dec("0.00333"));
 }
 
 #[test]

@@ -131,6 +131,48 @@ fn oversized_event_is_refused() {
 }
 
 #[test]
+fn many_short_lines_count_towards_the_event_bound() {
+    // One read holding far more than the bound in `data:` lines, with comments between them
+    // (each returned as a frame): the event being assembled is refused as it grows.
+    let mut input = Vec::new();
+    for _ in 0..10 {
+        input.extend_from_slice(b"data: 0123456789\n: c\n");
+    }
+    let mut dec = Decoder::with_max_event_bytes(64);
+    dec.push(&input);
+    let mut comments = 0;
+    let err = loop {
+        match dec.next_frame() {
+            Ok(Some(Frame::Comment(_))) => comments += 1,
+            Ok(other) => panic!("{other:?}"),
+            Err(err) => break err,
+        }
+    };
+    assert_eq!(err, SseError::EventTooLarge { limit: 64 });
+    assert!(comments < 10, "{comments}");
+    // An `event:` or `id:` line counts too.
+    let mut dec = Decoder::with_max_event_bytes(16);
+    dec.push(b"event: 0123456789abcdefg\n");
+    assert!(dec.next_frame().is_err());
+}
+
+#[test]
+fn the_default_bound_is_eight_mebibytes() {
+    let mut dec = Decoder::new();
+    let mut line = b"data: ".to_vec();
+    line.resize(DEFAULT_MAX_EVENT_BYTES, b'x');
+    dec.push(&line);
+    assert_eq!(dec.next_frame(), Ok(None));
+    dec.push(b"x");
+    assert_eq!(
+        dec.next_frame(),
+        Err(SseError::EventTooLarge {
+            limit: 8 * 1024 * 1024
+        })
+    );
+}
+
+#[test]
 fn long_line_in_many_pieces() {
     let payload = "x".repeat(100_000);
     let input = format!("data: {payload}\n\n");
@@ -237,5 +279,115 @@ proptest! {
         }
         pieces.push(&input[last..]);
         prop_assert_eq!(decode_all(&pieces), whole);
+    }
+}
+
+/// Settings for the robustness properties: a modest run with a fixed seed, so CI is quick and
+/// repeatable; `SLUICE_FUZZ_CASES=N` runs N cases from a new seed instead, printed with a
+/// failure (`SLUICE_FUZZ_SEED` replays it).
+fn fuzz_config(cases: u32) -> ProptestConfig {
+    let env = |name| std::env::var(name).ok().and_then(|v| v.parse::<u64>().ok());
+    let (cases, seed) = match env("SLUICE_FUZZ_CASES") {
+        Some(long) => {
+            let seed = env("SLUICE_FUZZ_SEED").unwrap_or_else(|| {
+                let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH);
+                now.map_or(0, |d| d.as_nanos() as u64)
+            });
+            // Shown with a failure, so the run can be replayed.
+            eprintln!("{long} cases from seed {seed} (SLUICE_FUZZ_SEED={seed} replays them)");
+            (u32::try_from(long).unwrap_or(u32::MAX), seed)
+        }
+        None => (cases, 0x51CE),
+    };
+    ProptestConfig {
+        cases,
+        rng_seed: proptest::test_runner::RngSeed::Fixed(seed),
+        // A failure is replayed from its seed; no regression files in the source tree.
+        failure_persistence: None,
+        ..ProptestConfig::default()
+    }
+}
+
+/// Bytes that are mostly SSE-shaped (field names, colons, every kind of line end, a BOM,
+/// long runs) with arbitrary bytes among them.
+fn arb_bytes() -> impl Strategy<Value = Vec<u8>> {
+    let piece = prop_oneof![
+        proptest::collection::vec(any::<u8>(), 0..16),
+        Just(b"data:".to_vec()),
+        Just(b"data: ".to_vec()),
+        Just(b"event: ".to_vec()),
+        Just(b"id: ".to_vec()),
+        Just(b"retry: ".to_vec()),
+        Just(b":".to_vec()),
+        Just(b"\n".to_vec()),
+        Just(b"\r".to_vec()),
+        Just(b"\r\n".to_vec()),
+        Just(b"\n\n".to_vec()),
+        Just(b"\xEF\xBB\xBF".to_vec()),
+        Just(b"[DONE]".to_vec()),
+        "[ -~]{0,40}".prop_map(String::into_bytes),
+        (1usize..700).prop_map(|n| vec![b'x'; n]),
+    ];
+    proptest::collection::vec(piece, 0..60).prop_map(|pieces| pieces.concat())
+}
+
+/// `input` cut at `cuts` (positions taken modulo its length).
+fn split<'a>(input: &'a [u8], cuts: &[prop::sample::Index]) -> Vec<&'a [u8]> {
+    let mut points: Vec<usize> = cuts.iter().map(|i| i.index(input.len() + 1)).collect();
+    points.sort_unstable();
+    let mut pieces = Vec::new();
+    let mut last = 0;
+    for p in points {
+        pieces.push(&input[last..p]);
+        last = p;
+    }
+    pieces.push(&input[last..]);
+    pieces
+}
+
+proptest! {
+    #![proptest_config(fuzz_config(512))]
+
+    /// Whatever the bytes and however they are cut, the decoder does not panic and reads them
+    /// as it reads them whole.
+    #[test]
+    fn arbitrary_bytes_in_arbitrary_pieces_read_as_a_whole(
+        input in arb_bytes(),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..16),
+    ) {
+        let whole = decode_all(&[&input]);
+        prop_assert_eq!(decode_all(&split(&input, &cuts)), whole);
+    }
+
+    /// Memory stays bounded: when the decoder asks for more input it holds at most the bound,
+    /// it never holds more than that plus the last piece pushed, no event it hands out is
+    /// larger than the bound, and past the bound it fails cleanly.
+    #[test]
+    fn what_the_decoder_holds_is_bounded(
+        input in arb_bytes(),
+        cuts in proptest::collection::vec(any::<prop::sample::Index>(), 0..16),
+        max in 1usize..512,
+    ) {
+        let mut dec = Decoder::with_max_event_bytes(max);
+        'pieces: for piece in split(&input, &cuts) {
+            dec.push(piece);
+            loop {
+                let next = dec.next_frame();
+                prop_assert!(dec.buffered_len() <= max + piece.len());
+                match next {
+                    Ok(Some(Frame::Event(ev))) => prop_assert!(ev.data.len() <= max),
+                    Ok(Some(Frame::Comment(_))) => {}
+                    Ok(None) => {
+                        prop_assert!(dec.buffered_len() <= max);
+                        break;
+                    }
+                    Err(SseError::EventTooLarge { limit }) => {
+                        prop_assert_eq!(limit, max);
+                        break 'pieces;
+                    }
+                }
+            }
+        }
+        let _ = dec.finish();
     }
 }

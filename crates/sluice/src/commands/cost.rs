@@ -1,7 +1,7 @@
 //! `sluice cost`: the seed's monthly cost comparison for a workload, at every priced
 //! (provider, model) of the built-in price list and the config, as a table or one JSON
 //! document. Amounts are exact decimals; the table rounds them for display only, the JSON
-//! gives them as exact decimal strings (`"54750"`, `"0.00017151"`).
+//! gives them as JSON numbers with their exact digits (`54750`, `0.00017151`).
 //!
 //! With `--from-ledger`, the workload is the traffic the config's ledger recorded over the
 //! `--since` window (default 30 days), scaled to a 30-day month, and the comparison keeps the

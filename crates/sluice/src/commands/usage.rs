@@ -1,6 +1,7 @@
 //! `sluice usage`: spend and tokens from the config's ledger, grouped by model, provider, key
 //! or UTC day, as a table or one JSON document — the same document `GET /v1/usage` serves.
-//! Costs are exact decimals summed by the ledger; the table rounds them for display only.
+//! Costs are exact decimals summed by the ledger; the table rounds them for display only, the
+//! JSON gives them as JSON numbers with their exact digits.
 //! By key, rows show the key's name (`UsageReport::label_keys`), and the JSON keeps its id in
 //! `key_id`.
 

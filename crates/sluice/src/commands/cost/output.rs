@@ -1,15 +1,58 @@
 //! What `sluice cost` prints: the comparison as a table (amounts rounded for display) or as
-//! one JSON document (amounts as exact decimal strings), each with the measured workload when
-//! it came from the ledger.
+//! one JSON document (amounts as JSON numbers with their exact digits), each with the
+//! measured workload when it came from the ledger.
 
+use std::collections::BTreeSet;
 use std::fmt::Write as _;
 
+use serde::Serialize;
 use sluice_pricing::display::{grouped, money};
 use sluice_pricing::{round_money, Comparison, ComparisonRow, Decimal, BUILTIN_PRICES_AS_OF};
 
-use super::measure::Measured;
+use super::measure::{Measured, Traffic};
 use crate::commands::render::{utc, Table};
 use crate::Failure;
+
+/// The JSON document. It is written straight to text: a `serde_json::Value` would hold the
+/// amounts as floats and lose their digits.
+#[derive(Serialize)]
+struct Doc<'a> {
+    #[serde(with = "sluice_pricing::json::number")]
+    input_mtok: Decimal,
+    #[serde(with = "sluice_pricing::json::number")]
+    output_mtok: Decimal,
+    model: Option<&'a str>,
+    display_currency: Option<&'a str>,
+    prices_as_of: &'static str,
+    config: Option<&'a str>,
+    cheapest: Option<Cheapest<'a>>,
+    rows: &'a [ComparisonRow],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    from_ledger: Option<FromLedger<'a>>,
+}
+
+#[derive(Serialize)]
+struct Cheapest<'a> {
+    provider: &'a str,
+    model: &'a str,
+}
+
+/// The measured workload: the window, its tokens and the factor that made them a month.
+#[derive(Serialize)]
+struct FromLedger<'a> {
+    ledger: &'a str,
+    since_ms: i64,
+    until_ms: i64,
+    window_ms: i64,
+    month_days: u32,
+    #[serde(with = "sluice_pricing::json::number")]
+    scale: Decimal,
+    prompt_tokens: u64,
+    completion_tokens: u64,
+    traffic: &'a [Traffic],
+    models: &'a BTreeSet<String>,
+    unpriced_models: &'a [String],
+}
 
 /// The comparison as one JSON document, with a `from_ledger` section for a measured workload.
 pub(super) fn json(
@@ -17,35 +60,32 @@ pub(super) fn json(
     config: Option<&str>,
     measured: Option<&Measured>,
 ) -> Result<String, Failure> {
-    let rows = serde_json::to_value(&c.rows).map_err(|e| Failure::Runtime(e.into()))?;
-    let mut doc = serde_json::json!({
-        "input_mtok": c.input_mtok.to_string(),
-        "output_mtok": c.output_mtok.to_string(),
-        "model": c.model,
-        "display_currency": c.display_currency,
-        "prices_as_of": BUILTIN_PRICES_AS_OF,
-        "config": config,
-        "cheapest": c.cheapest().map(|r| serde_json::json!({
-            "provider": r.provider,
-            "model": r.model,
-        })),
-        "rows": rows,
-    });
-    if let Some(m) = measured {
-        doc["from_ledger"] = serde_json::json!({
-            "ledger": m.ledger,
-            "since_ms": m.since_ms,
-            "until_ms": m.until_ms,
-            "window_ms": m.until_ms - m.since_ms,
-            "month_days": 30,
-            "scale": m.scale.to_string(),
-            "prompt_tokens": m.prompt_tokens,
-            "completion_tokens": m.completion_tokens,
-            "traffic": m.traffic,
-            "models": m.models,
-            "unpriced_models": m.unpriced,
-        });
-    }
+    let doc = Doc {
+        input_mtok: c.input_mtok,
+        output_mtok: c.output_mtok,
+        model: c.model.as_deref(),
+        display_currency: c.display_currency.as_deref(),
+        prices_as_of: BUILTIN_PRICES_AS_OF,
+        config,
+        cheapest: c.cheapest().map(|r| Cheapest {
+            provider: &r.provider,
+            model: &r.model,
+        }),
+        rows: &c.rows,
+        from_ledger: measured.map(|m| FromLedger {
+            ledger: &m.ledger,
+            since_ms: m.since_ms,
+            until_ms: m.until_ms,
+            window_ms: m.until_ms - m.since_ms,
+            month_days: 30,
+            scale: m.scale,
+            prompt_tokens: m.prompt_tokens,
+            completion_tokens: m.completion_tokens,
+            traffic: &m.traffic,
+            models: &m.models,
+            unpriced_models: &m.unpriced,
+        }),
+    };
     let mut text = serde_json::to_string_pretty(&doc).map_err(|e| Failure::Runtime(e.into()))?;
     text.push('\n');
     Ok(text)

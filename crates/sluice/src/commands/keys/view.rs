@@ -4,8 +4,7 @@
 
 use std::fmt::Write as _;
 
-use serde::{Serialize, Serializer};
-use serde_json::value::RawValue;
+use serde::Serialize;
 use sluice_ledger::ApiKey;
 use sluice_pricing::display::{grouped, money};
 use sluice_pricing::Decimal;
@@ -51,7 +50,7 @@ struct LimitsJson<'a> {
 
 #[derive(Debug, Serialize)]
 struct BudgetJson<'a> {
-    #[serde(serialize_with = "exact")]
+    #[serde(with = "sluice_pricing::json::number")]
     amount: Decimal,
     currency: &'a str,
     window: &'static str,
@@ -60,7 +59,7 @@ struct BudgetJson<'a> {
 #[derive(Debug, Serialize)]
 struct SpendJson<'a> {
     /// `null` when it cannot be charged in `currency` (no rate any more).
-    #[serde(serialize_with = "exact_opt")]
+    #[serde(with = "sluice_pricing::json::number_option")]
     amount: Option<Decimal>,
     currency: &'a str,
     window: &'static str,
@@ -69,21 +68,6 @@ struct SpendJson<'a> {
     until: String,
     until_ms: i64,
     requests: u64,
-}
-
-/// A decimal as a JSON number with exactly its digits (`12.50`, `0.00017151`), never through
-/// a float. `Decimal`'s text has no exponent, so it is always a valid JSON number.
-fn exact<S: Serializer>(d: &Decimal, s: S) -> Result<S::Ok, S::Error> {
-    RawValue::from_string(d.to_string())
-        .map_err(serde::ser::Error::custom)?
-        .serialize(s)
-}
-
-fn exact_opt<S: Serializer>(d: &Option<Decimal>, s: S) -> Result<S::Ok, S::Error> {
-    match d {
-        Some(d) => exact(d, s),
-        None => s.serialize_none(),
-    }
 }
 
 fn key_json<'a>(
