@@ -506,3 +506,100 @@ async fn idle_connections_do_not_hold_the_shutdown() {
     assert_eq!(status.and_then(|s| s.code()), Some(0));
     drop(idle);
 }
+
+/// Sends one request on a kept-alive connection and reads its answer (by its length).
+async fn exchange(tcp: &mut TcpStream, request: &str) -> (u16, String) {
+    tcp.write_all(request.as_bytes()).await.unwrap();
+    let mut buf = Vec::new();
+    let mut chunk = [0u8; 8192];
+    loop {
+        let n = tcp.read(&mut chunk).await.unwrap();
+        assert!(
+            n > 0,
+            "connection closed: {}",
+            String::from_utf8_lossy(&buf)
+        );
+        buf.extend_from_slice(&chunk[..n]);
+        let text = String::from_utf8_lossy(&buf).into_owned();
+        if let Some(end) = text.find("\r\n\r\n") {
+            let head = text[..end].to_ascii_lowercase();
+            let len: usize = head
+                .lines()
+                .find_map(|l| l.strip_prefix("content-length:"))
+                .and_then(|v| v.trim().parse().ok())
+                .unwrap_or(0);
+            if buf.len() >= end + 4 + len {
+                let status = text[9..12].parse().unwrap();
+                return (status, text[end + 4..end + 4 + len].to_owned());
+            }
+        }
+    }
+}
+
+#[tokio::test]
+async fn running_out_of_descriptors_is_the_gateways_trouble_not_the_providers() {
+    let up = Proc::mock_upstream(&["--tokens", "3"]);
+    let store = Store::new(false).await;
+    let dir = tempfile::tempdir().unwrap();
+    let config = dir.path().join("sluice.toml");
+    std::fs::write(
+        &config,
+        format!(
+            "ledger = \"{}\"\n{}",
+            store.url(),
+            config_for(&up, "[retry]\nattempts = 0\n")
+        ),
+    )
+    .unwrap();
+    // A hard limit of 96 descriptors: the gateway raises its soft limit to it and no further.
+    let gw = Proc::spawn_shell(&format!(
+        "ulimit -n 96 && exec {} serve --config {} --listen 127.0.0.1:0",
+        env!("CARGO_BIN_EXE_sluice"),
+        config.display()
+    ));
+    let mut kept = TcpStream::connect(gw.addr).await.unwrap();
+    let (status, _) = exchange(&mut kept, "GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    assert_eq!(status, 200);
+    // Take every descriptor the gateway has left.
+    let mut flood = Vec::new();
+    for _ in 0..200 {
+        match TcpStream::connect(gw.addr).await {
+            Ok(s) => flood.push(s),
+            Err(_) => break,
+        }
+    }
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    let body =
+        json!({"model": "mock", "messages": [{"role": "user", "content": "hi"}]}).to_string();
+    let post = format!(
+        "POST /v1/chat/completions HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        body.len()
+    );
+    let mut overloaded = 0;
+    for _ in 0..8 {
+        let (status, body) = exchange(&mut kept, &post).await;
+        if status == 503 {
+            assert!(body.contains("gateway_overloaded"), "{body}");
+            overloaded += 1;
+        }
+    }
+    assert!(
+        overloaded > 0,
+        "the flood never exhausted the gateway's descriptors"
+    );
+    let (_, ready) = exchange(&mut kept, "GET /readyz HTTP/1.1\r\nHost: x\r\n\r\n").await;
+    let ready: serde_json::Value = serde_json::from_str(&ready).unwrap();
+    assert_eq!(ready["circuits"]["up"], "closed", "{ready}");
+    // Once the flood is gone, the provider is reached again.
+    drop(flood);
+    eventually("served again", || async { post_ok(&gw).await }).await;
+}
+
+async fn post_ok(gw: &Proc) -> bool {
+    common::client()
+        .post(gw.url("/v1/chat/completions"))
+        .json(&chat("mock", false))
+        .send()
+        .await
+        .is_ok_and(|r| r.status().as_u16() == 200)
+}

@@ -26,11 +26,25 @@ pub struct Proc {
 impl Proc {
     /// Starts `sluice <args>` in `dir` and waits until it logs its listening address.
     pub fn spawn(args: &[&str], env: &[(&str, &str)], dir: Option<tempfile::TempDir>) -> Proc {
+        Self::spawn_program(env!("CARGO_BIN_EXE_sluice"), args, env, dir)
+    }
+
+    /// Runs `script` with `sh -c` (it must `exec` sluice) and waits for its listening address.
+    pub fn spawn_shell(script: &str) -> Proc {
+        Self::spawn_program("sh", &["-c", script], &[], None)
+    }
+
+    fn spawn_program(
+        program: &str,
+        args: &[&str],
+        env: &[(&str, &str)],
+        dir: Option<tempfile::TempDir>,
+    ) -> Proc {
         let cwd = dir
             .as_ref()
             .map(|d| d.path().to_path_buf())
             .unwrap_or_else(std::env::temp_dir);
-        let mut cmd = Command::new(env!("CARGO_BIN_EXE_sluice"));
+        let mut cmd = Command::new(program);
         cmd.args(args)
             .current_dir(&cwd)
             .env_remove("HOLYSHEEP_API_KEY")
