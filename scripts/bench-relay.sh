@@ -1,28 +1,27 @@
 #!/usr/bin/env bash
-# End-to-end relay benchmark: the simulated provider measured directly, through the gateway,
-# and through nginx (proxy_buffering off) as the yardstick, all in the same run.
+# The relay against nginx (proxy_buffering off) in one run, the simulated provider as upstream:
 #
-#   scripts/bench-relay.sh            # needs nginx (Debian: apt-get install nginx-light) and python3
-#   BASELINE_BIN=/path/to/old/sluice scripts/bench-relay.sh   # also an earlier build, same run
+#   1. one stream, 64 tokens, provider at full speed: TTFT added over calling it directly (p50);
+#   2. 50 streams at once, 64 tokens: TTFT added (p99);
+#   3. 200 streams at once, 256 tokens, for DURATION: CPU per relayed chunk, chunks per second;
+#   4. OPEN streams held open at once, a token every 200 ms: resident memory per stream, failures.
 #
-# The gateway and nginx are pinned to core 0, the provider and the load to core 1, so the
-# figures mean something on a 2-core machine. Reports:
-#   1. TTFT overhead (p50/p99) over direct, at 1 and 100 concurrent streams;
-#   2. CPU time per relayed chunk (from /proc/PID/stat), gateway vs nginx;
-#   3. resident memory per open stream (from /proc/PID/status), gateway vs nginx.
-# With BASELINE_BIN, a second gateway from that binary (same config, same core) is measured
-# beside this build's in every section, so a change is compared before/after in one run.
-# Environment knobs: TTFT_REQS (default 400), TTFT_CONC ("1 100"), CPU_TOKENS (500),
-# CPU_STREAMS (40), CPU_ROUNDS (5), OPEN_STREAMS (1000).
+#   scripts/bench-relay.sh                       # needs nginx (apt-get install nginx-light), python3
+#   BASELINE_BIN=/path/to/old/sluice scripts/bench-relay.sh   # an earlier build too, same run
+#   POLICY=block scripts/bench-relay.sh          # the gateway with slow_client = "block"
+#   LEDGER=none scripts/bench-relay.sh           # the gateway with no ledger
+#
+# The gateway(s) and nginx are pinned to core 0, the provider and the load to core 1; the gateway
+# runs its default config (slow_client = "coalesce") with a SQLite ledger unless told otherwise.
+# Every stream asks for usage. Knobs: TTFT_REQS (400), OPEN (10000), DURATION (10s).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 TTFT_REQS=${TTFT_REQS:-400}
-CPU_TOKENS=${CPU_TOKENS:-500}
-CPU_STREAMS=${CPU_STREAMS:-40}
-CPU_ROUNDS=${CPU_ROUNDS:-5}
-OPEN_STREAMS=${OPEN_STREAMS:-1000}
-TTFT_CONC=${TTFT_CONC:-1 100}
+OPEN=${OPEN:-10000}
+DURATION=${DURATION:-10s}
+POLICY=${POLICY:-coalesce}
+LEDGER=${LEDGER:-sqlite}
 BASELINE_BIN=${BASELINE_BIN:-}
 MOCK_PORT=19100 GW_PORT=19101 NGX_PORT=19102 BASE_PORT=19103
 
@@ -34,28 +33,29 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 pids=()
 cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
 trap cleanup EXIT
-
 wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
 
-taskset -c 1 "$BIN" mock-upstream --listen 127.0.0.1:$MOCK_PORT --ttft 0ms --itl 0ms --tokens 20 \
+taskset -c 1 "$BIN" mock-upstream --listen 127.0.0.1:$MOCK_PORT --ttft 0ms --itl 0ms --tokens 64 \
   2>"$WORK/mock.log" & pids+=($!)
+ledger_line="ledger = \"sqlite://$WORK/LEDGER.db\""
+[ "$LEDGER" = none ] && ledger_line='ledger = "none"'
 cat >"$WORK/sluice.toml" <<TOML
-ledger = "sqlite://$WORK/ledger.db"
+$ledger_line
 [providers.up]
 kind = "openai"
 base_url = "http://127.0.0.1:$MOCK_PORT/v1"
 [routes]
 "mock" = ["up"]
 [stream]
-slow_client = "block"
+slow_client = "$POLICY"
 TOML
-RUST_LOG=warn taskset -c 0 "$BIN" serve --config "$WORK/sluice.toml" --listen 127.0.0.1:$GW_PORT \
+gw_config() { sed "s|LEDGER|$1|" "$WORK/sluice.toml" >"$WORK/$1.toml"; echo "$WORK/$1.toml"; }
+RUST_LOG=warn taskset -c 0 "$BIN" serve --config "$(gw_config gateway)" --listen 127.0.0.1:$GW_PORT \
   2>"$WORK/gateway.log" & pids+=($!)
 GW_PID=$!
 TARGETS="GATEWAY"
 if [ -n "$BASELINE_BIN" ]; then
-  sed "s|ledger.db|ledger-base.db|" "$WORK/sluice.toml" >"$WORK/sluice-base.toml"
-  RUST_LOG=warn taskset -c 0 "$BASELINE_BIN" serve --config "$WORK/sluice-base.toml" \
+  RUST_LOG=warn taskset -c 0 "$BASELINE_BIN" serve --config "$(gw_config baseline)" \
     --listen 127.0.0.1:$BASE_PORT 2>"$WORK/baseline.log" & pids+=($!)
   BASE_PID=$!
   TARGETS="GATEWAY BASELINE"
@@ -63,17 +63,18 @@ fi
 mkdir -p "$WORK/nginx"
 cat >"$WORK/nginx.conf" <<NGX
 worker_processes 1;
+worker_rlimit_nofile 65536;
 daemon off;
 pid $WORK/nginx/nginx.pid;
 error_log $WORK/nginx/error.log warn;
-events { worker_connections 8192; }
+events { worker_connections 65536; }
 http {
   access_log off;
   client_body_temp_path $WORK/nginx; proxy_temp_path $WORK/nginx;
   fastcgi_temp_path $WORK/nginx; uwsgi_temp_path $WORK/nginx; scgi_temp_path $WORK/nginx;
   upstream mock { server 127.0.0.1:$MOCK_PORT; keepalive 256; }
   server {
-    listen 127.0.0.1:$NGX_PORT;
+    listen 127.0.0.1:$NGX_PORT backlog=65535;
     tcp_nodelay on;
     location / {
       proxy_pass http://mock;
@@ -96,88 +97,97 @@ pid_of() { case $1 in GATEWAY) echo "$GW_PID" ;; BASELINE) echo "$BASE_PID" ;; N
 bench() { taskset -c 1 "$BIN" bench --model mock --json "$@"; }
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
+RESULTS=$WORK/results.txt
+result() { echo "$*" >>"$RESULTS"; }
 
 echo "== warm-up"
 for target in $TARGETS NGINX; do
-  bench --base-url "${!target}" --requests 200 --concurrency 20 >/dev/null
+  bench --base-url "${!target}" --requests 300 --concurrency 20 >/dev/null
 done
 
-echo "== 1. TTFT overhead over direct (provider ttft 0, 20 tokens, $TTFT_REQS requests, interleaved)"
-for c in $TTFT_CONC; do
+echo "== 1, 2. TTFT added over direct (provider at full speed, 64 tokens, interleaved with direct)"
+for c in 1 50; do
   for target in $TARGETS NGINX; do
-    bench --base-url "$DIRECT" --compare "${!target}" --requests "$TTFT_REQS" --concurrency "$c" >"$WORK/ttft-$target-$c.json"
-    python3 - "$WORK/ttft-$target-$c.json" "$target" "$c" <<'PY'
+    reqs=$TTFT_REQS; [ "$c" = 50 ] && reqs=$((TTFT_REQS * 5))
+    bench --base-url "$DIRECT" --compare "${!target}" --requests "$reqs" --concurrency "$c" >"$WORK/ttft.json"
+    python3 - "$WORK/ttft.json" "$target" "$c" >>"$RESULTS" <<'PY'
 import json, sys
 d = json.load(open(sys.argv[1])); a, b = d["a"], d["b"]
-print(f"  c={sys.argv[3]:>3} {sys.argv[2].lower():8} ttft p50 {a['ttft']['p50_ms']:.3f} -> {b['ttft']['p50_ms']:.3f} ms"
-      f" (+{(b['ttft']['p50_ms']-a['ttft']['p50_ms'])*1000:.0f} us), p99 {a['ttft']['p99_ms']:.3f} -> {b['ttft']['p99_ms']:.3f} ms"
-      f" (+{(b['ttft']['p99_ms']-a['ttft']['p99_ms'])*1000:.0f} us); throughput x{b['tokens_per_s']/a['tokens_per_s']:.2f};"
-      f" errors {sum(a['errors'].values())}/{sum(b['errors'].values())}")
+errors = sum(b["errors"].values())
+for q in ("p50", "p99"):
+    print(f"ttft_{q}_c{sys.argv[3]} {sys.argv[2]} {(b['ttft'][q + '_ms'] - a['ttft'][q + '_ms']) * 1000:.0f} {errors}")
 PY
   done
 done
 
-echo "== 1b. Throughput (20 streams x 2000 tokens, provider as fast as it can)"
-for target in DIRECT $TARGETS NGINX; do
-  bench --base-url "${!target}" --requests 60 --concurrency 20 --header "x-mock-tokens: 2000" >"$WORK/tput-$target.json"
-done
-python3 - "$WORK" DIRECT $TARGETS NGINX <<'PY'
-import json, sys
-t = {k: json.load(open(f"{sys.argv[1]}/tput-{k}.json"))["report"]["tokens_per_s"] for k in sys.argv[2:]}
-print("  tokens/s: " + ", ".join(f"{k.lower()} {v:.0f} (x{v/t['DIRECT']:.2f})" for k, v in t.items()))
-PY
-
-echo "== 2. CPU per relayed chunk ($CPU_STREAMS streams x $CPU_TOKENS tokens, 1 ms apart; median of $CPU_ROUNDS alternating rounds)"
-HZ=$(getconf CLK_TCK)
-for round in $(seq "$CPU_ROUNDS"); do
+echo "== 3. 200 streams at once, 256 tokens at full speed, for $DURATION: CPU per relayed chunk"
+for round in 1 2 3; do
   for target in $TARGETS NGINX; do
     pid=$(pid_of $target)
     before=$(cpu_ticks "$pid")
-    bench --base-url "${!target}" --requests $((CPU_STREAMS * 3)) --concurrency "$CPU_STREAMS" \
-      --header "x-mock-tokens: $CPU_TOKENS" --header "x-mock-itl-ms: 1" >"$WORK/cpu.json"
+    bench --base-url "${!target}" --duration "$DURATION" --concurrency 200 \
+      --header "x-mock-tokens: 256" >"$WORK/sat.json"
     after=$(cpu_ticks "$pid")
-    python3 - "$WORK/cpu.json" "$target" "$before" "$after" "$HZ" >>"$WORK/cpu.txt" <<'PY'
+    python3 - "$WORK/sat.json" "$target" "$before" "$after" "$(getconf CLK_TCK)" >>"$RESULTS" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["report"]
 ticks = int(sys.argv[4]) - int(sys.argv[3]); hz = int(sys.argv[5])
-chunks = r["completion_tokens"] + 2 * r["ok"]  # content chunks + role and finish chunks
-print(sys.argv[2], ticks / hz / chunks * 1e6, r["ok"], r["requests"])
+# Content chunks, plus the role, finish and usage chunks of each stream.
+chunks = r["completion_tokens"] + 3 * r["ok"]
+errors = sum(r["errors"].values())
+print(f"cpu_per_chunk {sys.argv[2]} {ticks / hz / chunks * 1e6:.2f} {errors}")
+print(f"chunks_per_s {sys.argv[2]} {chunks / (r['wall_ms'] / 1000):.0f} {errors}")
 PY
   done
 done
-python3 - "$WORK/cpu.txt" $TARGETS NGINX <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
-med = {}
-for target in sys.argv[2:]:
-    v = [float(r[1]) for r in rows if r[0] == target]
-    med[target] = statistics.median(v)
-    print(f"  {target.lower():8} {med[target]:.2f} us/chunk (rounds: {', '.join(f'{x:.2f}' for x in v)})")
-for target in sys.argv[2:-1]:
-    print(f"  ratio {target.lower()}/nginx: {med[target]/med['NGINX']:.2f}x")
-PY
 
-echo "== 3. Memory per open stream ($OPEN_STREAMS streams held open)"
+echo "== 4. $OPEN streams held open, a token every 200 ms: resident memory per stream"
 for target in $TARGETS NGINX; do
   pid=$(pid_of $target)
   idle=$(rss_kib "$pid")
-  bench --base-url "${!target}" --requests "$OPEN_STREAMS" --concurrency "$OPEN_STREAMS" \
-    --header "x-mock-tokens: 40" --header "x-mock-itl-ms: 150" >"$WORK/mem-$target.json" &
+  bench --base-url "${!target}" --requests "$OPEN" --concurrency "$OPEN" --timeout 120s \
+    --header "x-mock-tokens: 40" --header "x-mock-itl-ms: 200" >"$WORK/open.json" &
   bpid=$!
-  sleep 3.5
+  # Wait until every stream is open (the provider counts them), then read memory.
+  for _ in $(seq 300); do
+    active=$(curl -s "http://127.0.0.1:$MOCK_PORT/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["active"])')
+    [ "$active" -ge "$OPEN" ] && break
+    sleep 0.1
+  done
+  sleep 1
   busy=$(rss_kib "$pid")
   wait $bpid
-  python3 - "$WORK/mem-$target.json" "$target" "$idle" "$busy" "$OPEN_STREAMS" <<'PY' | tee -a "$WORK/mem.txt"
+  python3 - "$WORK/open.json" "$target" "$idle" "$busy" "$OPEN" >>"$RESULTS" <<'PY'
 import json, sys
 r = json.load(open(sys.argv[1]))["report"]
 idle, busy, n = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
-print(f"  {sys.argv[2].lower():8} RSS {idle} -> {busy} KiB = {(busy-idle)/n:.1f} KiB/stream; ok {r['ok']}")
+failed = r["requests"] - r["ok"]
+print(f"rss_kib_per_stream {sys.argv[2]} {(busy - idle) / n:.1f} {failed}")
 PY
 done
-python3 - "$WORK/mem.txt" $TARGETS NGINX <<'PY'
-import re, sys
-v = [float(re.search(r"= (-?[0-9.]+) KiB", l).group(1)) for l in open(sys.argv[1])]
-names = sys.argv[2:]
-for name, x in zip(names[:-1], v[:-1]):
-    print(f"  ratio {name.lower()}/nginx: {x/v[-1]:.2f}x")
+
+python3 - "$RESULTS" $TARGETS <<'PY'
+import statistics, sys
+rows = [l.split() for l in open(sys.argv[1])]
+targets = sys.argv[2:] + ["NGINX"]
+labels = {
+    "ttft_p50_c1": "1 stream: added TTFT p50 (us)",
+    "ttft_p99_c1": "1 stream: added TTFT p99 (us)",
+    "ttft_p50_c50": "50 streams: added TTFT p50 (us)",
+    "ttft_p99_c50": "50 streams: added TTFT p99 (us)",
+    "cpu_per_chunk": "200 streams: CPU per relayed chunk (us, median of 3)",
+    "chunks_per_s": "200 streams: chunks relayed per second (median of 3)",
+    "rss_kib_per_stream": "open streams: RSS per stream (KiB)",
+}
+print()
+print("| run | " + " | ".join(t.lower() for t in targets) + " | gateway / nginx | failed |")
+print("|---|" + "---|" * (len(targets) + 2))
+for key, label in labels.items():
+    vals, failed = {}, 0
+    for t in targets:
+        v = [float(r[2]) for r in rows if r[0] == key and r[1] == t]
+        failed += sum(int(r[3]) for r in rows if r[0] == key and r[1] == t)
+        vals[t] = statistics.median(v) if v else float("nan")
+    ratio = vals["GATEWAY"] / vals["NGINX"] if vals["NGINX"] else float("nan")
+    print(f"| {label} | " + " | ".join(f"{vals[t]:.1f}" for t in targets) + f" | {ratio:.2f}x | {failed} |")
 PY
