@@ -1,5 +1,7 @@
 //! The relay's per-chunk work: decode one SSE event, inspect its JSON, write it for the client.
-//! Baseline in the same run: the naive approach of building a `serde_json::Value` per chunk.
+//! Baseline in the same run: the naive approach of building a `serde_json::Value` per chunk;
+//! and `inspect`'s one parse against a stream's `Inspector`, which skips it for a delta that
+//! differs from the last only in its text.
 //!
 //! Run with `cargo bench -p sluice-openai --bench chunk`.
 
@@ -59,6 +61,20 @@ fn per_chunk(c: &mut Criterion) {
     group.bench_function("inspect_only/content", |b| {
         let data = &CONTENT[6..CONTENT.len() - 2];
         b.iter(|| chunk::inspect(black_box(data)).unwrap())
+    });
+    // A stream's inspector on its deltas: each differs from the last only in its text, so
+    // it is summarized without a parse (two deltas alternate, so each call has new text).
+    group.bench_function("inspector_shortcut/content", |b| {
+        let data = &CONTENT[6..CONTENT.len() - 2];
+        let other = String::from_utf8_lossy(data).replace(" weather", " cloud");
+        let mut inspector = chunk::Inspector::new();
+        inspector.inspect(data).unwrap();
+        let mut flip = false;
+        b.iter(|| {
+            flip = !flip;
+            let payload = if flip { other.as_bytes() } else { data };
+            inspector.inspect(black_box(payload)).unwrap()
+        })
     });
     group.finish();
 }

@@ -33,7 +33,7 @@ pub trait ClientEncoder: Send + Sync + std::fmt::Debug {
         payload: &[u8],
         summary: &ChunkSummary,
         out: &mut BytesMut,
-    ) -> Result<bool, EncodeError>;
+    ) -> Result<Merge, EncodeError>;
 
     /// Writes the end of a stream that completed; `usage` is the last the provider reported,
     /// at the top level of a chunk or in an extension such as `x_groq`.
@@ -43,6 +43,23 @@ pub trait ClientEncoder: Send + Sync + std::fmt::Debug {
     /// success may follow it.
     fn error(&mut self, err: &ErrorBody, out: &mut BytesMut);
 }
+
+/// Whether the frame an encoder wrote for a chunk may merge with its neighbours when the
+/// client falls behind.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Merge {
+    /// It must stay as it is (or nothing was written).
+    No,
+    /// A plain content delta written as `data: {payload}\n\n`, the payload unchanged: its text
+    /// sits where the summary's [`Texts`](crate::chunk::Texts) say, [`DATA_PREFIX`] bytes later.
+    InPlace,
+    /// A plain content delta on one line whose payload was rewritten (a `usage: null`
+    /// removed): it must be read again to merge.
+    Rewritten,
+}
+
+/// What comes before the payload in a frame written with [`sluice_sse::write_data`].
+pub const DATA_PREFIX: &[u8] = b"data: ";
 
 /// A chunk could not be written for the client (it was not the JSON it claimed to be).
 #[derive(Debug, thiserror::Error)]

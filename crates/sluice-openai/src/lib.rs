@@ -23,7 +23,7 @@ pub mod request;
 pub mod rewrite;
 
 pub use chunk::{inspect, ChunkSummary};
-pub use encode::{ClientEncoder, EncodeError};
+pub use encode::{ClientEncoder, EncodeError, Merge};
 pub use error::ErrorBody;
 pub use pricing::{PricedUsage, Pricer, UsagePricer};
 pub use request::{ChatRequest, RequestError};

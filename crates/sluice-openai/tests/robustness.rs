@@ -413,8 +413,14 @@ proptest! {
     fn chunk_readers_never_panic_and_agree_with_a_full_parse(payload in arb_payload()) {
         let summary = chunk::inspect(&payload);
         let mut text = String::new();
-        let _ = chunk::append_text(&payload, &mut text);
+        let slow = chunk::append_text(&payload, &mut text);
         let _ = chunk::simple_delta(&payload);
+        // Where both read the chunk, the text found in place is the text a full read finds.
+        if let (Ok(s), Ok(())) = (&summary, slow) {
+            let mut fast = String::new();
+            s.texts.append_to(&payload, &mut fast).map_err(|e| TestCaseError::fail(e.to_string()))?;
+            prop_assert_eq!(&fast, &text);
+        }
         let (Ok(s), Ok(Value::Object(v))) = (summary, serde_json::from_slice::<Value>(&payload))
         else {
             return Ok(());

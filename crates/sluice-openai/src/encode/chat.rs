@@ -10,7 +10,7 @@ use serde_json::value::RawValue;
 use sluice_sse::write_data;
 use sluice_types::Usage;
 
-use super::{ClientEncoder, EncodeError};
+use super::{ClientEncoder, EncodeError, Merge};
 use crate::chunk::ChunkSummary;
 use crate::error::ErrorBody;
 use crate::pricing::{price_usage_in_chunk, Pricer};
@@ -83,7 +83,7 @@ impl ClientEncoder for ChatChunks {
         payload: &[u8],
         summary: &ChunkSummary,
         out: &mut BytesMut,
-    ) -> Result<bool, EncodeError> {
+    ) -> Result<Merge, EncodeError> {
         if self.include_usage && !self.usage_relayed && !self.head.complete() {
             // Read until the stream has named itself (Azure's first chunk has an empty id and
             // model), so most streams pay for this on their first chunk only.
@@ -94,25 +94,22 @@ impl ClientEncoder for ChatChunks {
             .usage
             .filter(|_| self.include_usage)
             .and_then(|u| self.pricer.as_ref()?.price(&u));
+        // Only a plain content delta on one line may merge later.
+        let delta = summary.mergeable && memchr::memchr(b'\n', payload).is_none();
         if let Some(priced) = priced {
             write_data(out, &price_usage_in_chunk(payload, &priced)?);
+            Ok(Merge::No)
         } else if self.include_usage || !summary.usage_key {
             write_data(out, payload);
+            Ok(if delta { Merge::InPlace } else { Merge::No })
         } else if (summary.usage.is_some() || summary.usage_unreadable) && summary.choices == 0 {
             // A usage-only chunk the client did not ask for is dropped.
-            return Ok(false);
+            Ok(Merge::No)
         } else {
             // `usage` riding on another chunk (even as `null`) is removed from it.
             write_data(out, &rewrite::set_top_level(payload, "usage", None)?);
+            Ok(if delta { Merge::Rewritten } else { Merge::No })
         }
-        // Only a plain content delta on one line may merge later (one with `usage: null`
-        // too: the null was removed, or is the same in its neighbours).
-        Ok(summary.content
-            && !summary.finish
-            && summary.usage.is_none()
-            && !summary.usage_unreadable
-            && summary.choices == 1
-            && memchr::memchr(b'\n', payload).is_none())
     }
 
     /// `[DONE]`, after the gateway's own usage chunk when the client asked for usage, the
@@ -190,7 +187,7 @@ mod tests {
     use super::*;
     use crate::chunk;
 
-    fn frame(include_usage: bool, payload: &str) -> (String, bool) {
+    fn frame(include_usage: bool, payload: &str) -> (String, Merge) {
         let summary = chunk::inspect(payload.as_bytes()).unwrap();
         let mut out = BytesMut::new();
         let mergeable = ChatChunks::new(include_usage, None)
@@ -205,9 +202,15 @@ mod tests {
     #[test]
     fn chunks_pass_verbatim_and_plain_deltas_may_merge() {
         let p = r#"{"choices":[{"index":0,"delta":{"content":"hi"},"logprobs":null}]}"#;
-        assert_eq!(frame(WITHOUT, p), (format!("data: {p}\n\n"), true));
+        assert_eq!(
+            frame(WITHOUT, p),
+            (format!("data: {p}\n\n"), Merge::InPlace)
+        );
         let role = r#"{"choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#;
-        assert_eq!(frame(WITHOUT, role), (format!("data: {role}\n\n"), false));
+        assert_eq!(
+            frame(WITHOUT, role),
+            (format!("data: {role}\n\n"), Merge::No)
+        );
     }
 
     #[test]
@@ -234,10 +237,10 @@ mod tests {
             frame(WITHOUT, p),
             (
                 "data: {\"choices\":[{\"index\":0,\"delta\":{\"content\":\"a\"}}]}\n\n".to_owned(),
-                true
+                Merge::Rewritten
             )
         );
-        assert_eq!(frame(WITH, p), (format!("data: {p}\n\n"), true));
+        assert_eq!(frame(WITH, p), (format!("data: {p}\n\n"), Merge::InPlace));
     }
 
     #[test]
@@ -341,7 +344,7 @@ mod tests {
     #[test]
     fn unreadable_usage_is_relayed_as_written_or_removed() {
         let p = r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"usage":{"prompt_tokens":12.5,"completion_tokens":3}}"#;
-        assert_eq!(frame(WITH, p), (format!("data: {p}\n\n"), false));
+        assert_eq!(frame(WITH, p), (format!("data: {p}\n\n"), Merge::No));
         assert_eq!(
             frame(WITHOUT, p).0,
             "data: {\"choices\":[{\"index\":0,\"delta\":{},\"finish_reason\":\"stop\"}]}\n\n"

@@ -6,7 +6,7 @@ use serde_json::json;
 use sluice_sse::{write_data, write_event};
 use sluice_types::Usage;
 
-use super::{ClientEncoder, EncodeError};
+use super::{ClientEncoder, EncodeError, Merge};
 use crate::chunk::{self, ChunkSummary};
 use crate::error::ErrorBody;
 use crate::pricing::Pricer;
@@ -32,13 +32,13 @@ impl ClientEncoder for SimpleChat {
         payload: &[u8],
         summary: &ChunkSummary,
         out: &mut BytesMut,
-    ) -> Result<bool, EncodeError> {
+    ) -> Result<Merge, EncodeError> {
         if !(summary.content || summary.finish) {
-            return Ok(false);
+            return Ok(Merge::No);
         }
         let delta = chunk::simple_delta(payload)?;
         if delta.content.is_empty() && delta.finish_reason.is_none() {
-            return Ok(false);
+            return Ok(Merge::No);
         }
         let event = json!({
             "id": delta.id,
@@ -46,7 +46,7 @@ impl ClientEncoder for SimpleChat {
             "finish_reason": delta.finish_reason,
         });
         write_data(out, event.to_string().as_bytes());
-        Ok(false)
+        Ok(Merge::No)
     }
 
     fn end(&mut self, usage: Option<&Usage>, out: &mut BytesMut) {
