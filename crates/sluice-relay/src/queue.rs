@@ -404,7 +404,8 @@ mod tests {
         for i in 0..100 {
             let t = format!("t{i} ");
             expected += &t;
-            tx.try_push(delta(&t), FrameKind::Delta, true).unwrap();
+            tx.try_push(delta(&t), FrameKind::Delta(None), true)
+                .unwrap();
         }
         // A chunk that must stay in place: with no room and nothing to merge it with, it waits.
         let stop = Bytes::from_static(
@@ -429,7 +430,7 @@ mod tests {
         tx.try_push(Bytes::from_static(b": b\n\n"), FrameKind::Other, true)
             .unwrap();
         assert!(matches!(
-            tx.try_push(delta("x"), FrameKind::Delta, true),
+            tx.try_push(delta("x"), FrameKind::Delta(None), true),
             Err(PushError::Full(_))
         ));
     }

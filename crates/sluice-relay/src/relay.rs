@@ -20,7 +20,9 @@ use std::time::Duration;
 
 use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
-use sluice_openai::{chunk, ClientEncoder, ErrorBody};
+use sluice_openai::chunk::Inspector;
+use sluice_openai::encode::DATA_PREFIX;
+use sluice_openai::{ClientEncoder, ErrorBody, Merge};
 use sluice_sse::{Decoder, Event, Frame, KEEPALIVE};
 use sluice_types::SlowClient;
 use tokio::sync::oneshot;
@@ -29,9 +31,14 @@ use tokio_util::sync::CancellationToken;
 use tokio_util::task::TaskTracker;
 
 use self::deadlines::Deadlines;
+use crate::coalesce::Holes;
 use crate::error::StreamError;
 use crate::outcome::{Commit, End, Outcome, OutcomeSink, Tally, MAX_TEXT};
 use crate::queue::{self, ClientStream, FrameKind, PushError, Sender};
+
+/// Room beyond a read's size when reserving for the frames written from it (a usage priced, an
+/// event re-framed).
+const FRAME_SLACK: usize = 256;
 
 /// The provider's response body, as a stream of byte chunks.
 pub type UpstreamBody = Pin<Box<dyn Stream<Item = Result<Bytes, StreamError>> + Send>>;
@@ -95,6 +102,7 @@ pub fn start(connect: Connect, cfg: RelayConfig, sink: OutcomeSink) -> (Commit, 
         committed: false,
         out: BytesMut::new(),
         decoder: Decoder::new(),
+        inspector: Inspector::new(),
         tally: Tally::default(),
         last_sent: Instant::now(),
         finished_body: None,
@@ -114,6 +122,8 @@ struct Relay {
     /// Reused for every frame written, so steady-state relaying does not allocate per chunk.
     out: BytesMut,
     decoder: Decoder,
+    /// Reads each chunk once, and most deltas without a parse.
+    inspector: Inspector,
     /// What the outcome will report.
     tally: Tally,
     /// When the client was last sent something (for keep-alives).
@@ -231,7 +241,11 @@ impl Relay {
                             return End::Failed(StreamError::TotalTimeout(self.cfg.total));
                         }
                         self.decoder.push(&bytes);
-                        if let Flow::Stop(end) = self.drain_decoder().await {
+                        // The frames this read's events become are about its size: one
+                        // allocation for all of them, not one per frame. A stream that reads
+                        // a token at a time keeps no more than a frame's worth.
+                        self.out.reserve(bytes.len() + FRAME_SLACK);
+                        if let Flow::Stop(end) = self.drain_decoder(received).await {
                             if end == End::Completed {
                                 self.finished_body = Some(body);
                             }
@@ -270,11 +284,11 @@ impl Relay {
         if now >= deadline {
             return Err(End::Failed(err));
         }
-        self.check_slow_client()?;
+        self.check_slow_client(now)?;
         if now >= self.last_sent + self.cfg.keepalive {
             // A client that is behind already has bytes waiting; it needs no keep-alive.
             if self.tx.is_empty() {
-                self.send(Bytes::from_static(KEEPALIVE), FrameKind::Other)
+                self.send(Bytes::from_static(KEEPALIVE), FrameKind::Other, now)
                     .await?;
             } else {
                 self.last_sent = now;
@@ -283,8 +297,8 @@ impl Relay {
         Ok(())
     }
 
-    /// Handles every complete event the decoder holds.
-    async fn drain_decoder(&mut self) -> Flow {
+    /// Handles every complete event the decoder holds (all `received` at once).
+    async fn drain_decoder(&mut self, received: Instant) -> Flow {
         loop {
             let frame = match self.decoder.next_frame() {
                 Ok(Some(frame)) => frame,
@@ -294,14 +308,15 @@ impl Relay {
             let Frame::Event(event) = frame else {
                 continue; // Provider comments only keep the connection alive.
             };
-            if let stop @ Flow::Stop(_) = self.on_event(event).await {
+            if let stop @ Flow::Stop(_) = self.on_event(event, received).await {
                 return stop;
             }
         }
     }
 
-    async fn on_event(&mut self, event: Event) -> Flow {
-        let now = Instant::now();
+    /// Handles one provider event, `now` being when its bytes arrived: one clock reading
+    /// serves every event of a read.
+    async fn on_event(&mut self, event: Event, now: Instant) -> Flow {
         self.tally.first_event_at.get_or_insert(now);
         if event.event_type() == b"error" {
             return fail(provider_error(&event.data));
@@ -309,7 +324,7 @@ impl Relay {
         if &event.data[..] == b"[DONE]" {
             return Flow::Stop(End::Completed);
         }
-        let summary = match chunk::inspect(&event.data) {
+        let summary = match self.inspector.inspect(&event.data) {
             Ok(s) => s,
             Err(err) => {
                 return fail(StreamError::Protocol(format!(
@@ -326,15 +341,15 @@ impl Relay {
         }
         self.tally.events += 1;
         self.tally.finished |= summary.finish;
-        let mergeable = match self.cfg.encoder.chunk(&event.data, &summary, &mut self.out) {
+        let merge = match self.cfg.encoder.chunk(&event.data, &summary, &mut self.out) {
             Ok(m) => m,
             Err(err) => return fail(StreamError::Protocol(err.to_string())),
         };
         if summary.content {
             if self.tally.usage.is_none() && self.tally.text.len() < MAX_TEXT {
-                // Only needed if the provider never reports usage; a chunk that fails to
-                // parse here was already inspected, so an error just leaves the count short.
-                let _ = chunk::append_text(&event.data, &mut self.tally.text);
+                // Only needed if the provider never reports usage. The text's places were
+                // found by `inspect`; an error only leaves the count short.
+                let _ = summary.texts.append_to(&event.data, &mut self.tally.text);
             }
             self.tally.content_events += 1;
             self.tally.first_content_at.get_or_insert(now);
@@ -343,13 +358,14 @@ impl Relay {
         if self.out.is_empty() {
             return Flow::Continue;
         }
-        let kind = match (mergeable, summary.content) {
-            (true, _) => FrameKind::Delta,
-            (false, true) => FrameKind::Content,
-            (false, false) => FrameKind::Other,
+        let kind = match merge {
+            Merge::InPlace => FrameKind::Delta(Holes::of(&summary, DATA_PREFIX.len())),
+            Merge::Rewritten => FrameKind::Delta(None),
+            Merge::No if summary.content => FrameKind::Content,
+            Merge::No => FrameKind::Other,
         };
         let frame = self.out.split().freeze();
-        match self.send(frame, kind).await {
+        match self.send(frame, kind, now).await {
             Ok(()) => Flow::Continue,
             Err(end) => Flow::Stop(end),
         }
@@ -358,8 +374,9 @@ impl Relay {
     /// Queues a frame. When the queue is full, the coalesce policy first tries to merge
     /// content deltas (`kind` says whether the frame is one); otherwise the relay waits for room,
     /// up to the slow-client limit.
-    async fn send(&mut self, frame: Bytes, kind: FrameKind) -> Result<(), End> {
+    async fn send(&mut self, frame: Bytes, kind: FrameKind, now: Instant) -> Result<(), End> {
         let coalesce = self.cfg.slow_client == SlowClient::Coalesce;
+        let mut sent_at = now;
         let res = match self.tx.try_push(frame, kind, coalesce) {
             Err(PushError::Full(frame)) => {
                 let waited = Instant::now();
@@ -377,19 +394,20 @@ impl Relay {
                         Err(End::Failed(StreamError::Shutdown))
                     }
                 };
-                self.tally.blocked += waited.elapsed();
+                sent_at = Instant::now();
+                self.tally.blocked += sent_at - waited;
                 res?
             }
             other => other,
         };
         match res {
             Ok(()) => {
-                self.last_sent = Instant::now();
+                self.last_sent = sent_at;
                 if let Some(commit) = self.commit.take() {
                     let _ = commit.send(Ok(()));
                     self.committed = true;
                 }
-                self.check_slow_client()
+                self.check_slow_client(sent_at)
             }
             Err(_) => Err(End::ClientClosed),
         }
@@ -397,11 +415,13 @@ impl Relay {
 
     /// A client that has had bytes waiting and taken none for the slow-client limit is cut
     /// off (checked on every frame queued and on every timer tick).
-    fn check_slow_client(&self) -> Result<(), End> {
+    fn check_slow_client(&self, now: Instant) -> Result<(), End> {
         match self.tx.waiting_since() {
-            Some(since) if since.elapsed() >= self.cfg.slow_client_timeout => Err(End::Failed(
-                StreamError::SlowClient(self.cfg.slow_client_timeout),
-            )),
+            Some(since) if now.saturating_duration_since(since) >= self.cfg.slow_client_timeout => {
+                Err(End::Failed(StreamError::SlowClient(
+                    self.cfg.slow_client_timeout,
+                )))
+            }
             _ => Ok(()),
         }
     }
@@ -413,7 +433,7 @@ impl Relay {
         if transport_err.is_none() {
             // A last event without its blank line (e.g. `data: [DONE]` at EOF) still counts.
             if let Some(event) = self.decoder.finish() {
-                match self.on_event(event).await {
+                match self.on_event(event, Instant::now()).await {
                     Flow::Stop(End::Failed(StreamError::Protocol(_))) if self.tally.finished => {
                         return End::Completed
                     }
@@ -436,7 +456,7 @@ impl Relay {
             return;
         }
         let frame = self.out.split().freeze();
-        let _ = self.send(frame, FrameKind::Other).await;
+        let _ = self.send(frame, FrameKind::Other, Instant::now()).await;
     }
 }
 
