@@ -11,6 +11,7 @@
 mod accounting;
 mod auth;
 mod breaker;
+mod dashboard;
 mod dispatch;
 mod ending;
 mod error;
