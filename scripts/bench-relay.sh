@@ -13,7 +13,8 @@
 #
 # The gateway(s) and nginx are pinned to core 0, the provider and the load to core 1; the gateway
 # runs its default config (slow_client = "coalesce") with a SQLite ledger unless told otherwise.
-# Every stream asks for usage. Knobs: TTFT_REQS (400), OPEN (10000), DURATION (10s).
+# Every stream asks for usage. Knobs: TTFT_REQS (400), OPEN (10000), DURATION (10s), and RUNS, the
+# runs to make (default "ttft cpu open").
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -23,6 +24,8 @@ DURATION=${DURATION:-10s}
 POLICY=${POLICY:-coalesce}
 LEDGER=${LEDGER:-sqlite}
 BASELINE_BIN=${BASELINE_BIN:-}
+RUNS=${RUNS:-ttft cpu open}
+wants() { [[ " $RUNS " == *" $1 "* ]]; }
 MOCK_PORT=19100 GW_PORT=19101 NGX_PORT=19102 BASE_PORT=19103
 
 command -v nginx >/dev/null || { echo "nginx is needed: apt-get install nginx-light" >&2; exit 2; }
@@ -99,14 +102,15 @@ cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$1/status"; }
 RESULTS=$WORK/results.txt
 result() { echo "$*" >>"$RESULTS"; }
+: >"$RESULTS"
 
 echo "== warm-up"
 for target in $TARGETS NGINX; do
   bench --base-url "${!target}" --requests 300 --concurrency 20 >/dev/null
 done
 
-echo "== 1, 2. TTFT added over direct (provider at full speed, 64 tokens, interleaved with direct)"
-for c in 1 50; do
+wants ttft && echo "== 1, 2. TTFT added over direct (provider at full speed, 64 tokens, interleaved with direct)"
+wants ttft && for c in 1 50 1 50 1 50; do
   for target in $TARGETS NGINX; do
     reqs=$TTFT_REQS; [ "$c" = 50 ] && reqs=$((TTFT_REQS * 5))
     bench --base-url "$DIRECT" --compare "${!target}" --requests "$reqs" --concurrency "$c" >"$WORK/ttft.json"
@@ -120,8 +124,8 @@ PY
   done
 done
 
-echo "== 3. 200 streams at once, 256 tokens at full speed, for $DURATION: CPU per relayed chunk"
-for round in 1 2 3; do
+wants cpu && echo "== 3. 200 streams at once, 256 tokens at full speed, for $DURATION: CPU per relayed chunk"
+wants cpu && for round in 1 2 3; do
   for target in $TARGETS NGINX; do
     pid=$(pid_of $target)
     before=$(cpu_ticks "$pid")
@@ -141,8 +145,8 @@ PY
   done
 done
 
-echo "== 4. $OPEN streams held open, a token every 200 ms: resident memory per stream"
-for target in $TARGETS NGINX; do
+wants open && echo "== 4. $OPEN streams held open, a token every 200 ms: resident memory per stream"
+wants open && for target in $TARGETS NGINX; do
   pid=$(pid_of $target)
   idle=$(rss_kib "$pid")
   bench --base-url "${!target}" --requests "$OPEN" --concurrency "$OPEN" --timeout 120s \
@@ -171,10 +175,10 @@ import statistics, sys
 rows = [l.split() for l in open(sys.argv[1])]
 targets = sys.argv[2:] + ["NGINX"]
 labels = {
-    "ttft_p50_c1": "1 stream: added TTFT p50 (us)",
-    "ttft_p99_c1": "1 stream: added TTFT p99 (us)",
-    "ttft_p50_c50": "50 streams: added TTFT p50 (us)",
-    "ttft_p99_c50": "50 streams: added TTFT p99 (us)",
+    "ttft_p50_c1": "1 stream: added TTFT p50 (us, median of 3)",
+    "ttft_p99_c1": "1 stream: added TTFT p99 (us, median of 3)",
+    "ttft_p50_c50": "50 streams: added TTFT p50 (us, median of 3)",
+    "ttft_p99_c50": "50 streams: added TTFT p99 (us, median of 3)",
     "cpu_per_chunk": "200 streams: CPU per relayed chunk (us, median of 3)",
     "chunks_per_s": "200 streams: chunks relayed per second (median of 3)",
     "rss_kib_per_stream": "open streams: RSS per stream (KiB)",
@@ -183,6 +187,8 @@ print()
 print("| run | " + " | ".join(t.lower() for t in targets) + " | gateway / nginx | failed |")
 print("|---|" + "---|" * (len(targets) + 2))
 for key, label in labels.items():
+    if not any(r[0] == key for r in rows):
+        continue
     vals, failed = {}, 0
     for t in targets:
         v = [float(r[2]) for r in rows if r[0] == key and r[1] == t]
