@@ -208,7 +208,7 @@ mod tests {
         let body = r#"{"messages":[]}"#;
         let s = parse(
             &[
-                ("x-mock-tokens", "100000"),
+                ("x-mock-tokens", "1000000"),
                 ("x-mock-ttft-ms", "60000"),
                 ("x-mock-itl-ms", "60000"),
             ],
@@ -221,8 +221,8 @@ mod tests {
             (Duration::from_secs(60), Duration::from_secs(60))
         );
         assert_eq!(
-            parse(&[("x-mock-tokens", "100001")], body).unwrap_err(),
-            "header 'x-mock-tokens' must be an integer from 0 to 100000 (got \"100001\")"
+            parse(&[("x-mock-tokens", "1000001")], body).unwrap_err(),
+            "header 'x-mock-tokens' must be an integer from 0 to 1000000 (got \"1000001\")"
         );
         let long = "9".repeat(100);
         let err = parse(&[("x-mock-itl-ms", &long)], body).unwrap_err();

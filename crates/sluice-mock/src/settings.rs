@@ -6,8 +6,8 @@ use std::fmt;
 use std::time::Duration;
 
 /// The most completion tokens one answer may have (`x-mock-tokens`, [`MockSettings::tokens`]):
-/// at most a few MiB of stream, well past any real model's output.
-pub const MAX_TOKENS: usize = 100_000;
+/// a few MiB of text, room for the long-stream benchmarks (`scripts/bench-stalled.sh`).
+pub const MAX_TOKENS: usize = 1_000_000;
 
 /// The longest delay before the first token or between tokens (`x-mock-ttft-ms`,
 /// `x-mock-itl-ms`, [`MockSettings::ttft`], [`MockSettings::itl`]).

@@ -83,9 +83,9 @@ impl Mock {
 #[tokio::test]
 async fn tokens_header_past_its_cap_or_not_a_number_is_400() {
     let mock = spawn().await;
-    assert_eq!(MAX_TOKENS, 100_000);
+    assert_eq!(MAX_TOKENS, 1_000_000);
     for bad in [
-        "100001",
+        "1000001",
         "1000000000",
         "99999999999999999999999",
         "-1",
@@ -93,7 +93,7 @@ async fn tokens_header_past_its_cap_or_not_a_number_is_400() {
         "lots",
         "",
     ] {
-        mock.refused("x-mock-tokens", bad, 100_000).await;
+        mock.refused("x-mock-tokens", bad, 1_000_000).await;
     }
 }
 
@@ -118,27 +118,27 @@ async fn delay_headers_past_their_cap_or_not_a_number_are_400() {
 async fn largest_non_streaming_answer_is_built_at_once() {
     let mock = spawn().await;
     let started = Instant::now();
-    let resp = mock.post(false, &[("x-mock-tokens", "100000")]).await;
+    let resp = mock.post(false, &[("x-mock-tokens", "1000000")]).await;
     assert_eq!(resp.status(), 200);
     let body = resp.bytes().await.unwrap();
     let elapsed = started.elapsed();
     assert!(elapsed < Duration::from_secs(10), "took {elapsed:?}");
-    assert!(body.len() < 100_000 * 10 + 1_000, "{} bytes", body.len());
+    assert!(body.len() < 1_000_000 * 10 + 1_000, "{} bytes", body.len());
     let v: Value = serde_json::from_slice(&body).unwrap();
-    assert_eq!(v["usage"]["completion_tokens"], 100_000);
+    assert_eq!(v["usage"]["completion_tokens"], 1_000_000);
     let content = v["choices"][0]["message"]["content"].as_str().unwrap();
-    assert_eq!(content.split(' ').count(), 100_000);
+    assert_eq!(content.split(' ').count(), 1_000_000);
     assert_eq!(
         content,
         sluice_mock::completion_text(
             sluice_mock::seed_for(&serde_json::from_str(&chat(false)).unwrap()),
-            100_000
+            1_000_000
         )
     );
 }
 
 #[tokio::test]
-async fn largest_stream_completes() {
+async fn a_long_stream_completes() {
     let mock = spawn().await;
     let resp = mock.post(true, &[("x-mock-tokens", "100000")]).await;
     assert_eq!(resp.status(), 200);
