@@ -156,6 +156,7 @@ wants open && for target in $TARGETS NGINX; do
   for _ in $(seq 300); do
     active=$(curl -s "http://127.0.0.1:$MOCK_PORT/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["active"])')
     [ "$active" -ge "$OPEN" ] && break
+    kill -0 "$bpid" 2>/dev/null || break
     sleep 0.1
   done
   sleep 1
@@ -184,16 +185,18 @@ labels = {
     "rss_kib_per_stream": "open streams: RSS per stream (KiB)",
 }
 print()
-print("| run | " + " | ".join(t.lower() for t in targets) + " | gateway / nginx | failed |")
+print("| run | " + " | ".join(t.lower() for t in targets) + " | gateway / nginx | failed ("
+      + " / ".join(t.lower() for t in targets) + ") |")
 print("|---|" + "---|" * (len(targets) + 2))
 for key, label in labels.items():
     if not any(r[0] == key for r in rows):
         continue
-    vals, failed = {}, 0
+    vals, failed = {}, {}
     for t in targets:
         v = [float(r[2]) for r in rows if r[0] == key and r[1] == t]
-        failed += sum(int(r[3]) for r in rows if r[0] == key and r[1] == t)
+        failed[t] = sum(int(r[3]) for r in rows if r[0] == key and r[1] == t)
         vals[t] = statistics.median(v) if v else float("nan")
     ratio = vals["GATEWAY"] / vals["NGINX"] if vals["NGINX"] else float("nan")
-    print(f"| {label} | " + " | ".join(f"{vals[t]:.1f}" for t in targets) + f" | {ratio:.2f}x | {failed} |")
+    print(f"| {label} | " + " | ".join(f"{vals[t]:.1f}" for t in targets) + f" | {ratio:.2f}x | "
+          + " / ".join(str(failed[t]) for t in targets) + " |")
 PY
