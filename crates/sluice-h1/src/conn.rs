@@ -10,10 +10,11 @@ use tokio::net::TcpStream;
 
 use crate::H1Error;
 
-/// Bytes asked of the socket per read adapt to the stream, as hyper's reads do: a stream that
-/// trickles a token at a time reads into `MIN_READ` (thousands of open streams stay cheap), one
-/// whose provider outruns the relay fills up to `MAX_READ` per read (fewer system calls).
-const MIN_READ: usize = 1024;
+/// Bytes asked of the socket per read: `MIN_READ` while tokens trickle, growing to `MAX_READ`
+/// while the provider outruns the relay (fewer system calls), as hyper's reads do. Starting
+/// smaller than a page measured worse at 10,000 open streams (26 → 31 KiB RSS per stream,
+/// `scripts/bench-relay.sh`): the buffers regrown under the split-off frames fragment the heap.
+const MIN_READ: usize = 4096;
 const MAX_READ: usize = 16 * 1024;
 /// A response head larger than this is refused.
 const MAX_HEAD: usize = 64 * 1024;
