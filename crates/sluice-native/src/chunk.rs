@@ -153,10 +153,15 @@ pub(crate) mod delta {
 
     /// `"key":<text>`, the text as the provider wrote it.
     pub fn text(buf: &mut Vec<u8>, key: &str, text: JsonStr<'_>) {
+        text_literal(buf, key, text.raw());
+    }
+
+    /// `"key":<literal>`, `literal` a JSON string literal already checked.
+    pub fn text_literal(buf: &mut Vec<u8>, key: &str, literal: &str) {
         buf.push(b'"');
         buf.extend_from_slice(key.as_bytes());
         buf.extend_from_slice(b"\":");
-        buf.extend_from_slice(text.raw().as_bytes());
+        buf.extend_from_slice(literal.as_bytes());
     }
 
     /// The first delta of a tool call: its id and name, arguments to follow.

@@ -283,3 +283,28 @@ fn a_whole_gemini_answer_is_one_completion() {
         other => panic!("{other:?}"),
     }
 }
+
+#[test]
+fn a_compact_text_delta_reads_as_a_spaced_one() {
+    let start = json!({"type": "message_start", "message": {"id": "msg_1", "model": "c"}});
+    let text = r#""caf\u00e9 \"☕\"\n""#;
+    let compact = format!(
+        r#"{{"type":"content_block_delta","index":0,"delta":{{"type":"text_delta","text":{text}}}}}"#
+    );
+    let spaced = format!(
+        r#"{{"type": "content_block_delta", "index": 0, "delta": {{"type": "text_delta", "text": {text}}}}}"#
+    );
+    let mut chunks = Vec::new();
+    for data in [compact, spaced] {
+        let mut tr = AnthropicStream::new(meta());
+        let (_, _) = feed(&mut tr, std::slice::from_ref(&start));
+        let mut out = Chunks::new();
+        tr.event(None, data.as_bytes(), &mut out).unwrap();
+        chunks.push(out.get(0).unwrap().to_vec());
+    }
+    assert_eq!(chunks[0], chunks[1]);
+    assert_eq!(
+        parse(&chunks[0])["choices"][0]["delta"]["content"],
+        "café \"☕\"\n"
+    );
+}

@@ -6,6 +6,7 @@ use std::borrow::Cow;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 
+use super::fast;
 use super::usage::{error_body, Counts, RawUsage};
 use crate::chunk::{delta, push_str, ChunkMeta, Chunks, Envelope, JsonStr};
 use crate::error::ProtocolError;
@@ -283,6 +284,12 @@ impl NativeStream for AnthropicStream {
         if event == Some(b"error") {
             self.state = State::Failed;
             return Ok(Step::Error(error_body(data)));
+        }
+        if let (Some(text), Some(env)) = (fast::text_delta(data), &self.env) {
+            if text != "\"\"" {
+                env.delta(out, |b| delta::text_literal(b, "content", text));
+            }
+            return Ok(Step::Continue);
         }
         let ev: Event<'_> =
             serde_json::from_slice(data).map_err(|e| ProtocolError::json("Anthropic event", e))?;
