@@ -100,6 +100,18 @@ pub(crate) fn read(body: &[u8], provider: Provider) -> Result<Chat, TranslateErr
         None => return Err(TranslateError::new("messages", "is required")),
     }
     chat.max_tokens = max_completion_tokens.or(max_tokens);
+    // Without tools, `auto` and `none` ask for nothing; a call required of no tool cannot be.
+    if chat.tools.is_empty() {
+        match chat.tool_choice.take() {
+            None | Some(ToolChoice::Auto | ToolChoice::None) => {}
+            Some(_) => {
+                return Err(TranslateError::new(
+                    "tool_choice",
+                    "asks for a tool call, but the request has no tools",
+                ))
+            }
+        }
+    }
     Ok(chat)
 }
 

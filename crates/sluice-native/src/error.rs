@@ -12,7 +12,8 @@ use sluice_openai::ErrorBody;
 /// the message says why; the gateway answers 400 with [`TranslateError::to_error_body`].
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct TranslateError {
-    /// The request field at fault, as a path (`tools[0].function.strict`).
+    /// The request field at fault, as a path (`tools[0].function.strict`); empty when the
+    /// body as a whole is at fault (not JSON), written then as `param: null`.
     pub param: String,
     /// One sentence naming the field and what is wrong with it.
     pub message: String,
@@ -33,8 +34,11 @@ impl TranslateError {
     /// "param"}}`.
     pub fn to_error_body(&self) -> ErrorBody {
         let mut body = ErrorBody::new(self.message.clone(), "invalid_request_error", Value::Null);
-        body.extra
-            .insert("param".into(), Value::String(self.param.clone()));
+        let param = match self.param.as_str() {
+            "" => Value::Null,
+            param => Value::String(param.to_owned()),
+        };
+        body.extra.insert("param".into(), param);
         body
     }
 }

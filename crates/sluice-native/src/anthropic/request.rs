@@ -85,8 +85,6 @@ pub fn request(
         if let Some(choice) = tool_choice(chat.tool_choice, chat.serial_tool_calls) {
             out.insert("tool_choice".into(), choice);
         }
-    } else if let Some(choice) = tool_choice(chat.tool_choice, false) {
-        out.insert("tool_choice".into(), choice);
     }
     if !chat.stop.is_empty() {
         out.insert("stop_sequences".into(), chat.stop.into());

@@ -329,6 +329,14 @@ fn fields_without_an_equivalent_are_refused_by_name() {
     assert_eq!(refused(json!({"model": "m"})).param, "messages");
     let err = request(b"[1]", "m", &OPTS).unwrap_err();
     assert!(err.message.contains("not a JSON object"), "{err}");
+    assert_eq!(err.to_error_body().to_json()["error"]["param"], Value::Null);
+    let err = refused(json!({"messages": hi(), "tool_choice": "required"}));
+    assert_eq!(err.param, "tool_choice");
+    // Without tools, `auto` and `none` ask for nothing.
+    assert_eq!(
+        tr(json!({"messages": hi(), "tool_choice": "none"})),
+        tr(json!({"messages": hi()}))
+    );
 }
 
 #[test]
