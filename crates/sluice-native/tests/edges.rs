@@ -51,10 +51,17 @@ fn redacted_thinking_is_carried_opaque() {
             json!({"type": "content_block_start", "index": 0,
                 "content_block": {"type": "redacted_thinking", "data": "EmwKAhgBEgy3va3pzix"}}),
             json!({"type": "content_block_stop", "index": 0}),
+            json!({"type": "content_block_start", "index": 1, "content_block":
+                {"type": "thinking", "thinking": "Whole.", "signature": "EqQB"}}),
         ],
     );
     let delta = &parse(&chunks[1])["choices"][0]["delta"];
     assert_eq!(delta, &json!({"reasoning_redacted": "EmwKAhgBEgy3va3pzix"}));
+    let answer = assemble(&chunks);
+    assert_eq!(
+        (&answer["reasoning"], &answer["reasoning_signature"]),
+        (&json!("Whole."), &json!("EqQB"))
+    );
     assert!(!sluice_openai::inspect(&chunks[1]).unwrap().content);
 }
 

@@ -91,6 +91,8 @@ struct StartBlock<'a> {
     #[serde(default, borrow)]
     thinking: Option<JsonStr<'a>>,
     #[serde(default, borrow)]
+    signature: Option<JsonStr<'a>>,
+    #[serde(default, borrow)]
     data: Option<JsonStr<'a>>,
     #[serde(default, borrow)]
     id: Option<Cow<'a, str>>,
@@ -158,6 +160,10 @@ impl AnthropicStream {
             "thinking" => {
                 if let Some(text) = block.thinking.filter(|t| !t.is_empty()) {
                     env.delta(out, |b| delta::text(b, "reasoning_content", text));
+                }
+                // Streams sign a block at its end; a block given whole may come signed.
+                if let Some(sig) = block.signature.filter(|t| !t.is_empty()) {
+                    env.delta(out, |b| delta::text(b, "reasoning_signature", sig));
                 }
                 Block::Thinking
             }
