@@ -1,8 +1,8 @@
 //! What the dashboard keeps in the gateway's state: this replica's live counters (`stats`,
 //! fed by every request's ending), the signal that ends its live streams when the gateway
-//! starts shutting down, the replica's name, and the spend most recently read from the
-//! ledger's rollups (`Cache`), so that many open dashboards read the ledger about once a
-//! second between them.
+//! starts shutting down, the replica's name, the spend most recently read from the ledger's
+//! rollups and the last snapshot built (each a `Cache`), so that many open dashboards read the
+//! ledger about once a second, and build a few snapshots a second, between them.
 
 pub(crate) mod hist;
 pub(crate) mod stats;
@@ -19,6 +19,10 @@ pub(crate) use self::stats::{kind_index, LiveStats, Sample};
 /// How long the spend read from the ledger is reused.
 pub(crate) const SPEND_MAX_AGE: Duration = Duration::from_secs(1);
 
+/// How long a built snapshot is reused: many open dashboards build a few a second between
+/// them, not one each.
+pub(crate) const SNAPSHOT_MAX_AGE: Duration = Duration::from_millis(250);
+
 /// The dashboard's share of the gateway's state.
 #[derive(Debug)]
 pub(crate) struct Live {
@@ -30,6 +34,8 @@ pub(crate) struct Live {
     pub replica: String,
     /// The spend part of the live snapshot, as last read.
     pub spend: Cache<Arc<serde_json::Value>>,
+    /// The last snapshot sent, as its JSON text.
+    pub snapshot: Cache<Arc<str>>,
 }
 
 impl Live {
@@ -39,6 +45,7 @@ impl Live {
             closing: CancellationToken::new(),
             replica: replica_name(),
             spend: Cache::default(),
+            snapshot: Cache::default(),
         }
     }
 }

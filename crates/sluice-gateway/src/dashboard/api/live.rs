@@ -1,11 +1,13 @@
 //! `GET /v1/dashboard/live`: Server-Sent Events, one `event: snapshot` at once and then
 //! every second: this replica's last five minutes (`crate::dashboard::live`), streams open
 //! now, the providers' circuit breakers, and spend today and this month from the ledger's
-//! rollups (`spend::live`, shared by every open dashboard). The stream ends when the client
-//! leaves (its body is dropped) or when the gateway begins to shut down.
+//! rollups (`spend::live`). Open dashboards share snapshots built within the last quarter
+//! second. The stream ends when the client leaves (its body is dropped) or when the gateway
+//! begins to shut down.
 
 use std::collections::BTreeMap;
 use std::convert::Infallible;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::extract::State;
@@ -19,6 +21,7 @@ use tokio::time::{interval_at, Instant, MissedTickBehavior};
 
 use super::spend;
 use crate::dashboard::live::stats::{GroupView, Point, Totals};
+use crate::dashboard::live::SNAPSHOT_MAX_AGE;
 use crate::headers::ACCEL_BUFFERING;
 use crate::state::AppState;
 
@@ -52,8 +55,17 @@ pub(super) async fn stream(State(app): State<AppState>) -> Response {
     res
 }
 
-/// One snapshot as an SSE event.
+/// One snapshot as an SSE event: the last one built if it is recent enough.
 async fn snapshot(app: &AppState) -> Event {
+    let fresh = || async { Some(Arc::<str>::from(build(app).await)) };
+    let data = app.live().snapshot.get(SNAPSHOT_MAX_AGE, fresh).await;
+    Event::default()
+        .event("snapshot")
+        .data(data.as_deref().unwrap_or("{}"))
+}
+
+/// A new snapshot's JSON text.
+async fn build(app: &AppState) -> String {
     let view = app.live().stats.view();
     let now = tokio::time::Instant::now();
     let breakers = app
@@ -76,8 +88,7 @@ async fn snapshot(app: &AppState) -> Event {
         refused: &view.refused,
     };
     // Plain data always serialises.
-    let data = serde_json::to_string(&doc).unwrap_or_else(|_| "{}".to_owned());
-    Event::default().event("snapshot").data(data)
+    serde_json::to_string(&doc).unwrap_or_else(|_| "{}".to_owned())
 }
 
 /// The snapshot document (`docs/dashboard-api.md`).

@@ -7,6 +7,7 @@
 
 use std::collections::BTreeMap;
 use std::sync::Arc;
+use std::time::Duration;
 
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
@@ -21,6 +22,9 @@ use super::{accounts, ledger_failed, money, params};
 use crate::dashboard::live::SPEND_MAX_AGE;
 use crate::error::ApiError;
 use crate::state::AppState;
+
+/// How long the live view waits for the ledger's spend before it shows the last read.
+const SPEND_READ_LIMIT: Duration = Duration::from_millis(1500);
 
 /// A period the dashboard shows spend for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -142,14 +146,23 @@ pub(super) async fn live(app: &AppState) -> Value {
         let now = unix_ms();
         let month_start = Period::Month.start(now);
         let today_start = Period::Today.start(now);
-        let (month, today) = tokio::join!(
-            accounts.ledger.spend(month_start, None),
-            accounts.ledger.spend(today_start, None)
-        );
-        let (month, today) = match (month, today) {
-            (Ok(m), Ok(t)) => (m, t),
-            (Err(e), _) | (_, Err(e)) => {
+        let both = async {
+            tokio::join!(
+                accounts.ledger.spend(month_start, None),
+                accounts.ledger.spend(today_start, None)
+            )
+        };
+        // A ledger that does not answer must not hold the live view up.
+        let (month, today) = match tokio::time::timeout(SPEND_READ_LIMIT, both).await {
+            Ok((Ok(m), Ok(t))) => (m, t),
+            Ok((Err(e), _) | (_, Err(e))) => {
                 tracing::warn!(error = %e, "dashboard: spend not read; showing the last read");
+                return None;
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "dashboard: the ledger did not answer in time; showing the last read"
+                );
                 return None;
             }
         };
