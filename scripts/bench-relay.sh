@@ -4,7 +4,9 @@
 #   1. one stream, 64 tokens, provider at full speed: TTFT added over calling it directly (p50);
 #   2. 50 streams at once, 64 tokens: TTFT added (p99);
 #   3. 200 streams at once, 256 tokens, for DURATION: CPU per relayed chunk, chunks per second;
-#   4. OPEN streams held open at once, a token every 200 ms: resident memory per stream, failures.
+#   4. OPEN streams held open at once, a token every 200 ms: resident memory per open stream (when
+#      the most are open at once), failures. A proxy holds two sockets per stream: 10,000 streams need a limit on open
+#      files above 20,000 (`ulimit -Hn`); under a lower one the last few fail in every proxy.
 #
 #   scripts/bench-relay.sh                       # needs nginx (apt-get install nginx-light), python3
 #   BASELINE_BIN=/path/to/old/sluice scripts/bench-relay.sh   # an earlier build too, same run
@@ -152,21 +154,21 @@ wants open && for target in $TARGETS NGINX; do
   bench --base-url "${!target}" --requests "$OPEN" --concurrency "$OPEN" --timeout 120s \
     --header "x-mock-tokens: 40" --header "x-mock-itl-ms: 200" >"$WORK/open.json" &
   bpid=$!
-  # Wait until every stream is open (the provider counts them), then read memory.
-  for _ in $(seq 300); do
-    active=$(curl -s "http://127.0.0.1:$MOCK_PORT/stats" | python3 -c 'import json,sys; print(json.load(sys.stdin)["active"])')
-    [ "$active" -ge "$OPEN" ] && break
-    sleep 0.1
+  # Memory when the most streams are open at once (the provider counts them), per open stream.
+  most=0 at_most=$idle
+  while kill -0 "$bpid" 2>/dev/null; do
+    active=$(curl -s "http://127.0.0.1:$MOCK_PORT/stats" | sed -E 's/.*"active":([0-9]+).*/\1/')
+    rss=$(rss_kib "$pid")
+    if [ "${active:-0}" -gt "$most" ]; then most=$active at_most=$rss; fi
+    sleep 0.2
   done
-  sleep 1
-  busy=$(rss_kib "$pid")
-  wait $bpid
-  python3 - "$WORK/open.json" "$target" "$idle" "$busy" "$OPEN" >>"$RESULTS" <<'PY'
+  wait $bpid || true
+  python3 - "$WORK/open.json" "$target" "$idle" "$at_most" "$most" <<'PY' >>"$RESULTS"
 import json, sys
 r = json.load(open(sys.argv[1]))["report"]
-idle, busy, n = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
+idle, rss, most = int(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])
 failed = r["requests"] - r["ok"]
-print(f"rss_kib_per_stream {sys.argv[2]} {(busy - idle) / n:.1f} {failed}")
+print(f"rss_kib_per_stream {sys.argv[2]} {(rss - idle) / max(most, 1):.1f} {failed}")
 PY
 done
 
@@ -184,16 +186,18 @@ labels = {
     "rss_kib_per_stream": "open streams: RSS per stream (KiB)",
 }
 print()
-print("| run | " + " | ".join(t.lower() for t in targets) + " | gateway / nginx | failed |")
+print("| run | " + " | ".join(t.lower() for t in targets) + " | gateway / nginx | failed ("
+      + " / ".join(t.lower() for t in targets) + ") |")
 print("|---|" + "---|" * (len(targets) + 2))
 for key, label in labels.items():
     if not any(r[0] == key for r in rows):
         continue
-    vals, failed = {}, 0
+    vals, failed = {}, {}
     for t in targets:
         v = [float(r[2]) for r in rows if r[0] == key and r[1] == t]
-        failed += sum(int(r[3]) for r in rows if r[0] == key and r[1] == t)
+        failed[t] = sum(int(r[3]) for r in rows if r[0] == key and r[1] == t)
         vals[t] = statistics.median(v) if v else float("nan")
     ratio = vals["GATEWAY"] / vals["NGINX"] if vals["NGINX"] else float("nan")
-    print(f"| {label} | " + " | ".join(f"{vals[t]:.1f}" for t in targets) + f" | {ratio:.2f}x | {failed} |")
+    print(f"| {label} | " + " | ".join(f"{vals[t]:.1f}" for t in targets) + f" | {ratio:.2f}x | "
+          + " / ".join(str(failed[t]) for t in targets) + " |")
 PY

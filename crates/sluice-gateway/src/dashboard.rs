@@ -1,7 +1,9 @@
 //! The dashboard (SPEC §3, `docs/dashboard-api.md`): the page itself, served from the binary
-//! (`page`), and the admin-only data it is drawn from (`api`, under `/v1/dashboard/`).
+//! (`page`), the admin-only data it is drawn from (`api`, under `/v1/dashboard/`), and this
+//! replica's live counters that data reads (`live`).
 
 mod api;
+pub(crate) mod live;
 mod page;
 
 use axum::Router;

@@ -1,7 +1,8 @@
 //! A request's ending: what is known about a request once it is over, built once and handed
 //! to its observers in one fixed order:
 //!
-//! 1. the metrics (`sluice_requests_total` and the latencies, tokens and cost of its route);
+//! 1. the metrics (`sluice_requests_total` and the latencies, tokens and cost of its route),
+//!    and the dashboard's live counters (`live`);
 //! 2. the log line (target `sluice::request`; never a key, a prompt, an answer or a provider's
 //!    own error text);
 //! 3. the ledger row, through [`Accounts::record`](crate::accounting::Accounts::record), after a
@@ -14,6 +15,8 @@
 //! client that no other attempt follows, or a whole answer), or a refusal before any provider
 //! was tried. Each builds an [`Ending`] and calls [`Ending::record`]; nothing else writes
 //! metrics of a request's end, its log line or its row.
+
+mod live;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -329,6 +332,7 @@ impl Ending {
     /// Hands the ending to its observers, in the documented order.
     pub fn record(mut self, app: &AppState) {
         self.count(app);
+        self.feed_live(&app.live().stats);
         self.log();
         let hold = self.hold.take();
         match app.accounts() {

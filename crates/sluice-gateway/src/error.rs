@@ -88,6 +88,16 @@ impl ApiError {
         )
     }
 
+    /// 404: no API key has this id.
+    pub fn unknown_key(id: &str) -> Self {
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "invalid_request_error",
+            "key_not_found",
+            format!("No API key has the id `{id}`."),
+        )
+    }
+
     pub fn not_found() -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

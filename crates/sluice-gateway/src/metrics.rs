@@ -154,6 +154,11 @@ impl Metrics {
             .inc();
     }
 
+    /// Streams being relayed now (`sluice_active_streams`).
+    pub fn active_streams(&self) -> i64 {
+        self.families.active_streams.get()
+    }
+
     /// Counts a request refused for its key.
     pub fn auth_failure(&self, reason: &'static str) {
         self.families

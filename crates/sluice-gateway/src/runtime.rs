@@ -140,8 +140,11 @@ impl Gateway {
     ) -> std::io::Result<()> {
         let grace = self.state.config().shutdown_grace;
         let (signal_tx, mut signal_rx) = watch::channel(None::<Instant>);
+        let closing = self.state.live().closing.clone();
         let server = crate::server::serve(listener, self.state.clone(), async move {
             shutdown.await;
+            // The dashboard's live streams never end by themselves: they end now.
+            closing.cancel();
             tracing::info!("shutting down: no new connections, open streams may finish");
             let _ = signal_tx.send(Some(Instant::now()));
         });

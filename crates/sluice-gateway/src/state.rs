@@ -11,6 +11,7 @@ use sluice_relay::Lifecycle;
 use crate::accounting::{Accounts, Prices};
 use crate::auth::keyring::KeyRing;
 use crate::breaker::Breakers;
+use crate::dashboard::live::Live;
 use crate::limits::spend::{LedgerSpend, NoSpend};
 use crate::metrics::Metrics;
 use crate::upstream::{MockHandle, ProviderClient};
@@ -56,6 +57,8 @@ struct Inner {
     keys: Arc<KeyRing>,
     /// The keys' limits.
     limiter: Arc<Limiter>,
+    /// The dashboard's live counters and shared reads.
+    live: Live,
 }
 
 /// The parts of the state that start-up builds around the config (tests build them too).
@@ -118,6 +121,7 @@ impl AppState {
             })
         });
         Ok(AppState(Arc::new(Inner {
+            live: Live::new(&config),
             keys,
             limiter,
             config,
@@ -156,6 +160,10 @@ impl AppState {
 
     pub(crate) fn limiter(&self) -> &Arc<Limiter> {
         &self.0.limiter
+    }
+
+    pub(crate) fn live(&self) -> &Live {
+        &self.0.live
     }
 
     pub(crate) fn metrics(&self) -> &Metrics {

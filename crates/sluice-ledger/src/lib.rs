@@ -4,7 +4,9 @@
 //!
 //! This crate owns the ledger's schema and its migrations, the batching writer, the usage
 //! queries and the gateway's API keys ([`ApiKey`]: stored here so that every replica sharing
-//! the database sees the same keys). It knows no HTTP and no pricing: the gateway computes a
+//! the database sees the same keys). Beside the rows it keeps spend rollups per minute and per
+//! day, written in the same transaction as the rows ([`Ledger::spend`]), and serves the list
+//! of finished requests newest first ([`Ledger::tail`]), for the dashboard. It knows no HTTP and no pricing: the gateway computes a
 //! [`Row`] and hands it over.
 //!
 //! **Ledger writes never await on the response path.** [`LedgerHandle::record`] puts the row
@@ -35,9 +37,11 @@ mod keys;
 mod migrations;
 mod postgres;
 mod report;
+mod rollup;
 mod row;
 mod spill;
 mod sqlite;
+mod tail;
 mod url;
 mod writer;
 
@@ -48,7 +52,9 @@ use std::sync::Arc;
 pub use error::LedgerError;
 pub use keys::{ApiKey, KeySpend};
 pub use report::{GroupBy, UnknownGroupBy, UsageQuery, UsageRow, NO_GROUP};
+pub use rollup::SpendRow;
 pub use row::{Row, CLIENT_ID_MATCHES_MAX, STATUS_OK};
+pub use tail::{Finished, TailCursor, TailQuery, TAIL_MAX_ROWS};
 pub use url::redact as redact_url;
 pub use writer::{start_writer, LedgerHandle, ShutdownReport, Store, WriterConfig, WriterTask};
 
@@ -194,6 +200,41 @@ impl Ledger {
         match &self.inner.backend {
             Backend::Sqlite(s) => s.usage(q).await,
             Backend::Postgres(p) => p.usage(q).await,
+        }
+    }
+
+    /// What the requests that started in `since_ms..until_ms` (`None`: up to now) cost, per
+    /// model, provider, key and billing currency, from the spend rollups (`rollup`): a few
+    /// rows a day whatever the traffic. Both bounds are rounded down to their minute.
+    pub async fn spend(
+        &self,
+        since_ms: i64,
+        until_ms: Option<i64>,
+    ) -> Result<Vec<SpendRow>, LedgerError> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.spend(since_ms, until_ms).await,
+            Backend::Postgres(p) => p.spend(since_ms, until_ms).await,
+        }
+    }
+
+    /// The same as [`spend`](Self::spend), summed from the request rows themselves: what the
+    /// rollups must equal, and the baseline they are measured against.
+    pub async fn spend_from_rows(
+        &self,
+        since_ms: i64,
+        until_ms: Option<i64>,
+    ) -> Result<Vec<SpendRow>, LedgerError> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.spend_from_rows(since_ms, until_ms).await,
+            Backend::Postgres(p) => p.spend_from_rows(since_ms, until_ms).await,
+        }
+    }
+
+    /// Finished requests, newest first (by when they finished, then request id), one page.
+    pub async fn tail(&self, q: &TailQuery) -> Result<Vec<Finished>, LedgerError> {
+        match &self.inner.backend {
+            Backend::Sqlite(s) => s.tail(q).await,
+            Backend::Postgres(p) => p.tail(q).await,
         }
     }
 
@@ -343,6 +384,9 @@ mod tests {
             send(&Ledger::open("sqlite://x.db"));
             send(&ledger.usage(UsageQuery::default()));
             send(&ledger.count());
+            send(&ledger.spend(0, None));
+            send(&ledger.spend_from_rows(0, None));
+            send(&ledger.tail(&TailQuery::default()));
             send(&ledger.totals_by_model_provider(None));
             send(&ledger.get("id"));
             send(&ledger.ping());

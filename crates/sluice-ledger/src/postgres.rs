@@ -3,7 +3,8 @@
 //! Two connections, each re-established when found closed: the writer's (one prepared
 //! `INSERT ... SELECT FROM UNNEST(arrays)`, so a batch of any size is one statement and one
 //! transaction) and the reports'. Money is `NUMERIC(28,12)`, summed by Postgres. The API
-//! keys' statements are in `keys` and run on the reports' connection; TLS is in `tls`.
+//! keys' statements are in `keys` and run on the reports' connection; the spend rollups' in
+//! `rollup`, the finished-requests list in `tail`; TLS is in `tls`.
 
 use std::borrow::Cow;
 use std::sync::Arc;
@@ -21,6 +22,8 @@ use crate::row::{self, Row, COLUMNS};
 use crate::url::PgTarget;
 
 mod keys;
+mod rollup;
+mod tail;
 mod tls;
 
 use tls::Tls;
@@ -358,14 +361,24 @@ async fn migrate(client: &mut Client, url: &str) -> Result<(), LedgerError> {
     tx.commit().await.map_err(fail("commit"))
 }
 
+/// One statement: the rows, then the rows stored now (not those whose id was stored before)
+/// added to both rollup tables (`rollup::upsert_sql`), so all three change together.
 fn insert_sql() -> String {
     format!(
-        "INSERT INTO ledger_requests ({COLUMNS}) SELECT * FROM UNNEST(\
+        "WITH new AS (INSERT INTO ledger_requests ({COLUMNS}) SELECT * FROM UNNEST(\
          $1::TEXT[], $2::BIGINT[], $3::TEXT[], $4::TEXT[], $5::TEXT[], $6::TEXT[], $7::TEXT[], \
          $8::INTEGER[], $9::BOOLEAN[], $10::BIGINT[], $11::BIGINT[], $12::BOOLEAN[], \
          $13::NUMERIC[], $14::NUMERIC[], $15::TEXT[], $16::DOUBLE PRECISION[], \
          $17::DOUBLE PRECISION[], $18::INTEGER[], $19::TEXT[], $20::TEXT[]) \
-         ON CONFLICT (request_id) DO NOTHING"
+         ON CONFLICT (request_id) DO NOTHING RETURNING {}), \
+         minutes AS ({}) {}",
+        rollup::RETURNED,
+        rollup::upsert_sql(
+            "ledger_rollup_minutes",
+            "minute_ms",
+            crate::rollup::MINUTE_MS
+        ),
+        rollup::upsert_sql("ledger_rollup_days", "day_ms", crate::rollup::DAY_MS),
     )
 }
 

@@ -2,9 +2,11 @@
 //!
 //! Two connections: the writer's and the reports'. WAL lets reports read while the writer
 //! writes. SQLite calls block, so each runs on tokio's blocking pool. Money is stored as
-//! decimal text and summed by `decimal_sum`, an aggregate implemented here over `Decimal`.
-//! The API keys' statements are in `keys`.
+//! decimal text and summed by `decimal_sum`, an aggregate implemented here over `Decimal`
+//! (and `decimal_add`, its two-argument form). The API keys' statements are in `keys`, the
+//! spend rollups' in `rollup`, the finished-requests list in `tail`.
 
+use std::collections::HashSet;
 use std::path::{Path, PathBuf};
 use std::str::FromStr;
 use std::sync::{Arc, Mutex, MutexGuard};
@@ -21,6 +23,8 @@ use crate::report::{self, UsageQuery, UsageRow};
 use crate::row::{self, Row, COLUMNS, COLUMN_COUNT};
 
 mod keys;
+mod rollup;
+mod tail;
 
 /// How long a connection waits for another's write lock before failing.
 const BUSY_TIMEOUT: Duration = Duration::from_secs(5);
@@ -40,16 +44,11 @@ impl SqliteStore {
         let u = url.clone();
         let (writer, reader) = blocking(&url, "open", move || {
             let mut writer = open_connection(&path).map_err(|e| LedgerError::connect(&u, e))?;
+            // The writer sums money too: the rollups, and the migration that fills them.
+            add_functions(&writer).map_err(|e| LedgerError::connect(&u, e))?;
             migrate(&mut writer, &u)?;
             let reader = open_connection(&path).map_err(|e| LedgerError::connect(&u, e))?;
-            reader
-                .create_aggregate_function(
-                    "decimal_sum",
-                    1,
-                    FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC,
-                    DecimalSum,
-                )
-                .map_err(|e| LedgerError::connect(&u, e))?;
+            add_functions(&reader).map_err(|e| LedgerError::connect(&u, e))?;
             Ok((writer, reader))
         })
         .await?;
@@ -292,23 +291,37 @@ fn apply(conn: &Connection, m: &Migration) -> rusqlite::Result<()> {
     Ok(())
 }
 
+/// Inserts the rows and adds the ones stored now (not those whose id was stored before) to
+/// the rollups, in one transaction.
 fn insert_rows(conn: &mut Connection, rows: &[Row]) -> rusqlite::Result<()> {
     let tx = conn.transaction()?;
+    let mut stored: HashSet<String> = HashSet::with_capacity(rows.len());
     for chunk in rows.chunks(ROWS_PER_STATEMENT) {
         let mut stmt = tx.prepare_cached(&insert_sql(chunk.len()))?;
         let mut values = Vec::with_capacity(chunk.len() * COLUMN_COUNT);
         for r in chunk {
             push_values(&mut values, r);
         }
-        stmt.execute(rusqlite::params_from_iter(values))?;
+        let mut ids = stmt.query(rusqlite::params_from_iter(values))?;
+        while let Some(id) = ids.next()? {
+            stored.insert(id.get(0)?);
+        }
     }
+    // Taking each id out once also leaves out a second row with the same id in this batch,
+    // which the insert skipped.
+    let new: Vec<&Row> = rows
+        .iter()
+        .filter(|r| stored.remove(&r.request_id))
+        .collect();
+    rollup::add(&tx, &new)?;
     tx.commit()
 }
 
 fn insert_sql(rows: usize) -> String {
     let one = format!("({})", vec!["?"; COLUMN_COUNT].join(", "));
     format!(
-        "INSERT INTO ledger_requests ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING",
+        "INSERT INTO ledger_requests ({COLUMNS}) VALUES {} ON CONFLICT (request_id) DO NOTHING \
+         RETURNING request_id",
         vec![one; rows].join(", ")
     )
 }
@@ -387,6 +400,20 @@ fn to_decimal(value: ValueRef<'_>) -> Result<Option<Decimal>, String> {
             Err("money must be stored as decimal text".to_owned())
         }
     }
+}
+
+/// Adds `decimal_sum` and `decimal_add` to a connection.
+fn add_functions(conn: &Connection) -> rusqlite::Result<()> {
+    let flags = FunctionFlags::SQLITE_UTF8 | FunctionFlags::SQLITE_DETERMINISTIC;
+    conn.create_aggregate_function("decimal_sum", 1, flags, DecimalSum)?;
+    conn.create_scalar_function("decimal_add", 2, flags, |ctx| {
+        let a = to_decimal(ctx.get_raw(0)).map_err(user_error)?;
+        let b = to_decimal(ctx.get_raw(1)).map_err(user_error)?;
+        a.unwrap_or_default()
+            .checked_add(b.unwrap_or_default())
+            .map(|sum| sum.normalize().to_string())
+            .ok_or_else(|| user_error("decimal_add overflowed"))
+    })
 }
 
 /// `decimal_sum(x)`: the exact sum of decimal text values, as text ("0" over no rows).

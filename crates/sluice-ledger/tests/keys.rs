@@ -447,7 +447,13 @@ async fn the_keys_migration_applies_to_an_existing_ledger(kind: Kind) {
     t.ledger.insert(&[row("kept")]).await.unwrap();
     // Back to a database as the first release left it: requests only, version 1.
     t.exec(
-        "DROP INDEX ledger_requests_client_request_id; \
+        "DROP TABLE ledger_rollup_minutes; DROP TABLE ledger_rollup_days; \
+         DROP INDEX ledger_requests_finished; DROP INDEX ledger_requests_model_finished; \
+         DROP INDEX ledger_requests_provider_finished; DROP INDEX ledger_requests_key_finished; \
+         DROP INDEX ledger_requests_status_finished; \
+         ALTER TABLE ledger_requests DROP COLUMN finished_ms; \
+         DELETE FROM ledger_schema_migrations WHERE version IN (4, 5); \
+         DROP INDEX ledger_requests_client_request_id; \
          ALTER TABLE ledger_requests DROP COLUMN client_request_id; \
          DROP TABLE ledger_api_keys; DROP INDEX ledger_requests_key_at_ms; \
          DELETE FROM ledger_schema_migrations WHERE version IN (2, 3);",
@@ -470,7 +476,7 @@ async fn the_keys_migration_applies_to_an_existing_ledger(kind: Kind) {
     };
     assert_eq!(t.scalar(index_count).await, 0);
 
-    // Opening it applies versions 2 and 3 and keeps the rows; opening again applies nothing.
+    // Opening it applies versions 2 to 5 and keeps the rows; opening again applies nothing.
     let upgraded = Ledger::open(&t.url).await.unwrap();
     assert_eq!(upgraded.get("kept").await.unwrap(), Some(row("kept")));
     assert_eq!(upgraded.keys().await.unwrap(), []);
@@ -481,7 +487,13 @@ async fn the_keys_migration_applies_to_an_existing_ledger(kind: Kind) {
     assert_eq!(
         t.scalar("SELECT COUNT(*) FROM ledger_schema_migrations")
             .await,
-        3
+        5
+    );
+    // The rollups were filled from the row kept.
+    assert_eq!(
+        t.scalar("SELECT CAST(SUM(requests) AS BIGINT) FROM ledger_rollup_days")
+            .await,
+        1
     );
     assert_eq!(t.scalar(index_count).await, 1);
     let name: i64 = t

@@ -458,12 +458,12 @@ async fn migrations_are_idempotent(kind: Kind) {
     assert_eq!(
         t.scalar("SELECT COUNT(*) FROM ledger_schema_migrations")
             .await,
-        3
+        5
     );
     assert_eq!(
         t.scalar("SELECT MAX(version) FROM ledger_schema_migrations")
             .await,
-        3
+        5
     );
     // Two gateways starting at once take turns.
     let (a, b) = tokio::join!(Ledger::open(&t.url), Ledger::open(&t.url));
@@ -472,7 +472,7 @@ async fn migrations_are_idempotent(kind: Kind) {
     assert_eq!(
         t.scalar("SELECT COUNT(*) FROM ledger_schema_migrations")
             .await,
-        3
+        5
     );
 }
 

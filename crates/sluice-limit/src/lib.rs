@@ -2,6 +2,8 @@
 //!
 //! - [`key`]: the key format `sk-sluice-<public id>-<secret>`, its hash and constant-time
 //!   check;
+//! - [`settings`]: a key's name, admin flag, limits and expiry as a person gives them (the
+//!   `sluice keys` flags, the dashboard's form), checked;
 //! - [`Limiter`]: requests and tokens per minute and budgets, reserved at admission and
 //!   settled when the request ends (`limiter`), with the arithmetic in `rate` and budget
 //!   amounts as integer nano-units (`amount`) and what stores are asked in `plan`; counted
@@ -19,6 +21,7 @@ mod memory;
 mod plan;
 mod rate;
 mod redis;
+pub mod settings;
 mod shared;
 
 pub use limiter::{

@@ -122,7 +122,7 @@ mod tests {
         let err = huge.check().unwrap_err();
         assert_eq!(
             err.to_string(),
-            format!("mock tokens must be at most 100000 (got {})", usize::MAX)
+            format!("mock tokens must be at most 1000000 (got {})", usize::MAX)
         );
         for (settings, message) in [
             (

@@ -107,7 +107,8 @@ pub fn start(connect: Connect, cfg: RelayConfig, sink: OutcomeSink) -> (Commit, 
         last_sent: Instant::now(),
         finished_body: None,
     };
-    tasks.spawn(relay.run(connect, sink));
+    // Boxed: an `async fn` taking `self` by value keeps two copies of it in its state.
+    tasks.spawn(Box::new(relay).run(connect, sink));
     (Commit(commit_rx), body)
 }
 
@@ -140,7 +141,7 @@ enum Flow {
 }
 
 impl Relay {
-    async fn run(mut self, connect: Connect, sink: OutcomeSink) {
+    async fn run(mut self: Box<Self>, connect: Connect, sink: OutcomeSink) {
         let mut end = self.drive(connect).await;
         match &end {
             End::Completed => {
@@ -225,6 +226,8 @@ impl Relay {
                 }
             }
         };
+        // The finished connect future's box would otherwise live as long as the stream.
+        drop(connect);
 
         loop {
             tokio::select! {

@@ -40,6 +40,16 @@ pub(crate) const SQLITE: &[Migration] = &[
         name: "client_request_id",
         sql: include_str!("sqlite/0003_client_request_id.sql"),
     },
+    Migration {
+        version: 4,
+        name: "request_tail",
+        sql: include_str!("sqlite/0004_request_tail.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "rollups",
+        sql: include_str!("sqlite/0005_rollups.sql"),
+    },
 ];
 
 pub(crate) const POSTGRES: &[Migration] = &[
@@ -57,6 +67,16 @@ pub(crate) const POSTGRES: &[Migration] = &[
         version: 3,
         name: "client_request_id",
         sql: include_str!("postgres/0003_client_request_id.sql"),
+    },
+    Migration {
+        version: 4,
+        name: "request_tail",
+        sql: include_str!("postgres/0004_request_tail.sql"),
+    },
+    Migration {
+        version: 5,
+        name: "rollups",
+        sql: include_str!("postgres/0005_rollups.sql"),
     },
 ];
 

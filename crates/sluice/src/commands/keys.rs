@@ -17,7 +17,7 @@ use sluice_ledger::{ApiKey, Ledger};
 use sluice_pricing::{display_rate, PriceBook};
 use sluice_types::{unix_ms, KeyLimits};
 
-use self::flags::{LimitEdits, Mode};
+use self::flags::Mode;
 use super::ledger::open_key_store;
 use crate::cli::{KeyCreateArgs, KeyListArgs, KeyRevokeArgs, KeyUpdateArgs, KeysCommand};
 use crate::Failure;
@@ -39,7 +39,7 @@ async fn create(args: KeyCreateArgs) -> Result<String, Failure> {
     })?)?;
     let config = super::load_config(args.common.config.as_deref())?;
     // Every flag is checked before the ledger is opened (or created).
-    let edits = LimitEdits::parse(&args.limits, Mode::Create, &rate_known(&config))?;
+    let edits = flags::parse(&args.limits, Mode::Create, &rate_known(&config))?;
     let ledger = open_key_store(&config.ledger, true).await?;
     let new = sluice_limit::key::generate().map_err(|e| Failure::Runtime(e.into()))?;
     let now = unix_ms();
@@ -55,7 +55,7 @@ async fn create(args: KeyCreateArgs) -> Result<String, Failure> {
         last_used_ms: None,
         updated_ms: now,
     };
-    edits.apply(&mut key, now)?;
+    flags::apply(&edits, &mut key, now)?;
     ledger.insert_key(&key).await.map_err(runtime)?;
     view::created(&key, &new.token, ledger.url(), now, args.common.json)
 }
@@ -77,7 +77,7 @@ async fn update(args: KeyUpdateArgs) -> Result<String, Failure> {
     let config = super::load_config(args.common.config.as_deref())?;
     let name = args.name.as_deref().map(flags::name).transpose()?;
     let admin = args.admin.as_deref().map(flags::admin).transpose()?;
-    let edits = LimitEdits::parse(&args.limits, Mode::Update, &rate_known(&config))?;
+    let edits = flags::parse(&args.limits, Mode::Update, &rate_known(&config))?;
     if name.is_none() && admin.is_none() && edits.is_empty() {
         return Err(Failure::Usage(
             "keys update: nothing to change; give --name, --admin, --rpm, --tpm, --budget-usd, \
@@ -94,7 +94,7 @@ async fn update(args: KeyUpdateArgs) -> Result<String, Failure> {
     if let Some(admin) = admin {
         key.admin = admin;
     }
-    edits.apply(&mut key, now)?;
+    flags::apply(&edits, &mut key, now)?;
     key.updated_ms = now;
     if !ledger.update_key(&key).await.map_err(runtime)? {
         return Err(unknown(&ledger, &args.id));
