@@ -116,7 +116,7 @@ export async function startGateway({ slowUrl, keys = false }) {
 
   if (keys) {
     gw.admin = await createKey(cfg, ['--name', 'admin', '--admin']);
-    gw.ordinary = await createKey(cfg, ['--name', 'ordinary']);
+    gw.ordinary = await createKey(cfg, ['--name', 'ordinary', '--budget-usd', '1', '--rpm', '600']);
     // The gateway notices new keys within seconds: wait until it asks for one.
     await eventually(async () => {
       const res = await fetch(`${gw.url}/v1/models`);

@@ -17,8 +17,8 @@ export default function keys(env) {
       await signIn(page, env.gw.admin.secret);
       await page.getByRole('link', { name: 'Keys' }).click();
       const table = page.getByRole('table', { name: 'Keys' });
-      for (const name of ['admin', 'ordinary']) await table.getByRole('row').filter({ hasText: name }).first().waitFor();
-      assert.match(await table.getByRole('row').filter({ hasText: 'ordinary' }).innerText(), /USD/, 'spend shown');
+      for (const key of [env.gw.admin, env.gw.ordinary]) await table.getByRole('row').filter({ hasText: key.id }).waitFor();
+      assert.match(await table.getByRole('row').filter({ hasText: env.gw.ordinary.id }).innerText(), /USD/, 'spend shown');
 
       await page.getByRole('textbox', { name: 'Name', exact: true }).fill('browser-temp');
       await page.getByRole('button', { name: 'Create key' }).click();
@@ -49,7 +49,7 @@ export default function keys(env) {
     try {
       await signIn(page, env.gw.admin.secret);
       await page.getByRole('link', { name: 'Keys' }).click();
-      const row = page.getByRole('table', { name: 'Keys' }).getByRole('row').filter({ hasText: 'ordinary' });
+      const row = page.getByRole('table', { name: 'Keys' }).getByRole('row').filter({ hasText: env.gw.ordinary.id });
       await row.waitFor();
       // Every fetch the page starts, recorded as it starts (a revoke would follow the
       // confirmation within the same task).

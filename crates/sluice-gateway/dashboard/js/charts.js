@@ -12,7 +12,7 @@ function cssVar(name) {
 }
 
 /**
- * A chart in a <figure>. `series`: `[{label, scale, unit}]` in order, values given to
+ * A chart in a <figure>. `series`: `[{label, scale, unit, dots?}]` in order, values given to
  * `update(xs, ys)` as one array per series. `describe(xs, ys)` returns the text alternative.
  */
 export function lineChart({ title, series, scales, describe }) {
@@ -45,6 +45,8 @@ export function lineChart({ title, series, scales, describe }) {
           width: 2,
           dash: DASHES[i % DASHES.length],
           spanGaps: false,
+          // Sparse series (latency has gaps where nothing finished) need dots to be seen.
+          points: s.dots ? { show: true, size: 5, fill: colours[i % colours.length] } : undefined,
           value: (_u, v) => (v === null || v === undefined ? '—' : `${Number(v).toFixed(1)} ${s.unit}`),
         })),
       ],

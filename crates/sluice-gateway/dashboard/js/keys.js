@@ -8,7 +8,7 @@ import { dataTable } from './table.js';
 
 const WINDOW_TEXT = { '1d': 'per day', '7d': 'per week', '30d': 'per 30 days', month: 'per month' };
 
-export function create(root) {
+export function create(root, session) {
   const name = h('input', { id: 'key-name', type: 'text', required: true, maxlength: '100', autocomplete: 'off' });
   const admin = h('input', { id: 'key-admin', type: 'checkbox' });
   const budget = h('input', { id: 'key-budget', type: 'text', inputmode: 'decimal', pattern: '\\d+(\\.\\d+)?', autocomplete: 'off', placeholder: 'none' });
@@ -33,6 +33,9 @@ export function create(root) {
     'form',
     { class: 'create-key panel', 'aria-labelledby': 'create-key-title' },
     h('h3', { id: 'create-key-title' }, 'Create a key'),
+    session?.open
+      ? h('p', { class: 'note-inline' }, h('strong', {}, 'This closes the gateway: '), 'once a key exists, every request needs one. Make an admin key first and keep its secret to sign in here.')
+      : null,
     h(
       'div',
       { class: 'grid' },
@@ -154,6 +157,7 @@ export function create(root) {
 }
 
 function keyStatus(k) {
+  if (k.status) return k.status;
   if (k.revoked_ms) return 'revoked';
   if (k.expires_ms && k.expires_ms <= Date.now()) return 'expired';
   return 'active';
@@ -161,18 +165,19 @@ function keyStatus(k) {
 
 function statusCell(k) {
   const s = keyStatus(k);
-  const text = { active: 'Active', revoked: `Revoked ${time(k.revoked_ms)}`, expired: 'Expired' }[s];
+  const text = { active: 'Active', revoked: `Revoked ${time(k.revoked_ms)}`, expired: 'Expired' }[s] ?? s;
   return h('span', { class: s === 'active' ? 'ok' : 'bad' }, h('span', { 'aria-hidden': 'true' }, s === 'active' ? '✓ ' : '✕ '), text);
 }
 
 function spendCell(k) {
-  if (!k.budget) return `${decimal(k.spent)} USD this month (no budget)`;
+  if (!k.budget) return `${decimal(k.spent)} ${k.spent_currency ?? 'USD'} this month (no budget)`;
+  if (k.spent === null || k.spent === undefined) return `Budget ${decimal(k.budget.amount)} ${k.budget.currency} ${WINDOW_TEXT[k.budget.window] ?? k.budget.window}; spend not known in ${k.budget.currency}`;
   const spent = Number(k.spent);
   const limit = Number(k.budget.amount);
   const share = limit > 0 ? Math.min(spent / limit, 1) : 0;
   const label = `${decimal(k.spent)} of ${decimal(k.budget.amount)} ${k.budget.currency} ${WINDOW_TEXT[k.budget.window] ?? k.budget.window}`;
   return [
-    h('span', {}, label, ` (${Math.round(share * 100)}%)`),
+    h('span', {}, label, ` (${share < 0.1 ? (share * 100).toFixed(1) : Math.round(share * 100)}%)`),
     h('meter', { min: '0', max: '1', low: '0.75', high: '0.9', optimum: '0', value: String(share), 'aria-label': `Budget used by ${k.name}` }),
   ];
 }

@@ -28,6 +28,8 @@ const el = {
 /** The views, made on first sign-in: `{name: {root, view}}`. */
 let views = null;
 let current = null;
+/** Whether the page was entered without a key (an open gateway). */
+let openMode = false;
 
 function viewName() {
   const name = location.hash.replace(/^#/, '');
@@ -53,7 +55,8 @@ function enter(session) {
   show(el.signIn, false);
   show(el.nav, true);
   show(el.who, true);
-  show(el.openNote, Boolean(session.open));
+  openMode = Boolean(session.open);
+  show(el.openNote, openMode);
   show(el.signOut, !session.open);
   el.whoText.textContent = session.open
     ? 'No key needed'
@@ -142,9 +145,13 @@ el.signOut.addEventListener('click', () => {
 });
 
 window.addEventListener('sluice:unauthorized', () => {
-  if (!storedKey()) return;
-  forgetKey();
-  leave('Your key is no longer accepted (revoked or expired). Sign in again.');
+  if (storedKey()) {
+    forgetKey();
+    leave('Your key is no longer accepted (revoked or expired). Sign in again.');
+  } else if (openMode) {
+    openMode = false;
+    leave('This gateway now needs a key: one was created. Sign in with an admin key.');
+  }
 });
 
 window.addEventListener('hashchange', () => showView(viewName(), { focus: true }));

@@ -53,9 +53,9 @@ export function create(root) {
   const latency = lineChart({
     title: 'Latency (TTFT and TPOT)',
     series: [
-      { label: 'TTFT p50', scale: 'ms', unit: 'ms' },
-      { label: 'TTFT p95', scale: 'ms', unit: 'ms' },
-      { label: 'TPOT p50', scale: 'ms', unit: 'ms' },
+      { label: 'TTFT p50', scale: 'ms', unit: 'ms', dots: true },
+      { label: 'TTFT p95', scale: 'ms', unit: 'ms', dots: true },
+      { label: 'TPOT p50', scale: 'ms', unit: 'ms', dots: true },
     ],
     scales: { ms: { range: (_u, _min, max) => [0, Math.max(1, max ?? 1)] } },
     describe: (xs, ys) => described(ys, ['ms TTFT p50', 'ms TTFT p95', 'ms TPOT p50']),
@@ -104,7 +104,9 @@ export function create(root) {
     updated.textContent = `Updated ${time(snap.time)} · figures over the last ${snap.window_s ?? '?'} s`;
     for (const [s, spend] of [[today, snap.spend?.today], [month, snap.spend?.month]]) {
       s.value.textContent = money(spend?.usd, 'USD');
-      s.extra.textContent = spend ? `${money(spend.local, spend.currency)} · ${count(spend.requests)} requests` : '';
+      s.extra.textContent = spend
+        ? `${spend.local === null || spend.local === undefined ? `no ${spend.currency ?? 'display currency'} rate` : money(spend.local, spend.currency)} · ${count(spend.requests)} requests`
+        : snap.spend === null ? 'no ledger' : '';
     }
     const totals = snap.totals ?? {};
     const all = snap.groups ?? [];
@@ -116,7 +118,7 @@ export function create(root) {
     cutoffs.value.textContent = count(sum(all, (g) => g.slow_client_cutoffs));
 
     groups.update(all);
-    errorTable.update(errorRows(all));
+    errorTable.update(errorRows(all, snap.refused ?? {}));
     renderBreakers(breakers, snap.breakers ?? []);
 
     const series = snap.series ?? [];
@@ -147,12 +149,16 @@ function sum(rows, f) {
   return rows.reduce((acc, r) => acc + (Number(f(r)) || 0), 0);
 }
 
-function errorRows(groups) {
+function errorRows(groups, refused) {
   const rows = [];
   for (const g of groups) {
     for (const [kind, n] of Object.entries(g.errors ?? {})) {
       if (n > 0) rows.push({ kind, model: g.model, provider: g.provider, count: n });
     }
+  }
+  // Refused before any provider: no model or provider to name.
+  for (const [kind, n] of Object.entries(refused)) {
+    if (n > 0) rows.push({ kind: `${kind} (refused)`, model: DASH, provider: DASH, count: n });
   }
   return rows.sort((a, b) => b.count - a.count || a.kind.localeCompare(b.kind));
 }

@@ -7,9 +7,12 @@ import { count, money, ms, time, iso, DASH } from './format.js';
 import { dataTable } from './table.js';
 
 const FOLLOW_MS = 2000;
-const KINDS = ['ok', 'client_disconnect', 'connect', 'rate_limited', 'provider_5xx', 'provider_4xx', 'provider_error_event',
+// The ledger's status words (docs/dashboard-api.md): `ok`, an error kind, a client that left,
+// or why the gateway refused the request.
+const KINDS = ['ok', 'client_closed', 'connect', 'rate_limited', 'provider_5xx', 'provider_4xx', 'provider_error_event',
   'first_token_timeout', 'idle_timeout', 'total_timeout', 'transport', 'premature_end', 'protocol', 'slow_client', 'shutdown',
-  'gateway_overloaded'];
+  'gateway_overloaded', 'bad_request', 'not_found', 'unauthorized', 'forbidden', 'over_limit', 'over_budget',
+  'limits_unavailable', 'internal_error'];
 
 export function create(root) {
   const field = (label, input) => h('label', { class: 'field' }, h('span', {}, label), input);
@@ -40,7 +43,7 @@ export function create(root) {
       { label: 'Model', cell: (r) => r.model },
       { label: 'Provider', cell: (r) => r.provider ?? DASH },
       { label: 'Key', cell: (r) => (r.key_id ? [r.key_name ?? r.key_id, ' ', h('span', { class: 'muted' }, r.key_id)] : 'none (open)') },
-      { label: 'Status', cell: (r) => statusCell(r.status) },
+      { label: 'Status', cell: (r) => statusCell(r.status, r.error) },
       { label: 'Tokens', num: true, cell: (r) => `${count(r.prompt_tokens)} → ${count(r.completion_tokens)}` },
       { label: 'Cost', num: true, cell: (r) => [money(r.cost_usd, 'USD'), h('br'), h('span', { class: 'muted' }, money(r.cost_local, r.currency))] },
       { label: 'TTFT', num: true, cell: (r) => ms(r.ttft_ms) },
@@ -149,7 +152,10 @@ export function create(root) {
   };
 }
 
-function statusCell(status) {
+function statusCell(status, error) {
   const ok = status === 'ok';
-  return h('span', { class: ok ? 'ok' : 'bad' }, h('span', { 'aria-hidden': 'true' }, ok ? '✓ ' : '✕ '), status ?? DASH);
+  return [
+    h('span', { class: ok ? 'ok' : 'bad' }, h('span', { 'aria-hidden': 'true' }, ok ? '✓ ' : '✕ '), status ?? DASH),
+    error ? h('span', { class: 'muted detail' }, ` ${String(error).slice(0, 200)}`) : null,
+  ];
 }
