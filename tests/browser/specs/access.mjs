@@ -4,6 +4,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { openPage, signIn } from '../lib/browser.mjs';
+import { eventually } from '../lib/wait.mjs';
 
 const DASHBOARD_GETS = ['/v1/dashboard/session', '/v1/dashboard/live', '/v1/dashboard/spend?period=today', '/v1/dashboard/requests', '/v1/dashboard/keys'];
 
@@ -22,6 +23,29 @@ export default function access(env) {
     const chart = await fetch(`${env.gw.url}/dashboard/vendor/uplot/uPlot.iife.min.js`);
     assert.equal(chart.status, 200);
     assert.equal((await fetch(`${env.gw.url}/dashboard/nope.js`)).status, 404);
+  });
+
+  test('the policy blocks an injected inline script (and the page itself needs none)', async () => {
+    const { page, problems, cspViolations, close } = await openPage(env.browser, env.gw.url);
+    try {
+      await page.goto('/');
+      await page.getByLabel('Admin key').waitFor();
+      assert.deepEqual([...problems, ...(await cspViolations())], [], 'the page loads without a violation');
+      const outcome = await page.evaluate(() => {
+        try {
+          const s = document.createElement('script');
+          s.textContent = 'window.__injected = true';
+          document.body.append(s);
+        } catch (err) {
+          return `refused: ${err.name}`;
+        }
+        return window.__injected ? 'ran' : 'not run';
+      });
+      assert.notEqual(outcome, 'ran');
+      await eventually(async () => assert.ok((await cspViolations()).length > 0, 'the violation was reported'));
+    } finally {
+      await close();
+    }
   });
 
   test('a wrong key is refused with an alert and not kept', async () => {
