@@ -16,8 +16,8 @@ export async function launch() {
  * A fresh context and page on `base`. `problems` collects script errors and CSP violations;
  * `urls` every request URL. Dialogs (the revoke confirmation) are accepted.
  */
-export async function openPage(browser, base, { width = 1280, height = 900, scheme = 'light' } = {}) {
-  const context = await browser.newContext({ baseURL: base, viewport: { width, height }, colorScheme: scheme });
+export async function openPage(browser, base, { width = 1280, height = 900, scheme = 'light', bypassCSP = false } = {}) {
+  const context = await browser.newContext({ baseURL: base, viewport: { width, height }, colorScheme: scheme, bypassCSP });
   const page = await context.newPage();
   page.setDefaultTimeout(15_000);
   const problems = [];

@@ -4,7 +4,8 @@
 
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
 import { join, resolve, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { openPage, signIn } from '../lib/browser.mjs';
@@ -12,6 +13,16 @@ import { eventually } from '../lib/wait.mjs';
 
 const SHOTS = resolve(dirname(fileURLToPath(import.meta.url)), '../../../docs/screenshots');
 const VIEWS = ['overview', 'requests', 'keys', 'playground'];
+const AXE = readFileSync(createRequire(import.meta.url).resolve('axe-core/axe.min.js'), 'utf8');
+
+/** axe-core's WCAG 2.1 A/AA findings on the page as it is: `rule: elements`. */
+async function axeViolations(page) {
+  await page.addScriptTag({ content: AXE });
+  return page.evaluate(async () => {
+    const res = await window.axe.run(document, { runOnly: { type: 'tag', values: ['wcag2a', 'wcag2aa', 'wcag21a', 'wcag21aa', 'best-practice'] } });
+    return res.violations.map((v) => `${v.id}: ${v.nodes.map((n) => n.target.join(' ')).join(', ')}`);
+  });
+}
 
 /** Opens `view` by its link and waits until its data is on screen. */
 async function openView(page, view) {
@@ -91,6 +102,26 @@ export default function layout(env) {
       }
     } finally {
       await close();
+    }
+  });
+
+  test('axe finds no accessibility violation in any view, light, dark or 390 px wide', async () => {
+    // The policy forbids the inline script axe is injected as: this page alone bypasses it.
+    for (const [scheme, width] of [['light', 1280], ['dark', 1280], ['dark', 390]]) {
+      const { page, close } = await openPage(env.browser, env.gw.url, { width, scheme, bypassCSP: true });
+      try {
+        await page.goto('/');
+        await page.getByLabel('Admin key').waitFor();
+        assert.deepEqual(await axeViolations(page), [], `sign-in, ${scheme}, ${width} px`);
+        await signIn(page, env.gw.admin.secret);
+        for (const view of VIEWS) {
+          await openView(page, view);
+          if (view === 'playground') await compareAnswers(page);
+          assert.deepEqual(await axeViolations(page), [], `${view}, ${scheme}, ${width} px`);
+        }
+      } finally {
+        await close();
+      }
     }
   });
 
