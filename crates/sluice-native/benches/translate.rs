@@ -1,0 +1,98 @@
+//! The per-chunk cost of translating a native provider's stream, against the OpenAI
+//! pass-through in the same run: one Anthropic `text_delta` event and one Gemini text chunk
+//! translated into a `chat.completion.chunk`, against `sluice_openai::inspect` on the
+//! equivalent OpenAI chunk (what the relay does to every chunk of an OpenAI provider). The
+//! `+inspect` rows add the relay's own read of the translated chunk (a stream's `Inspector`,
+//! as the relay reads them), so they are the whole per-chunk work of a native stream.
+//!
+//! Run with `cargo bench -p sluice-native --bench translate`.
+
+use std::hint::black_box;
+
+use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use sluice_native::anthropic::AnthropicStream;
+use sluice_native::gemini::GeminiStream;
+use sluice_native::{ChunkMeta, Chunks, NativeStream};
+use sluice_openai::chunk::{self, Inspector};
+
+const OPENAI: &[u8] = br#"{"id":"chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL","object":"chat.completion.chunk","created":1727346168,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_5050236cbd","choices":[{"index":0,"delta":{"content":" weather"},"logprobs":null,"finish_reason":null}]}"#;
+
+const ANTHROPIC_START: &[u8] = br#"{"type":"message_start","message":{"id":"msg_01XFDUDYJgAACzvnptvVoYEL","type":"message","role":"assistant","model":"claude-sonnet-4-5-20250929","content":[],"stop_reason":null,"stop_sequence":null,"usage":{"input_tokens":21,"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":1}}}"#;
+
+const ANTHROPIC_DELTA: &[u8] =
+    br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" weather"}}"#;
+
+const GEMINI: &[u8] = br#"{"candidates": [{"content": {"parts": [{"text": " weather"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 9,"totalTokenCount": 9,"promptTokensDetails": [{"modality": "TEXT","tokenCount": 9}]},"modelVersion": "gemini-2.5-flash","responseId": "mL9aaO2xK5Sv1dkP0c2Y8AU"}"#;
+
+fn meta() -> ChunkMeta {
+    ChunkMeta {
+        id: "chatcmpl-1".into(),
+        model: "m".into(),
+        created: 1_760_000_000,
+    }
+}
+
+/// A translator past its stream's start, so each event is one delta.
+fn started(mut tr: Box<dyn NativeStream>, first: &[u8], out: &mut Chunks) -> Box<dyn NativeStream> {
+    tr.event(None, first, out).expect("a valid first event");
+    out.clear();
+    tr
+}
+
+/// A bench's name, its translator, the stream's first event and the event measured.
+type Case = (
+    &'static str,
+    Box<dyn NativeStream>,
+    &'static [u8],
+    &'static [u8],
+);
+
+fn per_chunk(c: &mut Criterion) {
+    let mut group = c.benchmark_group("per_chunk");
+    group.throughput(Throughput::Elements(1));
+    group.bench_function("openai_passthrough/inspect", |b| {
+        b.iter(|| chunk::inspect(black_box(OPENAI)).unwrap())
+    });
+    group.bench_function("openai_passthrough/inspector", |b| {
+        let mut inspector = Inspector::new();
+        b.iter(|| inspector.inspect(black_box(OPENAI)).unwrap())
+    });
+    let mut out = Chunks::new();
+    let cases: [Case; 2] = [
+        (
+            "anthropic/text_delta",
+            Box::new(AnthropicStream::new(meta())),
+            ANTHROPIC_START,
+            ANTHROPIC_DELTA,
+        ),
+        (
+            "gemini/text_chunk",
+            Box::new(GeminiStream::new(meta())),
+            GEMINI,
+            GEMINI,
+        ),
+    ];
+    for (name, tr, first, event) in cases {
+        let mut tr = started(tr, first, &mut out);
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                out.clear();
+                tr.event(None, black_box(event), &mut out).unwrap();
+                out.len()
+            })
+        });
+        let mut inspector = Inspector::new();
+        group.bench_function(format!("{name}+inspect"), |b| {
+            b.iter(|| {
+                out.clear();
+                tr.event(None, black_box(event), &mut out).unwrap();
+                let chunk = out.get(0).expect("one delta");
+                inspector.inspect(chunk).unwrap().content
+            })
+        });
+    }
+    group.finish();
+}
+
+criterion_group!(benches, per_chunk);
+criterion_main!(benches);
