@@ -37,6 +37,16 @@ export default function traffic(env) {
         assert.match(await page.locator('#spend-today + .stat-extra').innerText(), /JPY/);
         assert.ok(numberIn(await page.locator('#spend-month').innerText()) > 0);
       }, 20_000);
+      // Spend by key from the rollups, today and this month.
+      const byKey = page.getByRole('table', { name: 'Spend by key' }).getByRole('row').filter({ hasText: 'ordinary' });
+      await eventually(async () => {
+        assert.equal(await byKey.count(), 1);
+        assert.ok(numberIn(await byKey.getByRole('cell').nth(1).innerText()) >= STREAMS);
+        assert.match(await byKey.innerText(), /USD[\s\S]*JPY/);
+      }, 20_000);
+      await page.getByLabel('Spend period').selectOption('month');
+      const byModel = page.getByRole('table', { name: 'Spend by model' }).getByRole('row').filter({ hasText: 'mock' });
+      await eventually(async () => assert.ok(numberIn(await byModel.getByRole('cell').nth(1).innerText()) >= STREAMS));
       const throughput = page.getByRole('img', { name: /^Throughput/ });
       await eventually(async () => {
         const label = await throughput.getAttribute('aria-label');

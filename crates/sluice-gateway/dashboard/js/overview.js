@@ -1,11 +1,13 @@
 // Overview: the live snapshot pushed each second — spend, throughput, streams, errors,
-// latency per model and provider, breakers — and charts over the last window.
+// latency per model and provider, breakers — and charts over the last window; below, spend by
+// model, provider and key (`spend.js`).
 
 import { h, fill } from './dom.js';
 import { count, fixed, money, ms, time, DASH } from './format.js';
 import { follow } from './live.js';
 import { dataTable } from './table.js';
 import { lineChart } from './charts.js';
+import { createSpend } from './spend.js';
 
 const STATE_TEXT = {
   connecting: 'Connecting…',
@@ -88,6 +90,7 @@ export function create(root) {
     ],
   });
   const breakers = h('ul', { class: 'breakers' });
+  const breakdown = createSpend();
 
   fill(
     root,
@@ -98,6 +101,7 @@ export function create(root) {
     groups.el,
     errorTable.el,
     h('section', { class: 'panel', 'aria-labelledby': 'breakers-title' }, h('h3', { id: 'breakers-title' }, 'Circuit breakers'), breakers),
+    breakdown.el,
   );
 
   const render = (snap) => {
@@ -137,10 +141,12 @@ export function create(root) {
   return {
     show() {
       stop ??= follow(render, setState);
+      breakdown.show();
     },
     hide() {
       stop?.();
       stop = null;
+      breakdown.hide();
     },
   };
 }

@@ -55,6 +55,7 @@ static ASSETS: &[Asset] = &[
     asset!("js/table.js"),
     asset!("js/charts.js"),
     asset!("js/overview.js"),
+    asset!("js/spend.js"),
     asset!("js/requests.js"),
     asset!("js/keys.js"),
     asset!("js/chat.js"),
