@@ -10,8 +10,6 @@
 
 use std::fmt;
 
-use serde::de::{self, Deserializer, Visitor};
-use serde::Deserialize;
 use sluice_types::Usage;
 
 /// A stream's or answer's token counts, as the translators report them.
@@ -87,59 +85,10 @@ pub(crate) fn push_fmt(out: &mut Vec<u8>, args: fmt::Arguments<'_>) {
     let _ = out.write_fmt(args);
 }
 
-/// One token count read leniently: `Some` for a whole number within `u64` (an integer, an
-/// integral float or a string of digits), `None` for anything else, which is consumed whole so
-/// the rest of the event still reads. A usage with a `None` count is not believed: the
+/// One token count read leniently (`sluice_types::TokenCount`): `Some` for a whole number
+/// within `u64`, `None` for anything else. A usage with a `None` count is not believed: the
 /// translators then report no usage, and the gateway counts the tokens itself.
-#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
-pub(crate) struct Count(pub Option<u64>);
-
-impl<'de> Deserialize<'de> for Count {
-    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
-        de.deserialize_any(CountVisitor)
-    }
-}
-
-struct CountVisitor;
-
-impl<'de> Visitor<'de> for CountVisitor {
-    type Value = Count;
-    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str("a token count")
-    }
-    fn visit_u64<E: de::Error>(self, n: u64) -> Result<Count, E> {
-        Ok(Count(Some(n)))
-    }
-    fn visit_i64<E: de::Error>(self, n: i64) -> Result<Count, E> {
-        Ok(Count(u64::try_from(n).ok()))
-    }
-    fn visit_f64<E: de::Error>(self, f: f64) -> Result<Count, E> {
-        // 2^64: the first float past `u64`.
-        let whole = f.fract() == 0.0 && (0.0..18_446_744_073_709_551_616.0).contains(&f);
-        Ok(Count(whole.then_some(f as u64)))
-    }
-    fn visit_str<E: de::Error>(self, s: &str) -> Result<Count, E> {
-        let digits = !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
-        Ok(Count(digits.then(|| s.parse().ok()).flatten()))
-    }
-    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Count, E> {
-        Ok(Count(None))
-    }
-    fn visit_unit<E: de::Error>(self) -> Result<Count, E> {
-        Ok(Count(None))
-    }
-    fn visit_seq<A: de::SeqAccess<'de>>(self, mut seq: A) -> Result<Count, A::Error> {
-        while seq.next_element::<de::IgnoredAny>()?.is_some() {}
-        Ok(Count(None))
-    }
-    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Count, A::Error> {
-        while map
-            .next_entry::<de::IgnoredAny, de::IgnoredAny>()?
-            .is_some()
-        {}
-        Ok(Count(None))
-    }
-}
+pub(crate) use sluice_types::TokenCount as Count;
 
 /// A usage's counts as read: each `None` when absent, `Some(Count(None))` when unreadable.
 pub(crate) fn read(count: Option<Count>, readable: &mut bool) -> Option<u64> {

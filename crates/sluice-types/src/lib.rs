@@ -21,4 +21,4 @@ pub use money::{decimal_from_f64, Billing, Cost, Price, DEFAULT_CURRENCY};
 pub use rust_decimal::Decimal;
 pub use stream::SlowClient;
 pub use time::{parse_duration, unix_ms};
-pub use usage::{MaybeUsage, Usage};
+pub use usage::{Count as TokenCount, MaybeUsage, Usage};

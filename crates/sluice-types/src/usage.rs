@@ -161,8 +161,10 @@ impl<'de> Deserialize<'de> for Key {
 
 /// One token count: `Some` for a whole number within `u64` written as an integer, a float
 /// without a fractional part or a string of ASCII digits; `None` for anything else, which is
-/// consumed whole so the rest of the payload still reads.
-struct Count(Option<u64>);
+/// consumed whole so the rest of the payload still reads. Shared with the native providers'
+/// usage readers (`sluice-native`), so every provider's counts are read by the same rules.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct Count(pub Option<u64>);
 
 /// 2^64, the first float too large for a `u64` (`u64::MAX as f64` rounds up to it).
 const U64_LIMIT: f64 = 18_446_744_073_709_551_616.0;
