@@ -47,8 +47,8 @@ const MIN_BUDGET: u64 = 1024;
 ///   blocks with the tool calls' ids and parsed arguments. A tool call's Gemini signature
 ///   (`extra_content.google`) means nothing here and is not sent. `tool` messages →
 ///   `tool_result` blocks with the same ids.
-/// - `tools` → `name`, `description`, `input_schema` (an empty object schema when none);
-///   `tool_choice` auto/none/required/named → `auto`/`none`/`any`/`tool`;
+/// - `tools` → `name`, `description`, `input_schema` (an empty object schema when none),
+///   `strict`; `tool_choice` auto/none/required/named → `auto`/`none`/`any`/`tool`;
 ///   `parallel_tool_calls: false` → `disable_parallel_tool_use`.
 /// - `max_completion_tokens`, else `max_tokens`, else the default → `max_tokens`;
 ///   `temperature` (0 to 1 only), `top_p`; `stop` → `stop_sequences`; `user` →
@@ -301,6 +301,9 @@ fn tool(tool: Tool) -> Value {
     map.insert("input_schema".into(), schema);
     if let Some(cache) = tool.cache {
         map.insert("cache_control".into(), cache);
+    }
+    if tool.strict {
+        map.insert("strict".into(), true.into());
     }
     Value::Object(map)
 }

@@ -132,6 +132,9 @@ pub(crate) struct Tool {
     /// The JSON Schema of the arguments, as the client wrote it.
     pub parameters: Option<Value>,
     pub cache: Option<Value>,
+    /// `strict: true`: the arguments must match the schema (Anthropic's strict tools, Gemini's
+    /// `VALIDATED` function calling).
+    pub strict: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -39,19 +39,16 @@ pub(crate) fn tools(value: Value, provider: Provider) -> Result<Vec<Tool>, Trans
             Some(p) => Some(Value::Object(object(p, &format!("{param}.parameters"))?)),
             None => None,
         };
-        match function.remove("strict") {
-            None | Some(Value::Null) | Some(Value::Bool(false)) => {}
-            // A strict tool's arguments always match its schema; neither provider promises it.
+        let strict = match function.remove("strict") {
+            None | Some(Value::Null) => false,
+            Some(Value::Bool(b)) => b,
             Some(_) => {
                 return Err(TranslateError::new(
                     format!("{param}.strict"),
-                    format_args!(
-                    "{} does not guarantee that arguments match the schema; send `strict: false`",
-                    provider.api()
-                ),
+                    "must be a boolean",
                 ))
             }
-        }
+        };
         if let Some((key, _)) = function.into_iter().find(|(_, v)| !v.is_null()) {
             return Err(provider.refuse(format!("{param}.{key}")));
         }
@@ -60,6 +57,7 @@ pub(crate) fn tools(value: Value, provider: Provider) -> Result<Vec<Tool>, Trans
             description,
             parameters,
             cache,
+            strict,
         });
     }
     Ok(out)

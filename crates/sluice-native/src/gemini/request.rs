@@ -51,7 +51,8 @@ pub fn thinking_budget(effort: &str) -> Option<u64> {
 ///   carry its thinking).
 /// - `tools` → `functionDeclarations` with the JSON Schema as `parametersJsonSchema`;
 ///   `tool_choice` auto/none/required/named → `AUTO`/`NONE`/`ANY`/`ANY` with
-///   `allowedFunctionNames`.
+///   `allowedFunctionNames`; with a `strict` tool, `auto` (or no choice) is `VALIDATED`, which
+///   holds calls to their schemas.
 /// - `generationConfig`: `max_completion_tokens`, else `max_tokens`, else the default →
 ///   `maxOutputTokens`; `temperature`, `top_p` → `topP`, `stop` → `stopSequences`, `seed`,
 ///   `presence_penalty`, `frequency_penalty`; `response_format` json_object →
@@ -82,6 +83,9 @@ pub fn request(body: &[u8], opts: &GeminiOptions) -> Result<Vec<u8>, TranslateEr
             .collect::<Result<Vec<_>, _>>()?;
         out.insert("systemInstruction".into(), json!({ "parts": parts }));
     }
+    // Gemini has no strict flag per function: `VALIDATED` holds every call to its schema
+    // where `AUTO` would not (`ANY` already does).
+    let strict = chat.tools.iter().any(|t| t.strict);
     if !chat.tools.is_empty() {
         let declarations: Vec<Value> = chat
             .tools
@@ -103,8 +107,13 @@ pub fn request(body: &[u8], opts: &GeminiOptions) -> Result<Vec<u8>, TranslateEr
             json!([{ "functionDeclarations": declarations }]),
         );
     }
-    if let Some(choice) = chat.tool_choice {
+    let choice = match chat.tool_choice {
+        None if strict => Some(ToolChoice::Auto),
+        choice => choice,
+    };
+    if let Some(choice) = choice {
         let config = match choice {
+            ToolChoice::Auto if strict => json!({"mode": "VALIDATED"}),
             ToolChoice::Auto => json!({"mode": "AUTO"}),
             ToolChoice::None => json!({"mode": "NONE"}),
             ToolChoice::Required => json!({"mode": "ANY"}),

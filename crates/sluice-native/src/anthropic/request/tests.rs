@@ -249,7 +249,7 @@ fn fields_without_an_equivalent_are_refused_by_name() {
         (json!({"verbosity": "low"}), "verbosity"),
         (json!({"frobnicate": 1}), "frobnicate"),
         (
-            json!({"tools": [{"type": "function", "function": {"name": "f", "strict": true}}]}),
+            json!({"tools": [{"type": "function", "function": {"name": "f", "strict": "yes"}}]}),
             "tools[0].function.strict",
         ),
         (
@@ -349,4 +349,15 @@ fn a_refusal_becomes_an_openai_400_body() {
         body["error"]["message"],
         "`seed`: Anthropic's Messages API has no equivalent for it"
     );
+}
+
+#[test]
+fn strict_tools_stay_strict() {
+    // The OpenAI Agents SDK marks every function tool strict.
+    let tools = json!([
+        {"type": "function", "function": {"name": "f", "strict": true,
+            "parameters": {"type": "object", "properties": {}, "additionalProperties": false}}},
+    ]);
+    let out = tr(json!({"messages": hi(), "tools": tools}));
+    assert_eq!(out["tools"][0]["strict"], json!(true));
 }

@@ -180,10 +180,6 @@ fn fields_without_an_equivalent_are_refused_by_name() {
         (json!({"logprobs": true}), "logprobs"),
         (json!({"audio": {}}), "audio"),
         (json!({"frobnicate": true}), "frobnicate"),
-        (
-            json!({"tools": [{"type": "function", "function": {"name": "f", "strict": true}}]}),
-            "tools[0].function.strict",
-        ),
     ] {
         let mut body = json!({"messages": hi()});
         body.as_object_mut()
@@ -201,4 +197,26 @@ fn fields_without_an_equivalent_are_refused_by_name() {
         "parallel_tool_calls": true, "store": true, "stream_options": {"include_usage": false}}),
     );
     assert_eq!(plain, noisy);
+}
+
+#[test]
+fn strict_tools_call_in_validated_mode() {
+    let strict = json!([{"type": "function", "function": {"name": "f", "strict": true}}]);
+    let out = tr(json!({"messages": hi(), "tools": strict}));
+    assert_eq!(
+        out["toolConfig"],
+        json!({"functionCallingConfig": {"mode": "VALIDATED"}})
+    );
+    // `required` is `ANY`, which holds calls to their schema already.
+    let out = tr(json!({"messages": hi(), "tools": strict, "tool_choice": "required"}));
+    assert_eq!(
+        out["toolConfig"],
+        json!({"functionCallingConfig": {"mode": "ANY"}})
+    );
+    let err = refused(json!({"messages": hi(),
+        "tools": [{"type": "function", "function": {"name": "f", "strict": "yes"}}]}));
+    assert_eq!(err.param, "tools[0].function.strict", "{err}");
+    let loose = json!([{"type": "function", "function": {"name": "f"}}]);
+    let out = tr(json!({"messages": hi(), "tools": loose}));
+    assert!(out.get("toolConfig").is_none());
 }
