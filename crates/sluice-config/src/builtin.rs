@@ -56,6 +56,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
                 },
                 timeouts: Timeouts::default(),
                 prices,
+                default_max_tokens: None,
             },
         );
         routes.extend(HOLYSHEEP_PRICES.iter().map(|&(model, _, _)| Route {
@@ -77,6 +78,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
             billing: Billing::default(),
             timeouts: Timeouts::default(),
             prices: BTreeMap::new(),
+            default_max_tokens: None,
         },
     );
     routes.push(Route {

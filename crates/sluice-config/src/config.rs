@@ -161,13 +161,26 @@ pub struct Provider {
     pub timeouts: Timeouts,
     /// List prices by the provider's model name, USD per million tokens (each >= 0).
     pub prices: BTreeMap<String, Price>,
+    /// The output allowance sent when a request names none (`default_max_tokens`, native
+    /// providers only): Anthropic requires one ([`DEFAULT_ANTHROPIC_MAX_TOKENS`] when unset);
+    /// Gemini gets the model's own limit when unset.
+    pub default_max_tokens: Option<u64>,
 }
+
+/// The `max_tokens` an `anthropic` provider sends when neither the request nor the config
+/// gives one: Anthropic requires the field, and every current Claude model can write this much.
+pub const DEFAULT_ANTHROPIC_MAX_TOKENS: u64 = 8192;
 
 /// The wire protocol spoken to a provider.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ProviderKind {
     /// OpenAI-compatible `/chat/completions` (`"openai"`).
     OpenAi,
+    /// Anthropic's Messages API, `POST {base_url}/messages` (`"anthropic"`).
+    Anthropic,
+    /// Google's Gemini API, `{base_url}/models/{model}:streamGenerateContent` and
+    /// `:generateContent` (`"gemini"`).
+    Gemini,
     /// The built-in simulated provider (`"mock"`); needs no `base_url`.
     Mock,
 }
@@ -177,8 +190,24 @@ impl ProviderKind {
     pub fn as_str(self) -> &'static str {
         match self {
             ProviderKind::OpenAi => "openai",
+            ProviderKind::Anthropic => "anthropic",
+            ProviderKind::Gemini => "gemini",
             ProviderKind::Mock => "mock",
         }
+    }
+
+    /// The base URL of the provider's official API, for kinds that have one.
+    pub fn default_base_url(self) -> Option<&'static str> {
+        match self {
+            ProviderKind::Anthropic => Some("https://api.anthropic.com/v1"),
+            ProviderKind::Gemini => Some("https://generativelanguage.googleapis.com/v1beta"),
+            ProviderKind::OpenAi | ProviderKind::Mock => None,
+        }
+    }
+
+    /// A native (non-OpenAI) API, reached through translation.
+    pub fn is_native(self) -> bool {
+        matches!(self, ProviderKind::Anthropic | ProviderKind::Gemini)
     }
 }
 

@@ -99,12 +99,14 @@ pub enum Problem {
     Redis { value: String },
     #[error("invalid currency {value:?}: expected a three-letter code such as USD or JPY")]
     Currency { value: String },
-    #[error("unknown provider kind {value:?}: expected \"openai\" or \"mock\"")]
+    #[error("unknown provider kind {value:?}: expected \"openai\", \"anthropic\", \"gemini\" or \"mock\"")]
     Kind { value: String },
     #[error("invalid provider name {value:?}: use letters, digits, '_', '-' or '.'")]
     ProviderName { value: String },
     #[error("required for a provider of kind {kind:?}")]
     MissingBaseUrl { kind: &'static str },
+    #[error("only a provider of kind \"anthropic\" or \"gemini\" takes it (this one is {kind:?})")]
+    NativeOnly { kind: &'static str },
     #[error("invalid base_url {value:?}: must start with http:// or https://")]
     BaseUrl { value: String },
     #[error("must be greater than zero (got {value})")]

@@ -35,8 +35,8 @@ pub use config::{
     Auth, Billing, CircuitBreaker, Config, Cors, LedgerSetting, Limits, MetricsAccess,
     OnStoreError, Origin, Price, Provider, ProviderKind, Retry, Route, Secret, Server,
     SkippedProvider, SlowClient, StreamOverride, StreamSettings, Target, Timeouts,
-    DEFAULT_CURRENCY, DEFAULT_LEDGER, DEFAULT_LISTEN, DEFAULT_MAX_BODY, DEFAULT_MAX_TOKENS,
-    DEFAULT_SHUTDOWN_GRACE,
+    DEFAULT_ANTHROPIC_MAX_TOKENS, DEFAULT_CURRENCY, DEFAULT_LEDGER, DEFAULT_LISTEN,
+    DEFAULT_MAX_BODY, DEFAULT_MAX_TOKENS, DEFAULT_SHUTDOWN_GRACE,
 };
 pub use error::{ConfigError, Problem};
 

@@ -53,6 +53,7 @@ pub(crate) struct RawProvider {
     pub(crate) timeouts: RawTimeouts,
     #[serde(default)]
     pub(crate) prices: Ordered<RawPrice>,
+    pub(crate) default_max_tokens: Option<u64>,
 }
 
 #[derive(Debug, Default, Deserialize)]

@@ -86,9 +86,25 @@ fn bad_duration() {
 #[test]
 fn bad_kind() {
     check(
-        "[providers.x]\nkind = \"anthropic\"",
+        "[providers.x]\nkind = \"claude\"",
         Some("providers.x.kind"),
-        &["unknown provider kind \"anthropic\""],
+        &[
+            "unknown provider kind \"claude\"",
+            "\"anthropic\", \"gemini\"",
+        ],
+    );
+    check(
+        "[providers.x]\nkind = \"openai\"\nbase_url = \"http://h\"\ndefault_max_tokens = 100",
+        Some("providers.x.default_max_tokens"),
+        &[
+            "only a provider of kind \"anthropic\" or \"gemini\"",
+            "\"openai\"",
+        ],
+    );
+    check(
+        "[providers.x]\nkind = \"anthropic\"\ndefault_max_tokens = 0",
+        Some("providers.x.default_max_tokens"),
+        &["at least 1"],
     );
     check(
         "[providers.x]\nbase_url = \"http://h\"",

@@ -376,6 +376,33 @@ fn provider_defaults() {
 }
 
 #[test]
+fn native_providers_default_to_their_official_apis() {
+    let cfg = parse(
+        "[providers.claude]\nkind = \"anthropic\"\napi_key = \"k\"\ndefault_max_tokens = 2048\n\
+         [providers.google]\nkind = \"gemini\"\n\
+         [providers.vertex]\nkind = \"gemini\"\nbase_url = \"http://127.0.0.1:9/v1beta/\"\n",
+        "p.toml",
+        &no_env,
+    )
+    .unwrap();
+    let claude = &cfg.providers["claude"];
+    assert_eq!(claude.kind, ProviderKind::Anthropic);
+    assert_eq!(claude.base_url, "https://api.anthropic.com/v1");
+    assert_eq!(claude.default_max_tokens, Some(2048));
+    let google = &cfg.providers["google"];
+    assert_eq!(google.kind, ProviderKind::Gemini);
+    assert_eq!(
+        google.base_url,
+        "https://generativelanguage.googleapis.com/v1beta"
+    );
+    assert_eq!(google.default_max_tokens, None);
+    assert_eq!(
+        cfg.providers["vertex"].base_url,
+        "http://127.0.0.1:9/v1beta"
+    );
+}
+
+#[test]
 fn alias_and_plain_targets_mix() {
     let text = r#"
         [providers.a]

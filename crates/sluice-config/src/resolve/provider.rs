@@ -29,6 +29,8 @@ impl Cx {
         }
         let kind = match raw.kind.as_str() {
             "openai" => Some(ProviderKind::OpenAi),
+            "anthropic" => Some(ProviderKind::Anthropic),
+            "gemini" => Some(ProviderKind::Gemini),
             "mock" => Some(ProviderKind::Mock),
             _ => {
                 self.push(join(&base, &["kind"]), Problem::Kind { value: raw.kind });
@@ -56,8 +58,27 @@ impl Cx {
                         Problem::MissingBaseUrl { kind: "openai" },
                     );
                 }
-                String::new()
+                kind.and_then(ProviderKind::default_base_url)
+                    .unwrap_or_default()
+                    .to_owned()
             }
+        };
+        let default_max_tokens = match (raw.default_max_tokens, kind) {
+            (Some(0), _) => {
+                self.push(
+                    join(&base, &["default_max_tokens"]),
+                    Problem::TooSmall { value: 0 },
+                );
+                None
+            }
+            (Some(_), Some(k)) if !k.is_native() => {
+                self.push(
+                    join(&base, &["default_max_tokens"]),
+                    Problem::NativeOnly { kind: k.as_str() },
+                );
+                None
+            }
+            (n, _) => n,
         };
         let api_key = raw.api_key.filter(|k| !k.is_empty()).map(Secret::new);
 
@@ -125,6 +146,7 @@ impl Cx {
             billing,
             timeouts,
             prices,
+            default_max_tokens,
         })
     }
 }
