@@ -7,15 +7,15 @@
 //! tries per target), then the next target is tried. A failure is retried (or fallen back from)
 //! only while nothing has been sent to the client — the relay's commit resolved to an error, or
 //! a whole (non-streaming) answer failed — and only when it is retryable
-//! ([`StreamError::retryable`]: connect errors, HTTP 429/500/502/503/504, first-token timeouts).
-//! Any other failure is answered at once. Retries at one target wait an exponential backoff
-//! from `retry.backoff` with full jitter, or the provider's `Retry-After` when it is at most
-//! `retry.max_retry_after` (a longer one moves on to the next target at once); moving on to the
-//! next target does not wait. All attempts share one deadline: the first target provider's
-//! `timeouts.total`, from the request's arrival; no attempt starts that could not start before
-//! it. Waiting happens in the handler's own future, so a client that leaves cancels everything.
-//! A provider whose circuit is open ([`crate::breaker`]) is skipped; when every target's is,
-//! the one whose cool-down ends first is tried as a probe.
+//! ([`StreamError::retryable`]: connect errors, HTTP 429/500/502/503/504 and Anthropic's 529,
+//! first-token timeouts). Any other failure is answered at once. Retries at one target wait an
+//! exponential backoff from `retry.backoff` with full jitter, or the provider's `Retry-After`
+//! when it is at most `retry.max_retry_after` (a longer one moves on to the next target at
+//! once); moving on to the next target does not wait. All attempts share one deadline: the
+//! first target provider's `timeouts.total`, from the request's arrival; no attempt starts that
+//! could not start before it. Waiting happens in the handler's own future, so a client that
+//! leaves cancels everything. A provider whose circuit is open ([`crate::breaker`]) is skipped;
+//! when every target's is, the one whose cool-down ends first is tried as a probe.
 //!
 //! **One ending.** The request is recorded once ([`crate::ending`]) under the provider that
 //! served it or last failed, with the number of attempts; failed attempts before it only count
@@ -32,6 +32,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use sluice_config::Target;
+use sluice_native::TranslateError;
 use sluice_openai::ChatRequest;
 use sluice_relay::StreamError;
 use sluice_types::unix_ms;
@@ -48,7 +49,7 @@ use crate::headers::{ClientRequestId, RequestId, ATTEMPTS};
 use crate::limits::{self, Hold};
 use crate::metrics::Refused;
 use crate::state::AppState;
-use crate::upstream::forwarded_headers;
+use crate::upstream::{forwarded_headers, BodyError};
 
 /// What is known of a request before it reaches a provider.
 pub struct RequestCtx {
@@ -160,6 +161,7 @@ pub async fn chat(
         key_id: ctx.caller.key_id().map(str::to_owned),
         client_id: ctx.client_id.clone(),
         hold,
+        untranslatable: None,
     };
     let breakers = app.breakers();
     let mut denied: Vec<(Instant, &Target)> = Vec::new();
@@ -213,6 +215,9 @@ struct Run<'a> {
     client_id: Option<ClientRequestId>,
     /// The request's reservation of its key's limits, handed to every attempt's ending.
     hold: Option<Hold>,
+    /// The first target whose API could not take the request said why: the client's 400 if
+    /// no target was tried.
+    untranslatable: Option<TranslateError>,
 }
 
 impl Run<'_> {
@@ -228,9 +233,15 @@ impl Run<'_> {
                     .into_response(),
             );
         };
-        let body = match self.chat.body_for(&target.model) {
+        let body = match provider.body(self.chat, &target.model) {
             Ok(b) => b,
-            Err(e) => {
+            Err(BodyError::Untranslatable(e)) => {
+                // This target cannot take the request; another of the route may.
+                tracing::debug!(request_id = %self.id, provider = %provider.name, "{e}");
+                self.untranslatable.get_or_insert(e);
+                return None;
+            }
+            Err(BodyError::Rewrite(e)) => {
                 self.refuse_internal(e.0.clone());
                 return Some(ApiError::internal(e.0).into_response());
             }
@@ -281,7 +292,9 @@ impl Run<'_> {
                     provider_model: target.model.clone(),
                     metrics: metrics.clone(),
                     price: app.prices().target(&target.provider, &target.model),
-                    request_body: body.clone(),
+                    // The client's own body: its messages are the prompt a tokenizer counts,
+                    // whatever the provider's format.
+                    request_body: self.chat.raw().clone(),
                     attempts: self.attempts,
                     earlier_failures: (!self.earlier.is_empty()).then(|| self.earlier.join("; ")),
                     key_id: self.key_id.clone(),
@@ -336,12 +349,28 @@ impl Run<'_> {
         .record(self.app);
     }
 
-    /// No attempt succeeded: the last failure is the answer.
+    /// No attempt succeeded: the last failure is the answer, or why no target could take the
+    /// request.
     fn give_up(mut self) -> Response {
         match self.last.take() {
             Some(failed) => {
                 let res = error_response(&failed.err, &failed.provider, self.attempts);
                 failed.finish(self.app);
+                res
+            }
+            None if self.untranslatable.is_some() => {
+                let err = self.untranslatable.take().expect("checked just above");
+                let res = ApiError::untranslatable(&err).into_response();
+                Ending::refused(
+                    Refused::BadRequest,
+                    &self.id,
+                    self.started,
+                    &self.chat.model,
+                    400,
+                )
+                .with_key(self.key_id.as_deref())
+                .with_client_id(self.client_id.as_ref())
+                .record(self.app);
                 res
             }
             None => {

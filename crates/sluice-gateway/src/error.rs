@@ -47,6 +47,17 @@ impl ApiError {
         )
     }
 
+    /// A field the route's provider API has no equivalent for: OpenAI's 400 naming it in
+    /// `param`.
+    pub fn untranslatable(err: &sluice_native::TranslateError) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            body: Box::new(err.to_error_body().to_json()),
+            retry_after: None,
+            provider: None,
+        }
+    }
+
     pub fn unknown_model(model: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

@@ -1,19 +1,23 @@
 //! Provider clients: how a request reaches a provider and how its answer comes back, as a
 //! [`Connect`] future for streams or a whole body for non-streaming requests.
 //!
-//! Two kinds: an OpenAI-compatible HTTP provider ([`openai`]) and the built-in simulated one
-//! ([`simulated`]), which produces the very bytes `sluice mock-upstream` would send, so
-//! everything downstream of this module treats both alike.
+//! Three kinds: an OpenAI-compatible HTTP provider (over [`http`]), a native one whose API is
+//! translated to and from OpenAI's ([`native`]: Anthropic, Gemini), and the built-in simulated
+//! one ([`simulated`]), which produces the very bytes `sluice mock-upstream` would send. All
+//! three answer with OpenAI's chat-completion stream or body, so everything downstream of this
+//! module treats them alike.
 
-mod openai;
+mod http;
+mod native;
 mod simulated;
 
 use std::time::Duration;
 
-use axum::http::HeaderMap;
+use axum::http::{header, HeaderMap, HeaderValue};
 use bytes::Bytes;
 use sluice_config::{Provider, ProviderKind, Timeouts};
-use sluice_openai::ErrorBody;
+use sluice_native::{ChunkMeta, TranslateError};
+use sluice_openai::{ChatRequest, ErrorBody, RequestError};
 use sluice_relay::{Connect, StreamError};
 
 /// A provider's whole answer to a non-streaming request.
@@ -33,8 +37,35 @@ pub struct ProviderClient {
 
 #[derive(Debug)]
 enum Transport {
-    OpenAi(openai::OpenAiClient),
+    OpenAi(http::HttpClient),
+    Native(native::NativeClient),
     Simulated(simulated::Simulated),
+}
+
+/// The path of OpenAI's chat completions under a provider's base URL.
+const CHAT_COMPLETIONS: &str = "/chat/completions";
+
+/// One request to a provider, its body already in the provider's format.
+#[derive(Debug)]
+pub struct Call {
+    /// The provider's model name.
+    pub model: String,
+    /// The gateway's request id: a translated stream's chunk id when the provider gives none.
+    pub request_id: String,
+    pub body: Bytes,
+    /// The client's headers that are passed on (the simulated provider's controls).
+    pub headers: HeaderMap,
+}
+
+/// Why a request cannot be sent to a provider.
+#[derive(Debug)]
+pub enum BodyError {
+    /// The provider's API has no equivalent for something the request asks: the client's 400
+    /// (unless another target of the route can take it).
+    Untranslatable(TranslateError),
+    /// The request's own bytes, already parsed once, could not be rewritten: the gateway's
+    /// fault.
+    Rewrite(RequestError),
 }
 
 /// Request headers a client may send that are passed on: only the simulated provider's
@@ -57,10 +88,19 @@ impl ProviderClient {
         provider: &Provider,
         mock: &simulated::MockHandle,
         max_response_body: usize,
-    ) -> Result<Self, openai::ClientError> {
+    ) -> Result<Self, http::ClientError> {
         let transport = match provider.kind {
             ProviderKind::OpenAi => {
-                Transport::OpenAi(openai::OpenAiClient::new(provider, max_response_body)?)
+                let mut auth = HeaderMap::new();
+                if let Some(key) = &provider.api_key {
+                    if let Ok(v) = HeaderValue::from_str(&format!("Bearer {}", key.expose())) {
+                        auth.insert(header::AUTHORIZATION, v);
+                    }
+                }
+                Transport::OpenAi(http::HttpClient::new(provider, auth, max_response_body)?)
+            }
+            ProviderKind::Anthropic | ProviderKind::Gemini => {
+                Transport::Native(native::NativeClient::new(provider, max_response_body)?)
             }
             ProviderKind::Mock => Transport::Simulated(simulated::Simulated::new(mock.clone())),
         };
@@ -71,25 +111,40 @@ impl ProviderClient {
         })
     }
 
-    /// Starts a streaming request; the future resolves once the provider answered.
-    pub fn stream(&self, body: Bytes, headers: HeaderMap) -> Connect {
+    /// The body of `chat` for this provider's model `model`: OpenAI's with the model renamed
+    /// and usage asked for (`ChatRequest::body_for`), or translated to the provider's API.
+    pub fn body(&self, chat: &ChatRequest, model: &str) -> Result<Bytes, BodyError> {
         match &self.transport {
-            Transport::OpenAi(c) => c.stream(body, headers),
-            Transport::Simulated(s) => s.stream(body, headers),
+            Transport::Native(c) => c.body(chat.raw(), model).map_err(BodyError::Untranslatable),
+            Transport::OpenAi(_) | Transport::Simulated(_) => {
+                chat.body_for(model).map_err(BodyError::Rewrite)
+            }
+        }
+    }
+
+    /// Starts a streaming request; the future resolves once the provider answered.
+    pub fn stream(&self, call: Call) -> Connect {
+        match &self.transport {
+            Transport::OpenAi(c) => c.stream(CHAT_COMPLETIONS, call.body, call.headers),
+            Transport::Native(c) => {
+                let meta = chunk_meta(&call);
+                c.stream(&call.model, meta, call.body, call.headers)
+            }
+            Transport::Simulated(s) => s.stream(call.body, call.headers),
         }
     }
 
     /// A non-streaming request, within the provider's total time limit.
-    pub async fn complete(
-        &self,
-        body: Bytes,
-        headers: HeaderMap,
-    ) -> Result<Completion, StreamError> {
+    pub async fn complete(&self, call: Call) -> Result<Completion, StreamError> {
         let total = self.timeouts.total;
         let fut = async {
             match &self.transport {
-                Transport::OpenAi(c) => c.complete(body, headers).await,
-                Transport::Simulated(s) => s.complete(body, headers).await,
+                Transport::OpenAi(c) => c.complete(CHAT_COMPLETIONS, call.body, call.headers).await,
+                Transport::Native(c) => {
+                    let meta = chunk_meta(&call);
+                    c.complete(&call.model, meta, call.body, call.headers).await
+                }
+                Transport::Simulated(s) => s.complete(call.body, call.headers).await,
             }
         };
         tokio::time::timeout(total, fut)
@@ -98,8 +153,18 @@ impl ProviderClient {
     }
 }
 
-pub use openai::ClientError;
+pub use http::ClientError;
 pub use simulated::MockHandle;
+
+/// What a translated answer says of itself where the provider does not: OpenAI's id shape
+/// around the gateway's request id, the provider's model name, the time now.
+fn chunk_meta(call: &Call) -> ChunkMeta {
+    ChunkMeta {
+        id: format!("chatcmpl-{}", call.request_id),
+        model: call.model.clone(),
+        created: u64::try_from(sluice_types::unix_ms() / 1000).unwrap_or(0),
+    }
+}
 
 /// Builds the error for a non-success provider answer from its status, headers and body.
 /// A provider's 401/403 text is replaced: it describes the gateway's own provider key (OpenAI's

@@ -109,6 +109,11 @@ impl ChatRequest {
         })
     }
 
+    /// The body as the client sent it (for translating it to a native provider's API).
+    pub fn raw(&self) -> &Bytes {
+        &self.raw
+    }
+
     /// A request built by the gateway itself (the seed's `/stream/chat`).
     pub fn from_message(model: &str, message: &str) -> Self {
         let body = serde_json::json!({

@@ -113,7 +113,7 @@ impl StreamError {
         match self {
             StreamError::Connect(_) | StreamError::FirstTokenTimeout(_) => true,
             StreamError::ProviderStatus { status, .. } => {
-                matches!(*status, 429 | 500 | 502 | 503 | 504)
+                matches!(*status, 429 | 500 | 502 | 503 | 504 | 529)
             }
             _ => false,
         }

@@ -20,7 +20,7 @@ use crate::error::ApiError;
 use crate::format::ClientFormat;
 use crate::headers::{ACCEL_BUFFERING, ATTEMPTS, PROVIDER};
 use crate::state::AppState;
-use crate::upstream::ProviderClient;
+use crate::upstream::{Call, ProviderClient};
 
 /// An attempt that failed before anything reached the client.
 #[derive(Debug)]
@@ -92,7 +92,13 @@ impl Attempt<'_> {
         // Active from here until the outcome sink, which every started relay calls once.
         let active = draft.metrics.stream_started();
         let sent = Arc::new(OnceLock::new());
-        let connect = mark_sent(provider.stream(self.body, self.headers), sent.clone());
+        let call = Call {
+            model: draft.provider_model.clone(),
+            request_id: draft.request_id.clone(),
+            body: self.body,
+            headers: self.headers,
+        };
+        let connect = mark_sent(provider.stream(call), sent.clone());
         let (handoff, failure) = Handoff::new(app.clone());
         let (commit, client_body) = sluice_relay::start(
             connect,
@@ -135,6 +141,12 @@ impl Attempt<'_> {
         let provider = self.provider;
         let price = self.draft.price.clone();
         let attempts = self.draft.attempts;
+        let call = Call {
+            model: self.draft.provider_model.clone(),
+            request_id: self.draft.request_id.clone(),
+            body: self.body,
+            headers: self.headers,
+        };
         // If the client leaves while the provider works, this future is dropped with the
         // provider's request: the guard records the request then.
         let mut pending = Abandoned {
@@ -142,7 +154,7 @@ impl Attempt<'_> {
             app: self.app,
             sent,
         };
-        let answer = tokio::time::timeout_at(deadline, provider.complete(self.body, self.headers))
+        let answer = tokio::time::timeout_at(deadline, provider.complete(call))
             .await
             .unwrap_or(Err(StreamError::TotalTimeout(request_total)));
         let draft = pending.draft.take().expect("taken once, here");

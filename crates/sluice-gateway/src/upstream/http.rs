@@ -1,8 +1,13 @@
-//! OpenAI-compatible providers over HTTP. Two wires, chosen by the base URL's scheme:
-//! `http://` providers (local servers, the simulated provider) use the lean HTTP/1.1 client of
-//! `sluice-h1`, polled by the relay task itself; `https://` providers use one pooled reqwest
-//! client per provider (rustls, HTTP/2 when the provider offers it through ALPN). Both keep
-//! connections alive, set `TCP_NODELAY` and ask for identity encoding.
+//! A provider's HTTP endpoint: a JSON body POSTed to a path under its base URL, answered by an
+//! SSE stream or a whole JSON answer. Every provider kind speaks through it (OpenAI's
+//! `/chat/completions`, Anthropic's `/messages`, Gemini's `/models/{model}:…`); what differs
+//! is the path, the auth headers and what the body means.
+//!
+//! Two wires, chosen by the base URL's scheme: `http://` providers (local servers, the
+//! simulated provider) use the lean HTTP/1.1 client of `sluice-h1`, polled by the relay task
+//! itself; `https://` providers use one pooled reqwest client per provider (rustls, HTTP/2
+//! when the provider offers it through ALPN). Both keep connections alive, set `TCP_NODELAY`
+//! and ask for identity encoding.
 
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode, Uri};
 use bytes::Bytes;
@@ -17,15 +22,15 @@ use super::{retry_after, status_error, Completion};
 const MAX_ERROR_BODY: usize = 64 * 1024;
 
 #[derive(Debug)]
-pub(super) struct OpenAiClient {
+pub(super) struct HttpClient {
     wire: Wire,
     /// `[server] max_response_body`: the longest whole answer read.
     max_response_body: usize,
     /// A plain-HTTP provider on this machine's loopback (the simulated provider run by
     /// `sluice mock-upstream`): the only kind that gets the client's `x-mock-*` controls.
     local: bool,
-    /// The headers every request carries: content type, encoding, the provider key (marked
-    /// sensitive so it never shows in debug output), the user agent.
+    /// The headers every request carries: content type, encoding, the provider's auth headers
+    /// (marked sensitive so they never show in debug output), the user agent.
     base_headers: HeaderMap,
 }
 
@@ -33,11 +38,13 @@ pub(super) struct OpenAiClient {
 enum Wire {
     Plain {
         client: sluice_h1::Client,
-        path: String,
+        /// The base URL's path, without a trailing `/` (`/v1`).
+        base_path: String,
     },
     Tls {
         http: reqwest::Client,
-        url: String,
+        /// The base URL, without a trailing `/`.
+        base_url: String,
     },
 }
 
@@ -50,20 +57,24 @@ pub enum ClientError {
     Reqwest(#[from] reqwest::Error),
 }
 
-impl OpenAiClient {
-    pub(super) fn new(provider: &Provider, max_response_body: usize) -> Result<Self, ClientError> {
-        let url = format!("{}/chat/completions", provider.base_url);
+impl HttpClient {
+    /// `auth`: the provider's own auth headers (`Authorization: Bearer`, `x-api-key`, …).
+    pub(super) fn new(
+        provider: &Provider,
+        auth: HeaderMap,
+        max_response_body: usize,
+    ) -> Result<Self, ClientError> {
         let bad_url = || ClientError::BaseUrl {
             url: provider.base_url.clone(),
         };
-        let uri: Uri = url.parse().map_err(|_| bad_url())?;
+        let uri: Uri = provider.base_url.parse().map_err(|_| bad_url())?;
         let wire = match uri.scheme_str() {
             Some("http") => {
                 let host = uri.host().ok_or_else(bad_url)?;
                 let port = uri.port_u16().unwrap_or(80);
                 Wire::Plain {
                     client: sluice_h1::Client::new(host, port, provider.timeouts.connect),
-                    path: uri.path_and_query().map_or("/", |p| p.as_str()).to_owned(),
+                    base_path: uri.path().trim_end_matches('/').to_owned(),
                 }
             }
             _ => Wire::Tls {
@@ -73,7 +84,7 @@ impl OpenAiClient {
                     .pool_idle_timeout(std::time::Duration::from_secs(90))
                     .redirect(same_host_redirects())
                     .build()?,
-                url,
+                base_url: provider.base_url.trim_end_matches('/').to_owned(),
             },
         };
         let mut base_headers = HeaderMap::new();
@@ -90,10 +101,10 @@ impl OpenAiClient {
             header::USER_AGENT,
             HeaderValue::from_static(concat!("sluice/", env!("CARGO_PKG_VERSION"))),
         );
-        if let Some(key) = &provider.api_key {
-            if let Ok(mut v) = HeaderValue::from_str(&format!("Bearer {}", key.expose())) {
-                v.set_sensitive(true);
-                base_headers.insert(header::AUTHORIZATION, v);
+        for (name, mut value) in auth {
+            if let Some(name) = name {
+                value.set_sensitive(true);
+                base_headers.insert(name, value);
             }
         }
         let local = matches!(wire, Wire::Plain { .. })
@@ -103,7 +114,7 @@ impl OpenAiClient {
                         .parse::<std::net::IpAddr>()
                         .is_ok_and(|ip| ip.is_loopback())
             });
-        Ok(OpenAiClient {
+        Ok(HttpClient {
             wire,
             base_headers,
             max_response_body,
@@ -122,11 +133,12 @@ impl OpenAiClient {
         headers
     }
 
-    pub(super) fn stream(&self, body: Bytes, extra: HeaderMap) -> Connect {
+    /// POSTs `body` to `path` (under the base URL: `/chat/completions`) for an SSE stream.
+    pub(super) fn stream(&self, path: &str, body: Bytes, extra: HeaderMap) -> Connect {
         let headers = self.headers(extra, "text/event-stream");
         match &self.wire {
-            Wire::Plain { client, path } => {
-                let (client, path) = (client.clone(), path.clone());
+            Wire::Plain { client, base_path } => {
+                let (client, path) = (client.clone(), format!("{base_path}{path}"));
                 Box::pin(async move {
                     let res = client
                         .post(&path, &headers, &body)
@@ -146,8 +158,11 @@ impl OpenAiClient {
                     Ok(Box::pin(body) as UpstreamBody)
                 })
             }
-            Wire::Tls { http, url } => {
-                let req = http.post(url).headers(headers).body(body);
+            Wire::Tls { http, base_url } => {
+                let req = http
+                    .post(format!("{base_url}{path}"))
+                    .headers(headers)
+                    .body(body);
                 Box::pin(async move {
                     let res = req.send().await.map_err(reqwest_send_error)?;
                     if let Some(problem) = stream_head_problem(res.status(), res.headers()) {
@@ -164,16 +179,22 @@ impl OpenAiClient {
         }
     }
 
+    /// POSTs `body` to `path` for a whole answer, read up to `max_response_body`.
     pub(super) async fn complete(
         &self,
+        path: &str,
         body: Bytes,
         extra: HeaderMap,
     ) -> Result<Completion, StreamError> {
         let headers = self.headers(extra, "application/json");
         let limit = self.max_response_body;
         let (status, headers, body) = match &self.wire {
-            Wire::Plain { client, path } => {
-                let res = client.post(path, &headers, &body).await.map_err(h1_error)?;
+            Wire::Plain { client, base_path } => {
+                let path = format!("{base_path}{path}");
+                let res = client
+                    .post(&path, &headers, &body)
+                    .await
+                    .map_err(h1_error)?;
                 // An error body is read only as far as needed to describe it.
                 let cap = if res.status.is_success() {
                     limit.saturating_add(1)
@@ -190,9 +211,9 @@ impl OpenAiClient {
                 }
                 (res.status, res.headers, text)
             }
-            Wire::Tls { http, url } => {
+            Wire::Tls { http, base_url } => {
                 let res = http
-                    .post(url)
+                    .post(format!("{base_url}{path}"))
                     .headers(headers)
                     .body(body)
                     .send()
