@@ -5,7 +5,9 @@ use std::time::Duration;
 
 use sluice_types::Decimal;
 
-use crate::config::{Config, LedgerSetting, StreamOverride};
+use crate::config::{
+    Config, LedgerSetting, ProviderKind, StreamOverride, DEFAULT_ANTHROPIC_MAX_TOKENS,
+};
 
 impl Config {
     /// A multi-line summary: origin, addresses, routes (each with its stream override, if
@@ -55,6 +57,23 @@ impl Config {
                 "none"
             };
             writeln!(out, "    api key: {key}")?;
+            let default_max_tokens = match provider.kind {
+                ProviderKind::Anthropic => Some(
+                    provider
+                        .default_max_tokens
+                        .unwrap_or(DEFAULT_ANTHROPIC_MAX_TOKENS)
+                        .to_string(),
+                ),
+                ProviderKind::Gemini => Some(
+                    provider
+                        .default_max_tokens
+                        .map_or_else(|| "the model's own limit".to_owned(), |n| n.to_string()),
+                ),
+                ProviderKind::OpenAi | ProviderKind::Mock => None,
+            };
+            if let Some(n) = default_max_tokens {
+                writeln!(out, "    max_tokens when a request sets none: {n}")?;
+            }
             writeln!(
                 out,
                 "    billing: {} {} per USD",
