@@ -32,6 +32,10 @@ pub(crate) struct Translated {
     failure: Option<StreamError>,
     /// The translator ended the stream (done or failed), or the provider's body ended.
     ended: bool,
+    /// The stream ended properly before the provider's body did: what is left of the body is
+    /// read and dropped when polled (the relay drains a finished body so its connection can
+    /// be used again).
+    draining: bool,
 }
 
 impl Translated {
@@ -44,6 +48,7 @@ impl Translated {
             out: BytesMut::new(),
             failure: None,
             ended: false,
+            draining: false,
         }
     }
 
@@ -69,6 +74,7 @@ impl Translated {
             Ok(Step::Done) => {
                 self.out.put_slice(b"data: [DONE]\n\n");
                 self.ended = true;
+                self.draining = true;
             }
             Ok(Step::Error(body)) => {
                 let error = body.to_json();
@@ -88,6 +94,8 @@ impl Translated {
         if let Some(event) = self.decoder.finish() {
             self.event(event.event.as_deref(), &event.data);
         }
+        // The body is over: nothing is left to drain.
+        self.draining = false;
         if self.ended {
             return;
         }
@@ -124,6 +132,16 @@ impl Stream for Translated {
             if !this.out.is_empty() {
                 return Poll::Ready(Some(Ok(this.out.split().freeze())));
             }
+            if this.draining {
+                return match this.inner.poll_next_unpin(cx) {
+                    Poll::Ready(Some(Ok(_))) => Poll::Ready(Some(Ok(Bytes::new()))),
+                    Poll::Ready(_) => {
+                        this.draining = false;
+                        Poll::Ready(None)
+                    }
+                    Poll::Pending => Poll::Pending,
+                };
+            }
             return Poll::Ready(this.failure.take().map(Err));
         }
         match this.inner.poll_next_unpin(cx) {
@@ -145,5 +163,110 @@ impl Stream for Translated {
                 Poll::Ready(Some(Ok(this.out.split().freeze())))
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use futures_util::stream;
+    use sluice_native::anthropic::AnthropicStream;
+    use sluice_native::ChunkMeta;
+
+    use super::*;
+
+    const START: &str = "event: message_start\ndata: {\"type\":\"message_start\",\"message\":{\"id\":\"msg_1\",\"model\":\"claude\",\"usage\":{\"input_tokens\":3,\"output_tokens\":1}}}\n\n";
+    const BLOCK: &str = "event: content_block_start\ndata: {\"type\":\"content_block_start\",\"index\":0,\"content_block\":{\"type\":\"text\",\"text\":\"\"}}\n\n";
+    const DELTA: &str = "event: content_block_delta\ndata: {\"type\":\"content_block_delta\",\"index\":0,\"delta\":{\"type\":\"text_delta\",\"text\":\"Hi\"}}\n\n";
+    const PING: &str = "event: ping\ndata: {\"type\":\"ping\"}\n\n";
+    const END: &str = "event: content_block_stop\ndata: {\"type\":\"content_block_stop\",\"index\":0}\n\nevent: message_delta\ndata: {\"type\":\"message_delta\",\"delta\":{\"stop_reason\":\"end_turn\"},\"usage\":{\"output_tokens\":2}}\n\nevent: message_stop\ndata: {\"type\":\"message_stop\"}\n\n";
+
+    fn meta() -> ChunkMeta {
+        ChunkMeta {
+            id: "chatcmpl-1".into(),
+            model: "claude".into(),
+            created: 1,
+        }
+    }
+
+    /// Feeds `reads` as the provider's reads; every item the translated body gives.
+    async fn run(reads: Vec<Vec<u8>>) -> Vec<Result<Bytes, StreamError>> {
+        let inner = stream::iter(reads.into_iter().map(|r| Ok(Bytes::from(r))));
+        let body = Translated::new(Box::pin(inner), Box::new(AnthropicStream::new(meta())));
+        body.collect().await
+    }
+
+    fn data(items: &[Result<Bytes, StreamError>]) -> Vec<String> {
+        let mut decoder = Decoder::new();
+        for item in items.iter().flatten() {
+            decoder.push(item);
+        }
+        let mut out = Vec::new();
+        while let Ok(Some(frame)) = decoder.next_frame() {
+            if let Frame::Event(e) = frame {
+                out.push(String::from_utf8_lossy(&e.data).into_owned());
+            }
+        }
+        out
+    }
+
+    #[tokio::test]
+    async fn one_item_per_read_and_done_at_message_stop() {
+        let whole = [START, BLOCK, PING, DELTA, END].concat().into_bytes();
+        // Seven-byte reads: events split anywhere, several reads giving nothing.
+        let reads: Vec<Vec<u8>> = whole.chunks(7).map(<[u8]>::to_vec).collect();
+        let items = run(reads.clone()).await;
+        assert_eq!(items.len(), reads.len(), "one item per provider read");
+        let events = data(&items);
+        assert!(events[0].contains(r#""role":"assistant""#), "{events:?}");
+        assert!(events.iter().any(|e| e.contains(r#""content":"Hi""#)));
+        assert!(events
+            .iter()
+            .any(|e| e.contains(r#""finish_reason":"stop""#)));
+        assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+    }
+
+    #[tokio::test]
+    async fn the_rest_of_a_finished_body_is_drained() {
+        let items = run(vec![
+            [START, BLOCK, DELTA, END].concat().into_bytes(),
+            b": trailing bytes\n\n".to_vec(),
+        ])
+        .await;
+        assert_eq!(items.len(), 2);
+        assert!(matches!(&items[1], Ok(b) if b.is_empty()));
+        assert_eq!(data(&items).last().map(String::as_str), Some("[DONE]"));
+    }
+
+    #[tokio::test]
+    async fn a_provider_error_is_the_last_event_without_done() {
+        let error = "event: error\ndata: {\"type\":\"error\",\"error\":{\"type\":\"overloaded_error\",\"message\":\"Overloaded\"}}\n\n";
+        let items = run(vec![[START, BLOCK, DELTA, error, DELTA]
+            .concat()
+            .into_bytes()])
+        .await;
+        let events = data(&items);
+        let last: serde_json::Value = serde_json::from_str(events.last().unwrap()).unwrap();
+        assert_eq!(last["error"]["type"], "overloaded_error");
+        assert_eq!(last["error"]["message"], "Overloaded");
+        assert!(!events.iter().any(|e| e == "[DONE]"));
+        assert_eq!(events.iter().filter(|e| e.contains("Hi")).count(), 1);
+    }
+
+    #[tokio::test]
+    async fn a_cut_stream_ends_without_done() {
+        let items = run(vec![[START, BLOCK, DELTA].concat().into_bytes()]).await;
+        assert!(items.iter().all(Result::is_ok));
+        let events = data(&items);
+        assert!(events.iter().any(|e| e.contains("Hi")));
+        assert!(!events.iter().any(|e| e == "[DONE]"));
+    }
+
+    #[tokio::test]
+    async fn unreadable_output_is_a_protocol_failure_after_what_came_before() {
+        let bad = "event: content_block_delta\ndata: {not json\n\n";
+        let items = run(vec![[START, BLOCK, DELTA, bad].concat().into_bytes()]).await;
+        let (last, rest) = items.split_last().unwrap();
+        assert!(matches!(last, Err(StreamError::Protocol(_))), "{last:?}");
+        assert!(data(rest).iter().any(|e| e.contains("Hi")));
     }
 }
