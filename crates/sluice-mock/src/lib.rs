@@ -1,15 +1,20 @@
-//! The simulated OpenAI-compatible provider behind the built-in `mock` model and
-//! `sluice mock-upstream`: it owns deterministic completion content (same `messages`, same
-//! tokens), per-request timing (ttft, inter-token latency), usage numbers, the fault models
-//! (`mock-500`, `mock-429`, `mock-stall`, `mock-drop`) and the `/stats` counters. It is the
-//! only stand-in for a real provider in Sluice. The core ([`respond`]) produces status,
-//! headers and a byte stream without any HTTP server, so the gateway can read exactly the
-//! bytes the HTTP server ([`serve`]) would send. What one request may ask for is capped
-//! ([`MAX_TOKENS`], [`MAX_DELAY`]), so neither the mock nor a gateway running it in-process
-//! can be made to build gigabytes or stay silent for more than a minute.
+//! The simulated provider behind the built-in `mock` model and `sluice mock-upstream`: it owns
+//! deterministic completion content (same messages, same tokens), per-request timing (ttft,
+//! inter-token latency), usage numbers, the fault models and the `/stats` counters. It is the
+//! only stand-in for a real provider in Sluice. The core produces status, headers and a byte
+//! stream without any HTTP server, so the gateway can read exactly the bytes the HTTP server
+//! ([`serve`]) would send. What one request may ask for is capped ([`MAX_TOKENS`],
+//! [`MAX_DELAY`]), so neither the mock nor a gateway running it in-process can be made to build
+//! gigabytes or stay silent for more than a minute.
+//!
+//! Fault models by model name: `mock-500`, `mock-429` (with `retry-after: 1`), `mock-529`
+//! (overloaded), `mock-stall`, `mock-drop` and `mock-error-midstream` ([`Fault`]). The handler
+//! core ([`respond`] for chat completions) is written once for any wire format: a `Dialect`
+//! says how a request reads and how answers are written, a `Script` the events of a stream.
 
 mod encode;
 mod generator;
+mod openai;
 mod respond;
 mod scenario;
 mod server;
@@ -23,7 +28,7 @@ use std::pin::Pin;
 
 pub use crate::encode::{models_body, MODELS};
 pub use crate::generator::{completion_text, fnv1a64, generate, prompt_tokens, seed_for, Tokens};
-pub use crate::respond::respond;
+pub use crate::openai::respond;
 pub use crate::scenario::{Fault, Finish, Scenario, FAULT_AFTER_TOKENS};
 pub use crate::server::serve;
 pub use crate::settings::{MockSettings, SettingsError, MAX_DELAY, MAX_DELAY_MS, MAX_TOKENS};
