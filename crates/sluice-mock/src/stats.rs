@@ -20,7 +20,8 @@ struct Counters {
 
 /// A point-in-time copy of [`Stats`].
 ///
-/// - `requests`: every chat-completions request.
+/// - `requests`: every completion request, on any API (chat completions, Anthropic messages,
+///   Gemini generateContent and streamGenerateContent).
 /// - `streams_started`: streaming response bodies created.
 /// - `completed`: bodies (streaming or not) that sent everything.
 /// - `cancelled`: bodies dropped by the reader before completing (not deliberate drops).
