@@ -87,9 +87,16 @@ const fn longest(words: &[&str]) -> usize {
     max
 }
 
+/// The FNV-1a offset basis: the hash of no bytes.
+const FNV_OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+
 /// FNV-1a, 64-bit.
 pub fn fnv1a64(bytes: &[u8]) -> u64 {
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
+    fnv_extend(FNV_OFFSET, bytes)
+}
+
+/// FNV-1a 64 of what `hash` covered followed by `bytes`.
+fn fnv_extend(mut hash: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         hash ^= u64::from(b);
         hash = hash.wrapping_mul(0x0000_0100_0000_01b3);
@@ -184,6 +191,42 @@ pub fn prompt_tokens(body: &Value) -> u64 {
     sum.max(1)
 }
 
+/// The prompt of a native request (Anthropic Messages, Gemini), read text by text: its seed
+/// and its prompt token count, as the crate docs' "Seeds" say (FNV-1a 64 over each text and a
+/// NUL, 0x1E after each message; each message's words plus 4, at least 1).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Prompt {
+    hash: u64,
+    tokens: u64,
+}
+
+impl Prompt {
+    pub(crate) fn new() -> Self {
+        Self {
+            hash: FNV_OFFSET,
+            tokens: 0,
+        }
+    }
+
+    /// One message (or the system prompt) made of `texts`.
+    pub(crate) fn message<'a>(&mut self, texts: impl IntoIterator<Item = &'a str>) {
+        self.tokens += 4;
+        for text in texts {
+            self.hash = fnv_extend(fnv_extend(self.hash, text.as_bytes()), &[0]);
+            self.tokens += text.split_whitespace().count() as u64;
+        }
+        self.hash = fnv_extend(self.hash, &[0x1e]);
+    }
+
+    pub(crate) fn seed(&self) -> u64 {
+        self.hash
+    }
+
+    pub(crate) fn tokens(&self) -> u64 {
+        self.tokens.max(1)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -241,6 +284,29 @@ mod tests {
         let c = json!({"model":"mock","messages":[{"role":"user","content":"hello"}]});
         assert_eq!(seed_for(&a), seed_for(&b));
         assert_ne!(seed_for(&a), seed_for(&c));
+    }
+
+    #[test]
+    fn native_prompt_seed_and_tokens() {
+        let read = |messages: &[&[&str]]| {
+            let mut p = Prompt::new();
+            for m in messages {
+                p.message(m.iter().copied());
+            }
+            (p.seed(), p.tokens())
+        };
+        assert_eq!(read(&[]), (FNV_OFFSET, 1));
+        let (seed, tokens) = read(&[&["be brief"], &["what is", "the  time"]]);
+        assert_eq!(tokens, (2 + 4) + (4 + 4));
+        assert_eq!(seed, read(&[&["be brief"], &["what is", "the  time"]]).0);
+        // Where the texts and messages split is part of the seed.
+        assert_ne!(seed, read(&[&["be brief"], &["what isthe  time"]]).0);
+        assert_ne!(seed, read(&[&["be brief", "what is"], &["the  time"]]).0);
+        assert_eq!(
+            read(&[&["hi"]]).0,
+            fnv1a64(b"hi\0\x1e"),
+            "the documented seed"
+        );
     }
 
     #[test]

@@ -1,20 +1,62 @@
-//! The chat-completions handler core: request in, [`MockResponse`] out, with no HTTP server
-//! involved. The HTTP server and the gateway's in-process `mock` model both call [`respond`].
+//! The handler core every API shares: request in, [`MockResponse`] out, with no HTTP server
+//! involved. An API is a [`Dialect`] (how its body reads, how its answers and errors are
+//! written); [`answer`] does the rest the same way for all: counting, the control headers,
+//! random failures, the fault models, timing.
 
-use crate::encode::{error_body, unix_now};
 use crate::scenario::{Fault, Scenario};
-use crate::stream::{CompletionBody, EventStream};
-use crate::{MockBody, MockResponse, MockSettings, Stats};
+use crate::stream::{CompletionBody, EventStream, Script};
+use crate::{MockResponse, MockSettings, Stats};
 use bytes::Bytes;
 use http::{HeaderMap, StatusCode};
 use tokio::time::Instant;
 
-const JSON: &str = "application/json";
+pub(crate) const JSON: &str = "application/json";
 
-/// Answers one `POST /v1/chat/completions`. The status and headers are final; all timing
-/// (ttft, itl) and stream faults live in the returned body, which is lazy and needs a tokio
-/// runtime only when polled.
-pub fn respond(
+/// 529, the status Anthropic answers an overload with (and the OpenAI path's `mock-529`).
+pub(crate) fn overloaded() -> StatusCode {
+    StatusCode::from_u16(529).unwrap_or(StatusCode::SERVICE_UNAVAILABLE)
+}
+
+/// An answer refused before it starts, which each API writes in its own error shape.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Refusal<'a> {
+    /// A body the API would refuse, or a bad `x-mock-*` header: 400, with this message.
+    BadRequest(&'a str),
+    /// `mock-500` (and half of the random failures).
+    ServerError,
+    /// `mock-429`.
+    RateLimited,
+    /// `mock-529`, and `mock-error-midstream` when not streaming.
+    Overloaded,
+}
+
+/// One API's wire format.
+pub(crate) trait Dialect {
+    /// What the request asks for beside the [`Scenario`] (a tool to call, thinking).
+    type Extra;
+    /// The events of a stream.
+    type Script: Script + Unpin + Send + 'static;
+
+    /// Reads a request. `Err` is the message of a 400.
+    fn read(
+        &self,
+        settings: &MockSettings,
+        headers: &HeaderMap,
+        body: &[u8],
+    ) -> Result<(Scenario, Self::Extra), String>;
+    /// The status and body of a refusal.
+    fn refusal(&self, refusal: Refusal<'_>) -> (StatusCode, Bytes);
+    /// The events of a streamed answer.
+    fn script(&self, scenario: &Scenario, extra: &Self::Extra) -> Self::Script;
+    /// The whole body of an answer not streamed.
+    fn whole(&self, scenario: &Scenario, extra: &Self::Extra) -> Bytes;
+}
+
+/// Answers one request in `dialect`. The status and headers are final; all timing (ttft, itl)
+/// and stream faults live in the returned body, which is lazy and needs a tokio runtime only
+/// when polled.
+pub(crate) fn answer<D: Dialect>(
+    dialect: &D,
     settings: &MockSettings,
     stats: &Stats,
     headers: &HeaderMap,
@@ -22,17 +64,9 @@ pub fn respond(
 ) -> MockResponse {
     stats.request();
     let start = Instant::now();
-    let mut scenario = match Scenario::parse(settings, headers, body) {
-        Ok(scenario) => scenario,
-        Err(message) => {
-            return error(
-                stats,
-                StatusCode::BAD_REQUEST,
-                &message,
-                "invalid_request_error",
-                None,
-            )
-        }
+    let (mut scenario, extra) = match dialect.read(settings, headers, body) {
+        Ok(read) => read,
+        Err(message) => return refuse(dialect, stats, Refusal::BadRequest(&message)),
     };
     if scenario.fault == Fault::None && settings.fail_percent > 0 {
         let roll = random_percent();
@@ -45,66 +79,48 @@ pub fn respond(
         }
     }
     match scenario.fault {
-        Fault::ServerError => {
-            return error(
-                stats,
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "simulated provider failure",
-                "server_error",
-                Some("mock_500"),
-            )
-        }
+        Fault::ServerError => return refuse(dialect, stats, Refusal::ServerError),
         Fault::RateLimited => {
-            let mut response = error(
-                stats,
-                StatusCode::TOO_MANY_REQUESTS,
-                "simulated rate limit",
-                "rate_limit_error",
-                Some("rate_limit_exceeded"),
-            );
+            let mut response = refuse(dialect, stats, Refusal::RateLimited);
             response.headers.push(("retry-after", "1".to_owned()));
             return response;
         }
-        Fault::None | Fault::Stall | Fault::Drop => {}
+        Fault::Overloaded => return refuse(dialect, stats, Refusal::Overloaded),
+        Fault::ErrorMidstream if !scenario.stream => {
+            return refuse(dialect, stats, Refusal::Overloaded)
+        }
+        Fault::None | Fault::Stall | Fault::Drop | Fault::ErrorMidstream => {}
     }
 
-    let created = unix_now();
     let guard = stats.open_body(scenario.stream);
     if scenario.stream {
+        let script = dialect.script(&scenario, &extra);
         MockResponse {
             status: StatusCode::OK,
             headers: vec![
                 ("content-type", "text/event-stream".to_owned()),
                 ("cache-control", "no-cache".to_owned()),
             ],
-            body: Box::pin(EventStream::new(&scenario, created, start, guard)),
+            body: Box::pin(EventStream::new(script, &scenario, start, guard)),
         }
     } else {
+        let whole = dialect.whole(&scenario, &extra);
         MockResponse {
             status: StatusCode::OK,
             headers: vec![("content-type", JSON.to_owned())],
-            body: Box::pin(CompletionBody::new(&scenario, created, start, guard)),
+            body: Box::pin(CompletionBody::new(whole, &scenario, start, guard)),
         }
     }
 }
 
-fn error(
-    stats: &Stats,
-    status: StatusCode,
-    message: &str,
-    kind: &str,
-    code: Option<&str>,
-) -> MockResponse {
+fn refuse<D: Dialect>(dialect: &D, stats: &Stats, refusal: Refusal<'_>) -> MockResponse {
     stats.error();
+    let (status, body) = dialect.refusal(refusal);
     MockResponse {
         status,
         headers: vec![("content-type", JSON.to_owned())],
-        body: once(error_body(message, kind, code)),
+        body: Box::pin(futures_util::stream::iter([Ok(body)])),
     }
-}
-
-fn once(bytes: Bytes) -> MockBody {
-    Box::pin(futures_util::stream::iter([Ok(bytes)]))
 }
 
 /// A number in 0..100 from a process-wide splitmix64 sequence: random enough for fault
@@ -129,122 +145,5 @@ mod tests {
             deciles[(r / 10) as usize] += 1;
         }
         assert!(deciles.iter().all(|&n| n > 700), "{deciles:?}");
-    }
-
-    use super::*;
-    use futures_util::StreamExt;
-    use std::time::Duration;
-
-    fn fast() -> MockSettings {
-        MockSettings {
-            tokens: 16,
-            ttft: Duration::ZERO,
-            itl: Duration::ZERO,
-            fail_percent: 0,
-        }
-    }
-
-    fn call(stats: &Stats, model: &str, stream: bool, tokens: &str) -> MockResponse {
-        let mut headers = HeaderMap::new();
-        headers.insert("x-mock-tokens", tokens.parse().unwrap());
-        let body = format!(
-            r#"{{"model":"{model}","stream":{stream},"messages":[{{"role":"user","content":"hi"}}]}}"#
-        );
-        respond(&fast(), stats, &headers, body.as_bytes())
-    }
-
-    fn count_content(text: &str) -> usize {
-        text.matches(r#""delta":{"content":""#).count()
-    }
-
-    #[tokio::test]
-    async fn long_stream_without_itl_completes() {
-        let stats = Stats::new();
-        let mock = call(&stats, "mock", true, "1000");
-        let items: Vec<_> = mock.body.collect().await;
-        let bytes: Vec<u8> = items.into_iter().flat_map(Result::unwrap).collect();
-        let text = String::from_utf8(bytes).unwrap();
-        assert_eq!(count_content(&text), 1000);
-        assert!(text.ends_with("data: [DONE]\n\n"));
-        let s = stats.snapshot();
-        assert_eq!(
-            (s.requests, s.streams_started, s.completed, s.active),
-            (1, 1, 1, 0)
-        );
-    }
-
-    #[tokio::test]
-    async fn drop_fault_errors_after_three_tokens() {
-        let stats = Stats::new();
-        let mut body = call(&stats, "mock-drop", true, "10").body;
-        let mut text = String::new();
-        let err = loop {
-            match body.next().await.expect("ended without error") {
-                Ok(b) => text.push_str(std::str::from_utf8(&b).unwrap()),
-                Err(e) => break e,
-            }
-        };
-        assert_eq!(err.kind(), std::io::ErrorKind::ConnectionAborted);
-        assert_eq!(count_content(&text), 3);
-        assert!(body.next().await.is_none());
-        drop(body);
-        let s = stats.snapshot();
-        assert_eq!((s.errors, s.cancelled, s.completed, s.active), (1, 0, 0, 0));
-    }
-
-    #[tokio::test]
-    async fn stall_fault_goes_silent_and_counts_cancelled_on_drop() {
-        let stats = Stats::new();
-        let mut body = call(&stats, "mock-stall", true, "2").body;
-        let mut text = String::new();
-        while let Ok(Some(item)) =
-            tokio::time::timeout(Duration::from_millis(200), body.next()).await
-        {
-            text.push_str(std::str::from_utf8(&item.unwrap()).unwrap());
-        }
-        // Fewer tokens than the fault threshold: all of them, then silence.
-        assert_eq!(count_content(&text), 2);
-        assert!(!text.contains("[DONE]"));
-        assert_eq!(stats.snapshot().active, 1);
-        drop(body);
-        let s = stats.snapshot();
-        assert_eq!((s.cancelled, s.active, s.errors), (1, 0, 0));
-    }
-
-    #[tokio::test]
-    async fn non_streaming_drop_sends_half_then_errors() {
-        let stats = Stats::new();
-        let full = call(&stats, "mock", false, "8")
-            .body
-            .collect::<Vec<_>>()
-            .await;
-        assert_eq!(full.len(), 1);
-        let full = full.into_iter().next().unwrap().unwrap();
-        let items: Vec<_> = call(&stats, "mock-drop", false, "8").body.collect().await;
-        assert_eq!(items.len(), 2);
-        let half = items[0].as_ref().unwrap();
-        // Same body but for the model name ("mock-drop" is 5 bytes longer than "mock").
-        assert_eq!(half.len(), (full.len() + 5) / 2);
-        assert_eq!(half[..40], full[..40]);
-        assert!(serde_json::from_slice::<serde_json::Value>(half).is_err());
-        assert!(items[1].is_err());
-        let s = stats.snapshot();
-        assert_eq!(
-            (s.requests, s.completed, s.errors, s.streams_started),
-            (2, 1, 1, 0)
-        );
-    }
-
-    #[test]
-    fn errors_need_no_runtime() {
-        let stats = Stats::new();
-        let mock = call(&stats, "mock-429", true, "1");
-        assert_eq!(mock.status, StatusCode::TOO_MANY_REQUESTS);
-        assert!(mock.headers.contains(&("retry-after", "1".to_owned())));
-        // Building a successful body needs no runtime either (timers start on first poll).
-        let ok = call(&stats, "mock", true, "1");
-        assert_eq!(ok.status, StatusCode::OK);
-        drop(ok);
-        assert_eq!(stats.snapshot().cancelled, 1);
     }
 }

@@ -1,5 +1,7 @@
-//! Turns a chat-completions request (body + headers) into a [`Scenario`]: what to answer and
-//! how fast, independent of any HTTP server.
+//! Turns a request (body + headers) into a [`Scenario`]: what to answer and how fast,
+//! independent of any HTTP server and of the API's wire format. The OpenAI path's body is read
+//! here ([`Scenario::parse`]); the native APIs read theirs in their own modules and meet the
+//! same rules in [`Scenario::build`].
 
 use crate::generator::{prompt_tokens, seed_for};
 use crate::settings::{MockSettings, MAX_DELAY_MS, MAX_TOKENS};
@@ -7,7 +9,8 @@ use http::HeaderMap;
 use serde_json::Value;
 use std::time::Duration;
 
-/// The deliberate failure selected by the request's model name.
+/// The deliberate failure selected by the request's model name, the same on every API; each
+/// API writes it in its own error shape.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Fault {
     /// A normal answer.
@@ -16,13 +19,20 @@ pub enum Fault {
     ServerError,
     /// `mock-429`: HTTP 429 with `retry-after: 1`.
     RateLimited,
+    /// `mock-529`: the provider is overloaded (529 on the OpenAI and Anthropic paths, Gemini's
+    /// 503 `UNAVAILABLE`).
+    Overloaded,
     /// `mock-stall`: a few tokens, then silence forever.
     Stall,
     /// `mock-drop`: a few tokens, then the body errors (connection aborted).
     Drop,
+    /// `mock-error-midstream`: a few tokens, then the API's in-stream error event (an
+    /// overload) and the end of the body; a non-streaming request gets [`Fault::Overloaded`].
+    ErrorMidstream,
 }
 
-/// How many content tokens `mock-stall` and `mock-drop` send before misbehaving.
+/// How many content tokens `mock-stall`, `mock-drop` and `mock-error-midstream` send before
+/// misbehaving.
 pub const FAULT_AFTER_TOKENS: usize = 3;
 
 impl Fault {
@@ -30,8 +40,10 @@ impl Fault {
         match model {
             "mock-500" => Fault::ServerError,
             "mock-429" => Fault::RateLimited,
+            "mock-529" => Fault::Overloaded,
             "mock-stall" => Fault::Stall,
             "mock-drop" => Fault::Drop,
+            "mock-error-midstream" => Fault::ErrorMidstream,
             _ => Fault::None,
         }
     }
@@ -69,16 +81,28 @@ pub struct Scenario {
     pub itl: Duration,
 }
 
+/// What a request's body asks for, as its API's module reads it.
+#[derive(Debug, Clone)]
+pub(crate) struct Asked {
+    pub model: String,
+    pub stream: bool,
+    /// OpenAI's `stream_options.include_usage`; the native APIs always send their usage.
+    pub include_usage: bool,
+    pub seed: u64,
+    pub prompt_tokens: u64,
+    /// The body's cap on completion tokens (`max_tokens` and the like), if any.
+    pub max_tokens: Option<u64>,
+}
+
 impl Scenario {
-    /// Parses a request. `Err` carries the message of a 400 `invalid_request_error`: a body
-    /// that is not a chat request, or an `x-mock-*` header that is not a number within its
-    /// cap. Settings past their caps are read as the caps.
+    /// Parses a chat-completions request. `Err` carries the message of a 400
+    /// `invalid_request_error`: a body that is not a chat request, or an `x-mock-*` header that
+    /// is not a number within its cap. Settings past their caps are read as the caps.
     pub fn parse(
         settings: &MockSettings,
         headers: &HeaderMap,
         body: &[u8],
     ) -> Result<Self, String> {
-        let settings = settings.capped();
         let json: Value = serde_json::from_slice(body)
             .map_err(|e| format!("request body is not valid JSON: {e}"))?;
         if !json.get("messages").is_some_and(Value::is_array) {
@@ -89,20 +113,39 @@ impl Scenario {
             Some(Value::String(s)) => s.clone(),
             Some(_) => return Err("'model' must be a string".to_owned()),
         };
-        let stream = json.get("stream").and_then(Value::as_bool).unwrap_or(false);
-        let include_usage = json
-            .pointer("/stream_options/include_usage")
-            .and_then(Value::as_bool)
-            .unwrap_or(false);
+        let asked = Asked {
+            model,
+            stream: json.get("stream").and_then(Value::as_bool).unwrap_or(false),
+            include_usage: json
+                .pointer("/stream_options/include_usage")
+                .and_then(Value::as_bool)
+                .unwrap_or(false),
+            seed: seed_for(&json),
+            prompt_tokens: prompt_tokens(&json),
+            max_tokens: ["max_completion_tokens", "max_tokens"]
+                .iter()
+                .filter_map(|k| json.get(*k).and_then(Value::as_u64))
+                .min(),
+        };
+        Self::build(settings, headers, asked)
+    }
 
+    /// The scenario of a request whose body said `asked`: the token count (`x-mock-tokens` or
+    /// the settings, cut to the body's cap with [`Finish::Length`]), the timing (`x-mock-*-ms`
+    /// or the settings) and the fault of the model name. `Err` names a control header that is
+    /// not a number within its cap.
+    pub(crate) fn build(
+        settings: &MockSettings,
+        headers: &HeaderMap,
+        asked: Asked,
+    ) -> Result<Self, String> {
+        let settings = settings.capped();
         let wanted = header_number(headers, "x-mock-tokens", MAX_TOKENS as u64)?
             .map_or(settings.tokens, |n| {
                 usize::try_from(n).unwrap_or(MAX_TOKENS)
             });
-        let cap = ["max_completion_tokens", "max_tokens"]
-            .iter()
-            .filter_map(|k| json.get(*k).and_then(Value::as_u64))
-            .min()
+        let cap = asked
+            .max_tokens
             .map(|n| usize::try_from(n).unwrap_or(usize::MAX));
         let (tokens, finish) = match cap {
             Some(cap) if cap < wanted => (cap, Finish::Length),
@@ -115,14 +158,14 @@ impl Scenario {
             .map_or(settings.itl, Duration::from_millis);
 
         Ok(Scenario {
-            fault: Fault::for_model(&model),
-            model,
-            stream,
-            include_usage,
-            seed: seed_for(&json),
+            fault: Fault::for_model(&asked.model),
+            model: asked.model,
+            stream: asked.stream,
+            include_usage: asked.include_usage,
+            seed: asked.seed,
             tokens,
             finish,
-            prompt_tokens: prompt_tokens(&json),
+            prompt_tokens: asked.prompt_tokens,
             ttft,
             itl,
         })

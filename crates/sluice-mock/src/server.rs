@@ -1,7 +1,11 @@
 //! The HTTP/1.1 server of `sluice mock-upstream`: it owns accepting connections, routing
-//! `POST /v1/chat/completions`, `GET /v1/models`, `GET /stats` and `GET /healthz`, writing a
-//! [`MockResponse`] to the wire, and the graceful shutdown. Chat completions are answered by
-//! [`respond`](fn@crate::respond); this module only adapts its answer to hyper.
+//! `POST /v1/chat/completions`, `POST /v1/messages` (Anthropic), `POST
+//! /v1beta/models/{model}:generateContent` and `:streamGenerateContent` (Gemini),
+//! `GET /v1/models`, `GET /stats` and `GET /healthz`, writing a [`MockResponse`] to the wire,
+//! and the graceful shutdown. Completions are answered by [`respond`](fn@crate::respond),
+//! [`anthropic::respond`] and [`gemini::respond`]; this module only adapts their answers to
+//! hyper. A query string never changes the route (`/v1/messages?beta=true` is
+//! `/v1/messages`); Gemini's `alt=sse` is read by [`GeminiCall`].
 
 use std::convert::Infallible;
 use std::future::Future;
@@ -24,7 +28,8 @@ use hyper_util::server::graceful::GracefulShutdown;
 use tokio::net::{TcpListener, TcpStream};
 
 use crate::encode::models_body;
-use crate::{respond, MockResponse, MockSettings, Stats};
+use crate::gemini::GeminiCall;
+use crate::{anthropic, gemini, respond, MockResponse, MockSettings, Stats};
 
 /// Request bodies up to this size are accepted.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -115,15 +120,48 @@ fn is_connection_error(e: &io::Error) -> bool {
     )
 }
 
+/// What a request's path names.
+enum Route {
+    ChatCompletions,
+    Messages,
+    Gemini(GeminiCall),
+    Models,
+    Stats,
+    Health,
+}
+
+impl Route {
+    fn of(request: &Request<Incoming>) -> Option<Route> {
+        let uri = request.uri();
+        Some(match uri.path() {
+            "/v1/chat/completions" => Route::ChatCompletions,
+            "/v1/messages" => Route::Messages,
+            "/v1/models" => Route::Models,
+            "/stats" => Route::Stats,
+            "/healthz" => Route::Health,
+            path => Route::Gemini(GeminiCall::from_uri(path, uri.query())?),
+        })
+    }
+
+    /// A completion route, which takes POST; the others take GET and HEAD (answered like GET;
+    /// hyper leaves the body out).
+    fn posts(&self) -> bool {
+        matches!(
+            self,
+            Route::ChatCompletions | Route::Messages | Route::Gemini(_)
+        )
+    }
+}
+
 async fn route(state: &State, request: Request<Incoming>) -> Response<Body> {
+    let Some(route) = Route::of(&request) else {
+        return fixed(StatusCode::NOT_FOUND, Bytes::new());
+    };
     let method = request.method();
-    let (allowed, allow) = match request.uri().path() {
-        "/v1/chat/completions" => (method == Method::POST, "POST"),
-        // HEAD is answered like GET; hyper leaves the body out.
-        "/v1/models" | "/stats" | "/healthz" => {
-            (method == Method::GET || method == Method::HEAD, "GET,HEAD")
-        }
-        _ => return fixed(StatusCode::NOT_FOUND, Bytes::new()),
+    let (allowed, allow) = if route.posts() {
+        (method == Method::POST, "POST")
+    } else {
+        (method == Method::GET || method == Method::HEAD, "GET,HEAD")
     };
     if !allowed {
         let mut response = fixed(StatusCode::METHOD_NOT_ALLOWED, Bytes::new());
@@ -132,35 +170,43 @@ async fn route(state: &State, request: Request<Incoming>) -> Response<Body> {
             .insert(header::ALLOW, HeaderValue::from_static(allow));
         return response;
     }
-    match request.uri().path() {
-        "/v1/chat/completions" => chat_completions(state, request).await,
-        "/v1/models" => json(&models_body()),
-        "/stats" => json(&state.stats.snapshot()),
-        // `/healthz`, the only path left.
-        _ => text(StatusCode::OK, "ok".to_owned()),
+    let (parts, body) = request.into_parts();
+    let (settings, stats, headers) = (&state.settings, &state.stats, &parts.headers);
+    match route {
+        Route::Models => return json(&models_body()),
+        Route::Stats => return json(&state.stats.snapshot()),
+        Route::Health => return text(StatusCode::OK, "ok".to_owned()),
+        Route::ChatCompletions | Route::Messages | Route::Gemini(_) => {}
     }
+    let body = match read_body(body).await {
+        Ok(body) => body,
+        Err(response) => return response,
+    };
+    into_response(match route {
+        Route::Messages => anthropic::respond(settings, stats, headers, &body),
+        Route::Gemini(call) => gemini::respond(settings, stats, &call, headers, &body),
+        // `Route::ChatCompletions`, the only route left.
+        _ => respond(settings, stats, headers, &body),
+    })
+    .await
 }
 
-async fn chat_completions(state: &State, request: Request<Incoming>) -> Response<Body> {
-    let (parts, body) = request.into_parts();
-    let body = match Limited::new(body, MAX_BODY).collect().await {
-        Ok(collected) => collected.to_bytes(),
+/// The whole request body, or the response refusing it.
+async fn read_body(body: Incoming) -> Result<Bytes, Response<Body>> {
+    match Limited::new(body, MAX_BODY).collect().await {
+        Ok(collected) => Ok(collected.to_bytes()),
         Err(e) => {
             let status = if e.is::<LengthLimitError>() {
                 StatusCode::PAYLOAD_TOO_LARGE
             } else {
                 StatusCode::BAD_REQUEST
             };
-            return text(status, format!("Failed to buffer the request body: {e}"));
+            Err(text(
+                status,
+                format!("Failed to buffer the request body: {e}"),
+            ))
         }
-    };
-    into_response(respond(
-        &state.settings,
-        &state.stats,
-        &parts.headers,
-        &body,
-    ))
-    .await
+    }
 }
 
 /// Streams keep their headers immediate (data follows after ttft); a successful

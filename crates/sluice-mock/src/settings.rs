@@ -25,7 +25,9 @@ pub struct MockSettings {
     pub tokens: usize,
     /// Delay before the first body byte (`x-mock-ttft-ms` overrides); at most [`MAX_DELAY`].
     pub ttft: Duration,
-    /// Delay between content chunks (`x-mock-itl-ms` overrides); at most [`MAX_DELAY`].
+    /// Delay between content tokens (`x-mock-itl-ms` overrides); at most [`MAX_DELAY`]. An
+    /// API that sends several tokens an event (Gemini) spaces its events by this much per
+    /// token, so every API streams at the same rate.
     pub itl: Duration,
     /// Percentage of otherwise healthy requests that fail at random, half with a 500 before the
     /// stream, half dropping the connection mid-stream (for soak and fault-injection runs);

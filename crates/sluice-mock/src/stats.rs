@@ -20,11 +20,13 @@ struct Counters {
 
 /// A point-in-time copy of [`Stats`].
 ///
-/// - `requests`: every chat-completions request.
-/// - `streams_started`: streaming (`stream: true`) response bodies created.
+/// - `requests`: every completion request, on any API (chat completions, Anthropic messages,
+///   Gemini generateContent and streamGenerateContent).
+/// - `streams_started`: streaming response bodies created.
 /// - `completed`: bodies (streaming or not) that sent everything.
 /// - `cancelled`: bodies dropped by the reader before completing (not deliberate drops).
-/// - `errors`: 4xx/5xx answers and deliberate `mock-drop` aborts.
+/// - `errors`: 4xx/5xx answers, deliberate `mock-drop` aborts and `mock-error-midstream`
+///   error events.
 /// - `active`: successful response bodies currently open (streaming or not).
 #[derive(Serialize, Deserialize, Debug, Clone, Copy, PartialEq, Eq)]
 pub struct StatsSnapshot {

@@ -1,9 +1,8 @@
-//! The timed response bodies: the SSE event stream and the one-shot non-streaming body. Each
+//! The timed response bodies of every API: the event stream, which paces a [`Script`] (the
+//! API's events) and applies the stream faults, and the one-shot non-streaming body. Each
 //! holds a [`BodyGuard`] so that a body dropped before it finished counts as cancelled.
 
-use crate::encode::{completion_body, ChunkEncoder};
-use crate::generator::{generate, Tokens};
-use crate::scenario::{Fault, Finish, Scenario, FAULT_AFTER_TOKENS};
+use crate::scenario::{Fault, Scenario, FAULT_AFTER_TOKENS};
 use crate::stats::BodyGuard;
 use bytes::{Bytes, BytesMut};
 use futures_util::Stream;
@@ -58,6 +57,25 @@ fn drop_error() -> io::Error {
     )
 }
 
+/// What a timed stream says, in its API's wire format: the events that open it, one piece per
+/// tick, and its end. [`EventStream`] owns the timing and the faults, so every API streams at
+/// the same pace and misbehaves at the same token.
+pub(crate) trait Script {
+    /// Writes the events that open the stream; they go out with the first piece, after ttft.
+    fn open(&mut self, buf: &mut BytesMut);
+    /// Writes the next piece: at least one token (an API may group several per event).
+    /// Called only while [`Script::sent`] is below [`Script::total`].
+    fn piece(&mut self, buf: &mut BytesMut);
+    /// Tokens written so far.
+    fn sent(&self) -> usize;
+    /// Tokens in the whole answer.
+    fn total(&self) -> usize;
+    /// Writes the events that end a complete answer (possibly none).
+    fn tail(&mut self, buf: &mut BytesMut);
+    /// Writes the in-stream error event of `mock-error-midstream`, the last bytes sent.
+    fn error(&mut self, buf: &mut BytesMut);
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 enum Phase {
     First,
@@ -66,17 +84,12 @@ enum Phase {
     Ended,
 }
 
-/// The streaming body: role + first token after ttft, one token per itl, then finish,
-/// optional usage and `[DONE]`; or a fault after [`FAULT_AFTER_TOKENS`] tokens.
+/// The streaming body: the opening events and the first piece after ttft, one piece per itl,
+/// then the tail; or a fault after [`FAULT_AFTER_TOKENS`] tokens.
 #[derive(Debug)]
-pub(crate) struct EventStream {
-    encoder: ChunkEncoder,
-    tokens: Tokens,
+pub(crate) struct EventStream<S> {
+    script: S,
     fault: Fault,
-    finish: Finish,
-    include_usage: bool,
-    prompt_tokens: u64,
-    completion_tokens: u64,
     itl: Duration,
     phase: Phase,
     /// When the next event is due.
@@ -87,16 +100,11 @@ pub(crate) struct EventStream {
     guard: BodyGuard,
 }
 
-impl EventStream {
-    pub(crate) fn new(scenario: &Scenario, created: u64, start: Instant, guard: BodyGuard) -> Self {
+impl<S: Script> EventStream<S> {
+    pub(crate) fn new(script: S, scenario: &Scenario, start: Instant, guard: BodyGuard) -> Self {
         Self {
-            encoder: ChunkEncoder::new(scenario, created),
-            tokens: generate(scenario.seed, scenario.tokens),
+            script,
             fault: scenario.fault,
-            finish: scenario.finish,
-            include_usage: scenario.include_usage,
-            prompt_tokens: scenario.prompt_tokens,
-            completion_tokens: scenario.tokens as u64,
             itl: scenario.itl,
             phase: Phase::First,
             deadline: start + scenario.ttft,
@@ -108,61 +116,81 @@ impl EventStream {
     }
 
     fn fault_due(&self) -> bool {
-        matches!(self.fault, Fault::Stall | Fault::Drop)
-            && self.tokens.position() >= FAULT_AFTER_TOKENS.min(self.completion_tokens as usize)
+        matches!(
+            self.fault,
+            Fault::Stall | Fault::Drop | Fault::ErrorMidstream
+        ) && self.script.sent() >= FAULT_AFTER_TOKENS.min(self.script.total())
     }
 
-    fn tail(&mut self) -> Bytes {
-        let mut buf = BytesMut::new();
-        self.encoder.finish(&mut buf, self.finish);
-        if self.include_usage {
-            self.encoder
-                .usage(&mut buf, self.prompt_tokens, self.completion_tokens);
+    /// Writes the next piece; the one after is due an itl later per token this one sent, so
+    /// an API that groups tokens streams them at the same rate as one that does not.
+    fn piece(&mut self, buf: &mut BytesMut) {
+        let before = self.script.sent();
+        self.script.piece(buf);
+        let tokens = self.script.sent().saturating_sub(before).max(1);
+        self.deadline += self
+            .itl
+            .saturating_mul(u32::try_from(tokens).unwrap_or(u32::MAX));
+    }
+
+    fn more(&self) -> bool {
+        self.script.sent() < self.script.total()
+    }
+
+    /// The fault, once due: silence, an aborted body, or an error event that ends it.
+    fn misbehave(&mut self, cx: &mut Context<'_>) -> Poll<Option<io::Result<Bytes>>> {
+        if self.fault == Fault::Stall {
+            // Never woken: silent until the reader gives up and drops the body.
+            self.phase = Phase::Stalled;
+            return Poll::Pending;
         }
-        ChunkEncoder::done(&mut buf);
-        buf.freeze()
+        // Misbehave when the next token would have been due.
+        ready!(self.timer.poll_until(cx, self.deadline));
+        let item = if self.fault == Fault::Drop {
+            // Let the reader flush what was already sent first.
+            ready!(yield_once(&mut self.yielded, cx));
+            Err(drop_error())
+        } else {
+            let mut buf = BytesMut::new();
+            self.script.error(&mut buf);
+            Ok(buf.freeze())
+        };
+        self.phase = Phase::Ended;
+        self.guard.failed();
+        Poll::Ready(Some(item))
     }
 }
 
-impl Stream for EventStream {
+impl<S: Script + Unpin> Stream for EventStream<S> {
     type Item = io::Result<Bytes>;
 
     fn poll_next(self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Self::Item>> {
         let this = self.get_mut();
         match this.phase {
             Phase::Ended => Poll::Ready(None),
-            // Never woken: silent until the reader gives up and drops the body.
             Phase::Stalled => Poll::Pending,
             Phase::First => {
                 ready!(this.timer.poll_until(cx, this.deadline));
                 let mut buf = BytesMut::new();
-                this.encoder.role(&mut buf);
-                if let Some(token) = this.tokens.next() {
-                    this.encoder.content(&mut buf, token);
+                this.script.open(&mut buf);
+                if this.more() {
+                    this.piece(&mut buf);
+                } else {
+                    this.deadline += this.itl;
                 }
                 this.phase = Phase::Tokens;
-                this.deadline += this.itl;
                 Poll::Ready(Some(Ok(buf.freeze())))
             }
             Phase::Tokens => {
                 if this.fault_due() {
-                    if this.fault == Fault::Stall {
-                        this.phase = Phase::Stalled;
-                        return Poll::Pending;
-                    }
-                    // Drop when the next token would have been due, after letting the
-                    // reader flush what was already sent.
-                    ready!(this.timer.poll_until(cx, this.deadline));
-                    ready!(yield_once(&mut this.yielded, cx));
-                    this.phase = Phase::Ended;
-                    this.guard.failed();
-                    return Poll::Ready(Some(Err(drop_error())));
+                    return this.misbehave(cx);
                 }
-                if this.tokens.len() == 0 {
-                    let tail = this.tail();
+                if !this.more() {
+                    let mut tail = BytesMut::new();
+                    this.script.tail(&mut tail);
                     this.phase = Phase::Ended;
                     this.guard.completed();
-                    return Poll::Ready(Some(Ok(tail)));
+                    return Poll::Ready((!tail.is_empty()).then(|| Ok(tail.freeze())));
                 }
                 if this.itl.is_zero() {
                     this.burst += 1;
@@ -175,18 +203,15 @@ impl Stream for EventStream {
                     ready!(this.timer.poll_until(cx, this.deadline));
                 }
                 let mut buf = BytesMut::new();
-                if let Some(token) = this.tokens.next() {
-                    this.encoder.content(&mut buf, token);
-                }
-                this.deadline += this.itl;
+                this.piece(&mut buf);
                 Poll::Ready(Some(Ok(buf.freeze())))
             }
         }
     }
 }
 
-/// The non-streaming body: the whole `chat.completion` JSON after ttft (or, for `mock-stall`,
-/// nothing ever; for `mock-drop`, half of it and then an error).
+/// The non-streaming body: the whole answer after ttft (or, for `mock-stall`, nothing ever;
+/// for `mock-drop`, half of it and then an error).
 #[derive(Debug)]
 pub(crate) struct CompletionBody {
     state: OneShot,
@@ -206,8 +231,8 @@ enum OneShot {
 }
 
 impl CompletionBody {
-    pub(crate) fn new(scenario: &Scenario, created: u64, start: Instant, guard: BodyGuard) -> Self {
-        let body = completion_body(scenario, created, generate(scenario.seed, scenario.tokens));
+    /// `body` is the whole answer, in its API's format.
+    pub(crate) fn new(body: Bytes, scenario: &Scenario, start: Instant, guard: BodyGuard) -> Self {
         let state = match scenario.fault {
             Fault::Stall => OneShot::Stall,
             Fault::Drop => OneShot::SendHalfThenDrop(body),

@@ -1,41 +1,12 @@
 //! Loopback HTTP tests of the mock provider: real sockets, `sluice_mock::serve`, reqwest.
 
+mod common;
+
+use common::{fast, spawn, JsonBody, Server};
 use futures_util::StreamExt;
 use serde_json::{json, Value};
-use sluice_mock::{respond, serve, MockSettings, Stats, StatsSnapshot};
+use sluice_mock::{respond, serve, MockSettings, Stats};
 use std::time::{Duration, Instant};
-
-struct Server {
-    base: String,
-    stats: Stats,
-    client: reqwest::Client,
-}
-
-async fn spawn(settings: MockSettings) -> Server {
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let addr = listener.local_addr().unwrap();
-    let stats = Stats::new();
-    let served = stats.clone();
-    tokio::spawn(async move {
-        serve(listener, settings, served, std::future::pending())
-            .await
-            .unwrap()
-    });
-    Server {
-        base: format!("http://{addr}"),
-        stats,
-        client: reqwest::Client::builder().no_proxy().build().unwrap(),
-    }
-}
-
-fn fast() -> MockSettings {
-    MockSettings {
-        tokens: 16,
-        ttft: Duration::ZERO,
-        itl: Duration::ZERO,
-        fail_percent: 0,
-    }
-}
 
 fn chat(model: &str, stream: bool, text: &str) -> Value {
     json!({
@@ -54,37 +25,7 @@ impl Server {
     }
 
     async fn post_raw(&self, body: String, headers: &[(&str, &str)]) -> reqwest::Response {
-        let mut req = self
-            .client
-            .post(format!("{}/v1/chat/completions", self.base))
-            .header("content-type", "application/json")
-            .body(body);
-        for (k, v) in headers {
-            req = req.header(*k, *v);
-        }
-        req.send().await.unwrap()
-    }
-
-    async fn stats(&self) -> StatsSnapshot {
-        self.client
-            .get(format!("{}/stats", self.base))
-            .send()
-            .await
-            .unwrap()
-            .bytes()
-            .await
-            .map(|b| serde_json::from_slice(&b).unwrap())
-            .unwrap()
-    }
-}
-
-trait JsonBody {
-    async fn json_body<T: serde::de::DeserializeOwned>(self) -> T;
-}
-
-impl JsonBody for reqwest::Response {
-    async fn json_body<T: serde::de::DeserializeOwned>(self) -> T {
-        serde_json::from_slice(&self.bytes().await.unwrap()).unwrap()
+        self.post_to("/v1/chat/completions", body, headers).await
     }
 }
 
@@ -369,6 +310,39 @@ async fn fault_500_and_429() {
 }
 
 #[tokio::test]
+async fn fault_529_and_error_midstream() {
+    let s = spawn(fast()).await;
+    let overload = json!({"error":{"message":"simulated overload","type":"overloaded_error","code":"overloaded"}});
+    for (model, stream) in [
+        ("mock-529", true),
+        ("mock-529", false),
+        ("mock-error-midstream", false),
+    ] {
+        let resp = s.post(&chat(model, stream, "hi"), &[]).await;
+        assert_eq!(resp.status(), 529, "{model}");
+        assert_eq!(resp.json_body::<Value>().await, overload);
+    }
+
+    let text = stream_text(&s, &chat("mock-error-midstream", true, "hi"), &[]).await;
+    let evs = events(&text);
+    assert_eq!(content_events(&evs), 3);
+    // The role, three tokens, the error.
+    assert_eq!(evs.len(), 5);
+    assert_eq!(evs[4].as_ref().unwrap(), &overload);
+    assert!(!text.contains("finish_reason\":\"") && !text.contains("[DONE]"));
+    let stats = s.wait_for(|st| st.active == 0).await;
+    assert_eq!(
+        (
+            stats.requests,
+            stats.errors,
+            stats.completed,
+            stats.cancelled
+        ),
+        (4, 4, 0, 0)
+    );
+}
+
+#[tokio::test]
 async fn fault_stall_sends_three_tokens_then_nothing() {
     let s = spawn(fast()).await;
     let mut resp = s
@@ -386,7 +360,7 @@ async fn fault_stall_sends_three_tokens_then_nothing() {
     assert!(!text.contains("finish_reason\":\"") && !text.contains("[DONE]"));
     assert_eq!(s.stats().await.active, 1);
     drop(resp);
-    wait_for(&s, |st| st.cancelled == 1 && st.active == 0).await;
+    s.wait_for(|st| st.cancelled == 1 && st.active == 0).await;
 }
 
 /// The complete events at the start of a partial SSE body.
@@ -434,18 +408,6 @@ async fn fault_drop_aborts_the_body() {
     assert_eq!(stats.active, 0);
 }
 
-async fn wait_for(s: &Server, cond: impl Fn(&StatsSnapshot) -> bool) -> StatsSnapshot {
-    let deadline = Instant::now() + Duration::from_secs(5);
-    loop {
-        let stats = s.stats().await;
-        if cond(&stats) {
-            return stats;
-        }
-        assert!(Instant::now() < deadline, "stats never matched: {stats:?}");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-}
-
 #[tokio::test]
 async fn client_disconnect_counts_cancelled() {
     let s = spawn(fast()).await;
@@ -459,7 +421,7 @@ async fn client_disconnect_counts_cancelled() {
     resp.chunk().await.unwrap().unwrap();
     assert_eq!(s.stats().await.active, 1);
     drop(resp);
-    let stats = wait_for(&s, |st| st.cancelled == 1).await;
+    let stats = s.wait_for(|st| st.cancelled == 1).await;
     assert_eq!((stats.completed, stats.active, stats.errors), (0, 0, 0));
     assert_eq!(stats.streams_started, 1);
 }
