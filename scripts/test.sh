@@ -1,12 +1,14 @@
 #!/usr/bin/env bash
-# The project's one test command: every Rust test of the workspace, then the dashboard's browser
-# tests (headless Chromium against the debug gateway binary, tests/browser/run.mjs).
+# The project's one test command: every Rust test of the workspace, then the official SDKs
+# against the debug gateway binary (tests/sdk, Python's unittest), then the dashboard's browser
+# tests (headless Chromium, tests/browser/run.mjs).
 #
-# On a fresh Debian machine it installs what the browser tests need when it is missing:
-# Chromium and Node.js with apt-get, playwright-core with `npm ci` (from the lockfile).
+# On a fresh Debian machine it installs what these need when it is missing: the SDKs in a
+# virtualenv (tests/sdk/.venv, pinned in tests/sdk/requirements.txt), Chromium and Node.js with
+# apt-get, playwright-core with `npm ci` (from the lockfile).
 #
 #   scripts/test.sh              # everything
-#   SKIP_BROWSER=1 scripts/test.sh   # the Rust tests only
+#   SKIP_BROWSER=1 scripts/test.sh   # the Rust and SDK tests only
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -15,16 +17,29 @@ CHROMIUM="${CHROMIUM:-/usr/bin/chromium}"
 
 cargo test --workspace --locked
 
-if [ "${SKIP_BROWSER:-0}" = 1 ]; then
-  exit 0
-fi
-
-# The binary the browser tests drive (the black-box tests above have built it already).
+# The binary the SDK and browser tests drive (the black-box tests above have built it already).
 cargo build -p sluice --locked
 
 sudo_if_needed() {
   if [ "$(id -u)" = 0 ]; then "$@"; else sudo "$@"; fi
 }
+
+VENV=tests/sdk/.venv
+if [ ! -x "$VENV/bin/python" ]; then
+  if ! python3 -m venv "$VENV" 2>/dev/null; then
+    echo "test.sh: installing python3-venv with apt-get" >&2
+    sudo_if_needed apt-get update -qq
+    sudo_if_needed env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq python3-venv >/dev/null
+    rm -rf "$VENV"
+    python3 -m venv "$VENV"
+  fi
+fi
+"$VENV/bin/python" -m pip install -q --disable-pip-version-check -r tests/sdk/requirements.txt
+(cd tests/sdk && SLUICE_BIN="$CARGO_TARGET_DIR/debug/sluice" ../../"$VENV"/bin/python -m unittest -v)
+
+if [ "${SKIP_BROWSER:-0}" = 1 ]; then
+  exit 0
+fi
 
 missing=()
 [ -x "$CHROMIUM" ] || missing+=(chromium)

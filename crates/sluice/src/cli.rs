@@ -33,7 +33,7 @@ pub enum Command {
         #[arg(long)]
         listen: Option<SocketAddr>,
     },
-    /// Run a simulated OpenAI-compatible provider.
+    /// Run a simulated provider (OpenAI chat completions, Anthropic Messages, Gemini).
     MockUpstream {
         #[arg(long, default_value = "127.0.0.1:9000")]
         listen: SocketAddr,
