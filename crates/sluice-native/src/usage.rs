@@ -39,9 +39,14 @@ pub struct TokenUsage {
 }
 
 impl TokenUsage {
-    /// The counts the gateway's ledger and limits read.
+    /// The counts the gateway's ledger, limits and prices read, cache details included.
     pub fn usage(&self) -> Usage {
-        Usage::counted(self.prompt_tokens, self.completion_tokens)
+        Usage {
+            cached_tokens: self.cached_tokens,
+            cache_write_tokens: self.cache_creation_tokens.unwrap_or(0),
+            cache_write_1h_tokens: self.cache_creation_1h_tokens.unwrap_or(0),
+            ..Usage::counted(self.prompt_tokens, self.completion_tokens)
+        }
     }
 
     /// Writes OpenAI's usage object.
@@ -126,7 +131,57 @@ mod tests {
             u.to_value()["completion_tokens_details"]["reasoning_tokens"],
             3
         );
-        assert_eq!(u.usage(), Usage::counted(30, 5));
+        assert_eq!(
+            u.usage(),
+            Usage {
+                cached_tokens: 10,
+                ..Usage::counted(30, 5)
+            }
+        );
+        let u = TokenUsage {
+            cache_creation_tokens: Some(8),
+            cache_creation_1h_tokens: Some(2),
+            ..u
+        };
+        assert_eq!(
+            u.usage(),
+            Usage {
+                cached_tokens: 10,
+                cache_write_tokens: 8,
+                cache_write_1h_tokens: 2,
+                ..Usage::counted(30, 5)
+            }
+        );
+    }
+
+    /// What the translators write is what the gateway's reader of OpenAI usage reads back:
+    /// the same counts, whichever way the usage reaches it.
+    #[test]
+    fn the_usage_written_reads_back_as_the_same_counts() {
+        for u in [
+            TokenUsage::default(),
+            TokenUsage {
+                prompt_tokens: 30,
+                completion_tokens: 5,
+                cached_tokens: 10,
+                cache_creation_tokens: Some(8),
+                cache_creation_1h_tokens: Some(2),
+                reasoning_tokens: Some(1),
+            },
+            TokenUsage {
+                prompt_tokens: 9,
+                completion_tokens: 4,
+                cached_tokens: 3,
+                cache_creation_tokens: None,
+                cache_creation_1h_tokens: None,
+                reasoning_tokens: Some(2),
+            },
+        ] {
+            let mut out = Vec::new();
+            u.write_json(&mut out);
+            let read: sluice_types::MaybeUsage = serde_json::from_slice(&out).unwrap();
+            assert_eq!(read.0, Some(u.usage()), "{u:?}");
+        }
     }
 
     #[test]

@@ -104,6 +104,8 @@ const TOKENS: &[&str] = &[
     ",\"usage\":{\"prompt_tokens\":1.5,\"completion_tokens\":\"2\"}",
     ",\"usage\":{\"prompt_tokens\":3,\"completion_tokens\":4}",
     ",\"x_groq\":{\"usage\":{\"prompt_tokens\":\"7\"}}",
+    ",\"prompt_tokens_details\":{\"cached_tokens\":2,\"cache_creation_tokens\":\"3\",\"cache_creation_1h_tokens\":1.0}",
+    ",\"prompt_tokens_details\":[4]",
     ",\"error\":{\"message\":\"m\"}",
     ",\"choices\":[{\"delta\":{\"content\":\"a\"},\"finish_reason\":\"stop\"}]",
     "\"choices\":null",
@@ -434,14 +436,29 @@ proptest! {
         if let Some(u) = s.usage {
             prop_assert_eq!(u.total_tokens, u.prompt_tokens.saturating_add(u.completion_tokens));
         }
-        // Plain integer counts read as they are.
+        // Plain integer counts read as they are, cache details included (absent or null
+        // details, and null detail counts, are 0).
         let count = |k: &str| usage.and_then(|u| u.get(k)).and_then(Value::as_u64);
+        let details = usage
+            .and_then(|u| u.get("prompt_tokens_details"))
+            .filter(|d| !d.is_null());
+        let detail = |k: &str| details.and_then(|d| d.get(k)).filter(|v| !v.is_null());
+        const DETAILS: [&str; 3] = ["cached_tokens", "cache_creation_tokens", "cache_creation_1h_tokens"];
+        let details_ok = details.is_none_or(Value::is_object)
+            && DETAILS.iter().all(|k| detail(k).is_none_or(Value::is_u64));
         if let (Some(p), Some(c)) = (count("prompt_tokens"), count("completion_tokens")) {
             let total_ok = usage
                 .and_then(|u| u.get("total_tokens"))
                 .is_none_or(Value::is_u64);
-            if total_ok {
-                prop_assert_eq!(s.usage, Some(Usage::counted(p, c)));
+            if total_ok && details_ok {
+                let n = |k: &str| detail(k).and_then(Value::as_u64).unwrap_or(0);
+                let want = Usage {
+                    cached_tokens: n("cached_tokens"),
+                    cache_write_tokens: n("cache_creation_tokens"),
+                    cache_write_1h_tokens: n("cache_creation_1h_tokens"),
+                    ..Usage::counted(p, c)
+                };
+                prop_assert_eq!(s.usage, Some(want));
             }
         }
     }

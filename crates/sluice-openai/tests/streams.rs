@@ -41,6 +41,8 @@ struct Replay {
     provider: Vec<String>,
     /// Chunks the stream's inspector summarized without a parse.
     shortcuts: u64,
+    /// The usage the gateway read last (top-level or in an extension), as it prices it.
+    usage: Option<Usage>,
 }
 
 /// Decodes `sse` and relays it as the relay does: the last usage seen (top-level or in an
@@ -102,6 +104,7 @@ fn replay(sse: &[u8], include_usage: bool) -> Replay {
         sent,
         provider,
         shortcuts: inspector.shortcuts(),
+        usage,
     }
 }
 
@@ -158,6 +161,36 @@ fn groq_usage_in_x_groq_reaches_the_client_once_at_the_top_level_with_cost() {
     assert_eq!(r.sent.len(), r.provider.len() + 1);
 }
 
+/// Recorded providers that report prompt-cache reads in OpenAI's place for them
+/// (`usage.prompt_tokens_details.cached_tokens`): the count reaches the usage the gateway
+/// prices, as a part of the prompt.
+#[test]
+fn recorded_cache_reads_are_read_as_part_of_the_prompt() {
+    for (name, prompt, completion, cached) in [
+        (
+            "deepseek-reasoner-reasoning-then-tool-call.sse",
+            339,
+            83,
+            320,
+        ),
+        (
+            "mistral-glm-tool-call-empty-name-continuation.sse",
+            171,
+            14,
+            128,
+        ),
+        ("deepseek-reasoner-reasoning-content.sse", 6, 212, 0),
+        ("vllm-llama33-text-include-usage.sse", 46, 14, 0),
+    ] {
+        let usage = replay(&fixture(name), true).usage;
+        let want = Usage {
+            cached_tokens: cached,
+            ..Usage::counted(prompt, completion)
+        };
+        assert_eq!(usage, Some(want), "{name}");
+    }
+}
+
 /// Across every recording: a client that asked for usage and whose stream completed gets at
 /// most one top-level usage chunk of the gateway's, only when the provider put none at the top
 /// level, and the last usage it gets is priced.
@@ -184,6 +217,12 @@ fn every_recording_gives_one_priced_usage_when_asked() {
         }
         if let Some(last) = sent.last() {
             assert!(last["usage"]["cost"].is_number(), "{name}: {last}");
+            // The cache reads read are the ones the provider wrote, 0 where it wrote none.
+            let written = last["usage"]["prompt_tokens_details"]["cached_tokens"]
+                .as_u64()
+                .unwrap_or(0);
+            let read = r.usage.map(|u| u.cached_tokens);
+            assert_eq!(read, Some(written), "{name}");
         }
         assert!(added <= 1, "{name}");
     }

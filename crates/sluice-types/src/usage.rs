@@ -14,20 +14,68 @@ use serde::Deserialize;
 
 /// Token counts as a provider reports them (OpenAI's names; other providers' usage is read
 /// into these). `total_tokens` is always `prompt_tokens + completion_tokens` once read.
+///
+/// The cache counts are parts of `prompt_tokens`, as OpenAI counts them, not additions to it:
+/// providers bill cache reads and writes at their own rates, so the gateway prices each part
+/// apart ([`Usage::prompt_parts`]). A provider that says nothing of its cache leaves them 0,
+/// and the whole prompt is billed as plain input.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct Usage {
     pub prompt_tokens: u64,
     pub completion_tokens: u64,
     pub total_tokens: u64,
+    /// Prompt tokens read from the provider's cache: `prompt_tokens_details.cached_tokens`.
+    pub cached_tokens: u64,
+    /// Prompt tokens written to the provider's cache, five-minute and one-hour writes together:
+    /// `prompt_tokens_details.cache_creation_tokens` (Anthropic's cache writes, as Sluice's
+    /// translation and Anthropic's OpenAI-compatible endpoint write them).
+    pub cache_write_tokens: u64,
+    /// Of the cache writes, those kept for an hour, which Anthropic prices above the
+    /// five-minute ones: `prompt_tokens_details.cache_creation_1h_tokens`.
+    pub cache_write_1h_tokens: u64,
+}
+
+/// A prompt split by how it is billed; the parts always sum to the prompt.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct PromptParts {
+    /// Billed as plain input.
+    pub uncached: u64,
+    /// Read from the cache.
+    pub cache_read: u64,
+    /// Written to the cache for five minutes.
+    pub cache_write_5m: u64,
+    /// Written to the cache for an hour.
+    pub cache_write_1h: u64,
 }
 
 impl Usage {
-    /// Counts the gateway made itself (a tokenizer estimate): the total is their sum.
+    /// Counts the gateway made itself (a tokenizer estimate): the total is their sum, and
+    /// nothing is known of the provider's cache.
     pub fn counted(prompt_tokens: u64, completion_tokens: u64) -> Self {
         Usage {
             prompt_tokens,
             completion_tokens,
             total_tokens: prompt_tokens.saturating_add(completion_tokens),
+            cached_tokens: 0,
+            cache_write_tokens: 0,
+            cache_write_1h_tokens: 0,
+        }
+    }
+
+    /// The prompt split by how it is billed. A provider's cache counts that do not fit in its
+    /// prompt are clamped rather than refused (the usage is still the provider's word on the
+    /// prompt, and no part may go negative): the cache reads to the prompt, the writes to what
+    /// the reads leave, the hour-long writes to the writes.
+    pub fn prompt_parts(&self) -> PromptParts {
+        let cache_read = self.cached_tokens.min(self.prompt_tokens);
+        let rest = self.prompt_tokens - cache_read;
+        let writes = self.cache_write_tokens.min(rest);
+        let cache_write_1h = self.cache_write_1h_tokens.min(writes);
+        PromptParts {
+            uncached: rest - writes,
+            cache_read,
+            cache_write_5m: writes - cache_write_1h,
+            cache_write_1h,
         }
     }
 }
@@ -39,8 +87,12 @@ impl Usage {
 /// Readable: an object whose counts are integers, floats without a fractional part, or
 /// strings of ASCII digits, each within `u64`, naming at least one of `prompt_tokens` and
 /// `completion_tokens` (a missing one is 0; an object naming neither says nothing, and billing
-/// it as zero tokens would claim an exact $0). Any other key is skipped, whatever it holds.
-/// Anything that is not an object is unreadable.
+/// it as zero tokens would claim an exact $0). The cache counts are read from the object
+/// `prompt_tokens_details` by the same rules: a detail count that is not a count makes the
+/// whole usage unreadable, one that is absent or `null` is 0, and so are all three when the
+/// details are absent or `null`; details that are neither an object nor `null` are
+/// unreadable. Any other key, at either level, is skipped, whatever it holds. Anything that
+/// is not an object is unreadable.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
 pub struct MaybeUsage(pub Option<Usage>);
 
@@ -74,6 +126,7 @@ impl<'de> Visitor<'de> for UsageVisitor {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<MaybeUsage, A::Error> {
         let mut prompt = None;
         let mut completion = None;
+        let mut details = CacheCounts::default();
         let mut readable = true;
         while let Some(key) = map.next_key::<Key>()? {
             // A repeated key is read again and the last one wins, as in most JSON readers.
@@ -86,7 +139,14 @@ impl<'de> Visitor<'de> for UsageVisitor {
                     readable &= map.next_value::<Count>()?.0.is_some();
                     continue;
                 }
-                Key::Other => {
+                Key::PromptDetails => {
+                    match map.next_value::<PromptDetails>()?.0 {
+                        Some(d) => details = d,
+                        None => readable = false,
+                    }
+                    continue;
+                }
+                _ => {
                     map.next_value::<IgnoredAny>()?;
                     continue;
                 }
@@ -97,8 +157,11 @@ impl<'de> Visitor<'de> for UsageVisitor {
             }
         }
         let named = prompt.is_some() || completion.is_some();
-        Ok(MaybeUsage((readable && named).then(|| {
-            Usage::counted(prompt.unwrap_or(0), completion.unwrap_or(0))
+        Ok(MaybeUsage((readable && named).then(|| Usage {
+            cached_tokens: details.read,
+            cache_write_tokens: details.write,
+            cache_write_1h_tokens: details.write_1h,
+            ..Usage::counted(prompt.unwrap_or(0), completion.unwrap_or(0))
         })))
     }
 
@@ -130,11 +193,89 @@ impl<'de> Visitor<'de> for UsageVisitor {
     }
 }
 
-/// The keys of a usage object the gateway reads; every other key is skipped.
+/// The cache counts of `prompt_tokens_details`, as read.
+#[derive(Debug, Default, Clone, Copy)]
+struct CacheCounts {
+    read: u64,
+    write: u64,
+    write_1h: u64,
+}
+
+/// `prompt_tokens_details`: `Some` counts when readable (all 0 for `null`), `None` when not.
+struct PromptDetails(Option<CacheCounts>);
+
+impl<'de> Deserialize<'de> for PromptDetails {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        struct DetailsVisitor;
+        impl<'de> Visitor<'de> for DetailsVisitor {
+            type Value = PromptDetails;
+            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str("prompt token details")
+            }
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<PromptDetails, A::Error> {
+                let mut counts = CacheCounts::default();
+                let mut readable = true;
+                while let Some(key) = map.next_key::<Key>()? {
+                    let slot = match key {
+                        Key::Cached => &mut counts.read,
+                        Key::CacheWrite => &mut counts.write,
+                        Key::CacheWrite1h => &mut counts.write_1h,
+                        _ => {
+                            map.next_value::<IgnoredAny>()?;
+                            continue;
+                        }
+                    };
+                    // A detail given as `null` is one the provider did not report: 0, as
+                    // when absent.
+                    match map.next_value::<Option<Count>>()? {
+                        None => *slot = 0,
+                        Some(Count(Some(n))) => *slot = n,
+                        Some(Count(None)) => readable = false,
+                    }
+                }
+                Ok(PromptDetails(readable.then_some(counts)))
+            }
+            fn visit_unit<E: de::Error>(self) -> Result<PromptDetails, E> {
+                Ok(PromptDetails(Some(CacheCounts::default())))
+            }
+            fn visit_none<E: de::Error>(self) -> Result<PromptDetails, E> {
+                Ok(PromptDetails(Some(CacheCounts::default())))
+            }
+            // Anything else is consumed whole and is unreadable.
+            fn visit_bool<E: de::Error>(self, _: bool) -> Result<PromptDetails, E> {
+                Ok(PromptDetails(None))
+            }
+            fn visit_i64<E: de::Error>(self, _: i64) -> Result<PromptDetails, E> {
+                Ok(PromptDetails(None))
+            }
+            fn visit_u64<E: de::Error>(self, _: u64) -> Result<PromptDetails, E> {
+                Ok(PromptDetails(None))
+            }
+            fn visit_f64<E: de::Error>(self, _: f64) -> Result<PromptDetails, E> {
+                Ok(PromptDetails(None))
+            }
+            fn visit_str<E: de::Error>(self, _: &str) -> Result<PromptDetails, E> {
+                Ok(PromptDetails(None))
+            }
+            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<PromptDetails, A::Error> {
+                while seq.next_element::<IgnoredAny>()?.is_some() {}
+                Ok(PromptDetails(None))
+            }
+        }
+        de.deserialize_any(DetailsVisitor)
+    }
+}
+
+/// The keys the gateway reads in a usage object and in its `prompt_tokens_details`; every
+/// other key (and each of these where it does not belong) is skipped.
 enum Key {
     Prompt,
     Completion,
     Total,
+    PromptDetails,
+    Cached,
+    CacheWrite,
+    CacheWrite1h,
     Other,
 }
 
@@ -151,6 +292,10 @@ impl<'de> Deserialize<'de> for Key {
                     "prompt_tokens" => Key::Prompt,
                     "completion_tokens" => Key::Completion,
                     "total_tokens" => Key::Total,
+                    "prompt_tokens_details" => Key::PromptDetails,
+                    "cached_tokens" => Key::Cached,
+                    "cache_creation_tokens" => Key::CacheWrite,
+                    "cache_creation_1h_tokens" => Key::CacheWrite1h,
                     _ => Key::Other,
                 })
             }
@@ -258,13 +403,140 @@ mod tests {
             (
                 r#"{"prompt_tokens":18446744073709551615,"completion_tokens":1}"#,
                 Some(Usage {
-                    prompt_tokens: u64::MAX,
-                    completion_tokens: 1,
                     total_tokens: u64::MAX,
+                    ..Usage::counted(u64::MAX, 1)
                 }),
             ),
         ] {
             assert_eq!(read(json), want, "{json}");
+        }
+    }
+
+    /// A usage of `prompt` and `completion` tokens with cache reads, writes and hour-long
+    /// writes.
+    fn cached(prompt: u64, completion: u64, read: u64, write: u64, write_1h: u64) -> Usage {
+        Usage {
+            cached_tokens: read,
+            cache_write_tokens: write,
+            cache_write_1h_tokens: write_1h,
+            ..Usage::counted(prompt, completion)
+        }
+    }
+
+    #[test]
+    fn cache_details_are_read_leniently_where_the_number_is_certain() {
+        for (json, want) in [
+            // OpenAI's own: only cache reads, beside counts Sluice does not bill apart.
+            (
+                r#"{"prompt_tokens":2006,"completion_tokens":300,"total_tokens":2306,"prompt_tokens_details":{"cached_tokens":1920,"audio_tokens":0},"completion_tokens_details":{"reasoning_tokens":0}}"#,
+                cached(2006, 300, 1920, 0, 0),
+            ),
+            // Anthropic's, as Sluice's translation writes it.
+            (
+                r#"{"prompt_tokens":30,"completion_tokens":5,"total_tokens":35,"prompt_tokens_details":{"cached_tokens":10,"cache_creation_tokens":8,"cache_creation_1h_tokens":2}}"#,
+                cached(30, 5, 10, 8, 2),
+            ),
+            // The details may come first, and their counts be written oddly.
+            (
+                r#"{"prompt_tokens_details":{"cached_tokens":"7","cache_creation_tokens":3.0},"prompt_tokens":12,"completion_tokens":1}"#,
+                cached(12, 1, 7, 3, 0),
+            ),
+            // Absent, null or empty details, and null detail counts, are 0.
+            (
+                r#"{"prompt_tokens":12,"completion_tokens":1}"#,
+                cached(12, 1, 0, 0, 0),
+            ),
+            (
+                r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":null}"#,
+                cached(12, 1, 0, 0, 0),
+            ),
+            (
+                r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":{}}"#,
+                cached(12, 1, 0, 0, 0),
+            ),
+            (
+                r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":null,"cache_creation_tokens":4}}"#,
+                cached(12, 1, 0, 4, 0),
+            ),
+            // Other keys in the details are skipped, whatever they hold (Azure's
+            // `cache_write_tokens` included: it is not the count Sluice writes).
+            (
+                r#"{"prompt_tokens":15,"completion_tokens":1,"prompt_tokens_details":{"audio_tokens":null,"cache_write_tokens":"x","image":{"a":[1]},"cached_tokens":5}}"#,
+                cached(15, 1, 5, 0, 0),
+            ),
+            // The detail keys mean nothing outside the details.
+            (
+                r#"{"prompt_tokens":15,"completion_tokens":1,"cached_tokens":5,"cache_creation_tokens":"x"}"#,
+                cached(15, 1, 0, 0, 0),
+            ),
+            // Repeated details: the last wins.
+            (
+                r#"{"prompt_tokens":15,"prompt_tokens_details":{"cached_tokens":1},"prompt_tokens_details":{"cached_tokens":2}}"#,
+                cached(15, 0, 2, 0, 0),
+            ),
+            // Details that do not fit in the prompt are read as written (pricing clamps them).
+            (
+                r#"{"prompt_tokens":3,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":9,"cache_creation_tokens":9,"cache_creation_1h_tokens":99}}"#,
+                cached(3, 1, 9, 9, 99),
+            ),
+        ] {
+            assert_eq!(read(json), Some(want), "{json}");
+        }
+    }
+
+    #[test]
+    fn uncertain_cache_details_make_the_usage_unreadable() {
+        for json in [
+            r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":-1}}"#,
+            r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":1.5}}"#,
+            r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":"1.0"}}"#,
+            r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":{"cache_creation_tokens":true}}"#,
+            r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":{"cache_creation_1h_tokens":[1]}}"#,
+            r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":{"cache_creation_1h_tokens":{"n":1}}}"#,
+            r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":{"cached_tokens":1e20}}"#,
+            // An unreadable detail is not forgotten by a readable one after it.
+            r#"{"prompt_tokens":12,"prompt_tokens_details":{"cached_tokens":"x"},"prompt_tokens_details":{"cached_tokens":1}}"#,
+            r#"{"prompt_tokens":12,"prompt_tokens_details":{"cached_tokens":"x","cached_tokens":1}}"#,
+            // Details that are neither an object nor null.
+            r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":5}"#,
+            r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":"5"}"#,
+            r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":true}"#,
+            r#"{"prompt_tokens":12,"completion_tokens":1,"prompt_tokens_details":[{"cached_tokens":1}]}"#,
+            // Details alone do not name the prompt or the completion.
+            r#"{"prompt_tokens_details":{"cached_tokens":1}}"#,
+        ] {
+            assert_eq!(read(json), None, "{json}");
+        }
+    }
+
+    #[test]
+    fn the_prompt_splits_by_billing_and_clamps_what_does_not_fit() {
+        let parts = |u: Usage| {
+            let p = u.prompt_parts();
+            assert_eq!(
+                p.uncached + p.cache_read + p.cache_write_5m + p.cache_write_1h,
+                u.prompt_tokens,
+                "{u:?}"
+            );
+            (p.uncached, p.cache_read, p.cache_write_5m, p.cache_write_1h)
+        };
+        for (usage, want) in [
+            (Usage::counted(100, 5), (100, 0, 0, 0)),
+            (cached(100, 5, 40, 0, 0), (60, 40, 0, 0)),
+            (cached(100, 5, 40, 30, 10), (30, 40, 20, 10)),
+            (cached(100, 5, 0, 100, 100), (0, 0, 0, 100)),
+            // Reads first, then writes, then the hour-long part of the writes.
+            (cached(100, 5, 150, 10, 0), (0, 100, 0, 0)),
+            (cached(100, 5, 60, 50, 0), (0, 60, 40, 0)),
+            (cached(100, 5, 60, 30, 50), (10, 60, 0, 30)),
+            (cached(100, 5, 0, 0, 50), (100, 0, 0, 0)),
+            (cached(0, 5, 1, 1, 1), (0, 0, 0, 0)),
+            (
+                cached(u64::MAX, 0, u64::MAX, u64::MAX, u64::MAX),
+                (0, u64::MAX, 0, 0),
+            ),
+        ] {
+            assert_eq!(parts(usage), want, "{usage:?}");
         }
     }
 

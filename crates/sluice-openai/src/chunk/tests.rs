@@ -51,11 +51,7 @@ fn usage_on_finish_chunk_and_usage_null() {
         ChunkSummary {
             choices: 1,
             finish: true,
-            usage: Some(Usage {
-                prompt_tokens: 13,
-                completion_tokens: 400,
-                total_tokens: 413,
-            }),
+            usage: Some(Usage::counted(13, 400)),
             usage_key: true,
             ..Default::default()
         },
@@ -76,11 +72,7 @@ fn usage_only_chunk_and_vendor_usage() {
     check(
         r#"{"choices":[],"usage":{"prompt_tokens":1,"completion_tokens":2,"total_tokens":3}}"#,
         ChunkSummary {
-            usage: Some(Usage {
-                prompt_tokens: 1,
-                completion_tokens: 2,
-                total_tokens: 3,
-            }),
+            usage: Some(Usage::counted(1, 2)),
             usage_key: true,
             ..Default::default()
         },
@@ -90,11 +82,59 @@ fn usage_only_chunk_and_vendor_usage() {
         ChunkSummary {
             choices: 1,
             finish: true,
-            vendor_usage: Some(Usage {
-                prompt_tokens: 5,
-                completion_tokens: 6,
-                total_tokens: 11,
-            }),
+            vendor_usage: Some(Usage::counted(5, 6)),
+            ..Default::default()
+        },
+    );
+}
+
+#[test]
+fn cache_details_of_a_usage_are_read() {
+    let cached = |p, c, read, write, write_1h| Usage {
+        cached_tokens: read,
+        cache_write_tokens: write,
+        cache_write_1h_tokens: write_1h,
+        ..Usage::counted(p, c)
+    };
+    check(
+        r#"{"choices":[],"usage":{"prompt_tokens":339,"completion_tokens":83,"total_tokens":422,"prompt_tokens_details":{"cached_tokens":320},"completion_tokens_details":{"reasoning_tokens":39},"prompt_cache_hit_tokens":320,"prompt_cache_miss_tokens":19}}"#,
+        ChunkSummary {
+            usage: Some(cached(339, 83, 320, 0, 0)),
+            usage_key: true,
+            ..Default::default()
+        },
+    );
+    check(
+        r#"{"choices":[],"usage":{"prompt_tokens":30,"completion_tokens":5,"total_tokens":35,"prompt_tokens_details":{"cached_tokens":10,"cache_creation_tokens":8,"cache_creation_1h_tokens":2}}}"#,
+        ChunkSummary {
+            usage: Some(cached(30, 5, 10, 8, 2)),
+            usage_key: true,
+            ..Default::default()
+        },
+    );
+    check(
+        r#"{"choices":[{"index":0,"delta":{},"finish_reason":"stop"}],"x_groq":{"id":"r","usage":{"prompt_tokens":5,"completion_tokens":6,"total_tokens":11,"prompt_tokens_details":{"cached_tokens":4}}}}"#,
+        ChunkSummary {
+            choices: 1,
+            finish: true,
+            vendor_usage: Some(cached(5, 6, 4, 0, 0)),
+            ..Default::default()
+        },
+    );
+    // A detail that is not a count: the usage is not believed, the chunk still is.
+    check(
+        r#"{"choices":[],"usage":{"prompt_tokens":30,"completion_tokens":5,"prompt_tokens_details":{"cached_tokens":-10}}}"#,
+        ChunkSummary {
+            usage_key: true,
+            usage_unreadable: true,
+            ..Default::default()
+        },
+    );
+    check(
+        r#"{"choices":[],"usage":{"prompt_tokens":30,"completion_tokens":5,"prompt_tokens_details":"cached"}}"#,
+        ChunkSummary {
+            usage_key: true,
+            usage_unreadable: true,
             ..Default::default()
         },
     );

@@ -64,6 +64,30 @@ impl ChatChunks {
             "\"choices\":[],\"usage\":{{\"prompt_tokens\":{},\"completion_tokens\":{},\"total_tokens\":{}",
             usage.prompt_tokens, usage.completion_tokens, usage.total_tokens
         );
+        // The cache counts the price was made from, in OpenAI's place for them; only when
+        // there are any, so a usage without them reads as the provider's did.
+        if usage.cached_tokens > 0 || usage.cache_write_tokens > 0 {
+            let _ = write!(
+                chunk,
+                ",\"prompt_tokens_details\":{{\"cached_tokens\":{}",
+                usage.cached_tokens
+            );
+            if usage.cache_write_tokens > 0 {
+                let _ = write!(
+                    chunk,
+                    ",\"cache_creation_tokens\":{}",
+                    usage.cache_write_tokens
+                );
+            }
+            if usage.cache_write_1h_tokens > 0 {
+                let _ = write!(
+                    chunk,
+                    ",\"cache_creation_1h_tokens\":{}",
+                    usage.cache_write_1h_tokens
+                );
+            }
+            chunk.push('}');
+        }
         if let Some(priced) = self.pricer.as_ref().and_then(|p| p.price(usage)) {
             let _ = write!(
                 chunk,
@@ -297,6 +321,39 @@ mod tests {
             stream(WITHOUT, None, &[GROQ_FIRST, GROQ_LAST]),
             format!("data: {GROQ_FIRST}\n\ndata: {GROQ_LAST}\n\ndata: [DONE]\n\n")
         );
+    }
+
+    #[test]
+    fn the_usage_chunk_keeps_the_cache_counts_it_was_priced_from() {
+        let last = |details: &str| {
+            GROQ_LAST.replace(
+                r#""total_tokens":457,"#,
+                &format!(r#""total_tokens":457,"prompt_tokens_details":{details},"#),
+            )
+        };
+        for (details, written) in [
+            (
+                r#"{"cached_tokens":16}"#,
+                r#","prompt_tokens_details":{"cached_tokens":16}}"#,
+            ),
+            (
+                r#"{"cached_tokens":"4","cache_creation_tokens":10,"audio_tokens":0}"#,
+                r#","prompt_tokens_details":{"cached_tokens":4,"cache_creation_tokens":10}}"#,
+            ),
+            (
+                r#"{"cache_creation_tokens":10,"cache_creation_1h_tokens":6}"#,
+                r#","prompt_tokens_details":{"cached_tokens":0,"cache_creation_tokens":10,"cache_creation_1h_tokens":6}}"#,
+            ),
+            // No cache counts: nothing added.
+            (r#"{"cached_tokens":0,"audio_tokens":3}"#, "}"),
+            ("null", "}"),
+        ] {
+            let out = stream(WITH, None, &[&last(details)]);
+            let want = format!(
+                r#""choices":[],"usage":{{"prompt_tokens":18,"completion_tokens":439,"total_tokens":457{written}}}"#
+            );
+            assert!(out.contains(&want), "{details}: {out}");
+        }
     }
 
     #[test]

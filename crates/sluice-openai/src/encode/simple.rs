@@ -94,11 +94,7 @@ mod tests {
             r#"{"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}"#;
         assert_eq!(frame(role), "");
         let mut out = BytesMut::new();
-        let usage = Usage {
-            prompt_tokens: 1,
-            completion_tokens: 2,
-            total_tokens: 3,
-        };
+        let usage = Usage::counted(1, 2);
         SimpleChat::new(None).end(Some(&usage), &mut out);
         let text = String::from_utf8(out.to_vec()).unwrap();
         assert!(text.starts_with("event: usage\ndata: {\"prompt_tokens\":1,\"completion_tokens\":2,\"total_tokens\":3,"), "{text}");
