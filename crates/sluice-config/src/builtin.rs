@@ -36,10 +36,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
         let prices = HOLYSHEEP_PRICES
             .iter()
             .map(|&(model, input, output)| {
-                let price = Price {
-                    input: decimal_from_f64(input),
-                    output: decimal_from_f64(output),
-                };
+                let price = Price::new(decimal_from_f64(input), decimal_from_f64(output));
                 (model.to_owned(), price)
             })
             .collect();

@@ -6,7 +6,7 @@ use std::time::Duration;
 use sluice_types::Decimal;
 
 use crate::config::{
-    Config, LedgerSetting, ProviderKind, StreamOverride, DEFAULT_ANTHROPIC_MAX_TOKENS,
+    Config, LedgerSetting, Price, ProviderKind, StreamOverride, DEFAULT_ANTHROPIC_MAX_TOKENS,
 };
 
 impl Config {
@@ -95,9 +95,10 @@ impl Config {
                 for (model, price) in &provider.prices {
                     writeln!(
                         out,
-                        "      {model}: {} / {}",
+                        "      {model}: {} / {}{}",
                         two_places(price.input),
-                        two_places(price.output)
+                        two_places(price.output),
+                        cache_rates(price)
                     )?;
                 }
             }
@@ -234,6 +235,25 @@ fn two_places(price: Decimal) -> String {
     match price.to_string().parse::<f64>() {
         Ok(value) => format!("{value:.2}"),
         Err(_) => format!("{price:.2}"),
+    }
+}
+
+/// The cache rates a price sets, exact (they are new to this summary, and the smallest, such
+/// as 0.028, would not survive two places): `" (cache read 0.3, write 3.75, 1h write 6)"`, or
+/// nothing when it sets none.
+fn cache_rates(price: &Price) -> String {
+    let rates: Vec<String> = [
+        ("read", price.cache_read),
+        ("write", price.cache_write),
+        ("1h write", price.cache_write_1h),
+    ]
+    .into_iter()
+    .filter_map(|(name, rate)| Some(format!("{name} {}", rate?.normalize())))
+    .collect();
+    if rates.is_empty() {
+        String::new()
+    } else {
+        format!(" (cache {})", rates.join(", "))
     }
 }
 

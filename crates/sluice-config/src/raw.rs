@@ -77,6 +77,13 @@ pub(crate) struct RawTimeouts {
 pub(crate) struct RawPrice {
     pub(crate) input: f64,
     pub(crate) output: f64,
+    /// The cache rates, each optional (`sluice_types::Price` says what a missing one costs).
+    #[serde(default)]
+    pub(crate) cache_read: Option<f64>,
+    #[serde(default)]
+    pub(crate) cache_write: Option<f64>,
+    #[serde(default)]
+    pub(crate) cache_write_1h: Option<f64>,
 }
 
 /// A route entry: `"provider"` or `{ provider = "x", model = "y" }`.

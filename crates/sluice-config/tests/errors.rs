@@ -252,6 +252,20 @@ fn wrong_types_and_numbers() {
         Some(r#"providers.p.prices."m-1.0".input"#),
         &["got -1"],
     );
+    for key in ["cache_read", "cache_write", "cache_write_1h"] {
+        check(
+            &format!(
+                "[providers.p]\nkind = \"mock\"\n[providers.p.prices]\n\"m-1.0\" = {{ input = 1, output = 1, {key} = -0.5 }}"
+            ),
+            Some(&format!(r#"providers.p.prices."m-1.0".{key}"#)),
+            &["zero or more", "got -0.5"],
+        );
+    }
+    check(
+        "[providers.p]\nkind = \"mock\"\n[providers.p.prices]\nm = { input = 1, output = 1, cache_read = nan }",
+        Some("providers.p.prices.m.cache_read"),
+        &["got NaN"],
+    );
     check(
         "[providers.p]\nkind = \"mock\"\n[providers.p.prices]\nm = { input = 1 }",
         Some("providers.p.prices.m.output"),

@@ -403,6 +403,57 @@ fn native_providers_default_to_their_official_apis() {
 }
 
 #[test]
+fn prices_take_optional_cache_rates() {
+    let cfg = parse(
+        r#"
+[providers.p]
+kind = "mock"
+[providers.p.prices]
+"claude-sonnet-4-5" = { input = 3.00, output = 15.00, cache_read = 0.30, cache_write = 3.75, cache_write_1h = 6.00 }
+"gpt-4.1"           = { input = 2.00, output = 8.00, cache_read = 0.5 }
+"plain"             = { input = 0.27, output = 0.42 }
+"free-cache"        = { input = 1, output = 1, cache_read = 0 }
+"#,
+        "p.toml",
+        &no_env,
+    )
+    .unwrap();
+    let prices = &cfg.providers["p"].prices;
+    let claude = &prices["claude-sonnet-4-5"];
+    assert_eq!((claude.input, claude.output), (dec("3"), dec("15")));
+    // The rates are the decimals written, as input and output are.
+    assert_eq!(claude.cache_read, Some(dec("0.3")));
+    assert_eq!(claude.cache_write, Some(dec("3.75")));
+    assert_eq!(claude.cache_write_1h, Some(dec("6")));
+    let gpt = &prices["gpt-4.1"];
+    assert_eq!(
+        (gpt.cache_read, gpt.cache_write, gpt.cache_write_1h),
+        (Some(dec("0.5")), None, None)
+    );
+    // Left out: billed at the input rate.
+    let plain = &prices["plain"];
+    assert_eq!(
+        (plain.cache_read, plain.cache_write, plain.cache_write_1h),
+        (None, None, None)
+    );
+    assert_eq!(plain.cache_read_rate(), dec("0.27"));
+    assert_eq!(prices["free-cache"].cache_read, Some(Decimal::ZERO));
+    // `check-config` shows the rates a price sets, and nothing more for one that sets none.
+    let text = cfg.describe();
+    assert!(
+        text.contains(
+            "\n      claude-sonnet-4-5: 3.00 / 15.00 (cache read 0.3, write 3.75, 1h write 6)\n"
+        ),
+        "{text}"
+    );
+    assert!(
+        text.contains("\n      gpt-4.1: 2.00 / 8.00 (cache read 0.5)\n"),
+        "{text}"
+    );
+    assert!(text.contains("\n      plain: 0.27 / 0.42\n"), "{text}");
+}
+
+#[test]
 fn alias_and_plain_targets_mix() {
     let text = r#"
         [providers.a]

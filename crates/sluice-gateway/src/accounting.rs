@@ -10,7 +10,7 @@ use sluice_config::{Config, ProviderKind};
 use sluice_ledger::{Ledger, LedgerHandle, Row};
 use sluice_openai::{PricedUsage, UsagePricer};
 use sluice_pricing::{
-    cost, display_rate, Billing, Cost, Decimal, Price, PriceBook, Rate, UsageTotals,
+    cost_usage, display_rate, Billing, Cost, Decimal, Price, PriceBook, Rate, UsageTotals,
 };
 use sluice_types::Usage;
 
@@ -105,15 +105,11 @@ pub struct TargetPrice {
 }
 
 impl TargetPrice {
-    /// What `usage` costs (zero when the model has no price).
+    /// What `usage` costs (zero when the model has no price), its cache reads and writes at
+    /// their own rates.
     pub fn cost(&self, usage: &Usage) -> Cost {
         match &self.price {
-            Some(p) => cost(
-                p,
-                &self.billing,
-                usage.prompt_tokens,
-                usage.completion_tokens,
-            ),
+            Some(p) => cost_usage(p, &self.billing, usage),
             None => Cost {
                 usd: Decimal::ZERO,
                 local: Decimal::ZERO,

@@ -52,9 +52,11 @@ impl PriceBook {
     }
 
     /// The built-in sheets, then every configured provider on top: its billing replaces the
-    /// sheet's, and its prices replace the sheet's price for the same model and add the
-    /// others; built-in models the config does not price stay. So a configured provider with
-    /// no prices of its own inherits the built-in sheet of the same name, if any.
+    /// sheet's, and its prices replace the sheet's price for the same model (whole: a
+    /// configured price without cache rates bills cache tokens at its input rate, whatever
+    /// the built-in price said) and add the others; built-in models the config does not
+    /// price stay. So a configured provider with no prices of its own inherits the built-in
+    /// sheet of the same name, if any.
     ///
     /// The config always has a billing for a provider (USD at 1 when the file gives none),
     /// and that is what the gateway bills at, so it wins here too.
@@ -159,6 +161,12 @@ struct RawBilling {
 struct RawPrice {
     input: f64,
     output: f64,
+    #[serde(default)]
+    cache_read: Option<f64>,
+    #[serde(default)]
+    cache_write: Option<f64>,
+    #[serde(default)]
+    cache_write_1h: Option<f64>,
 }
 
 /// Parses and checks a price list in the `prices.toml` format.
@@ -182,11 +190,19 @@ fn parse_builtin(text: &str) -> Result<PriceBook, String> {
         }
         let mut prices = BTreeMap::new();
         for (model, p) in sheet.prices {
+            let rate = |r: Option<f64>| r.map(decimal_from_f64);
             let price = Price {
-                input: decimal_from_f64(p.input),
-                output: decimal_from_f64(p.output),
+                cache_read: rate(p.cache_read),
+                cache_write: rate(p.cache_write),
+                cache_write_1h: rate(p.cache_write_1h),
+                ..Price::new(decimal_from_f64(p.input), decimal_from_f64(p.output))
             };
-            if price.input < Decimal::ZERO || price.output < Decimal::ZERO {
+            let mut rates = [price.input, price.output]
+                .into_iter()
+                .chain(price.cache_read)
+                .chain(price.cache_write)
+                .chain(price.cache_write_1h);
+            if rates.any(|r| r < Decimal::ZERO) {
                 return Err(format!("sheets.{name}.prices.{model}: negative"));
             }
             prices.insert(model, (price, Source::Builtin));
@@ -218,9 +234,22 @@ mod tests {
     }
 
     fn price(input: &str, output: &str) -> Price {
+        Price::new(dec(input), dec(output))
+    }
+
+    /// A price with cache rates: reads, five-minute writes and hour-long writes.
+    fn cached(
+        input: &str,
+        output: &str,
+        read: &str,
+        write: Option<&str>,
+        write_1h: Option<&str>,
+    ) -> Price {
         Price {
-            input: dec(input),
-            output: dec(output),
+            cache_read: Some(dec(read)),
+            cache_write: write.map(dec),
+            cache_write_1h: write_1h.map(dec),
+            ..price(input, output)
         }
     }
 
@@ -276,6 +305,10 @@ mod tests {
             "billing = { currency = \"jpy\", per_usd = 1.0 }\nprices = {}\n",
             "billing = { currency = \"JPY\", per_usd = 0.0 }\nprices = {}\n",
             "billing = { currency = \"JPY\", per_usd = 1.0 }\nprices = { m = { input = -1.0, output = 1.0 } }\n",
+            "billing = { currency = \"JPY\", per_usd = 1.0 }\nprices = { m = { input = 1.0, output = 1.0, cache_read = -0.1 } }\n",
+            "billing = { currency = \"JPY\", per_usd = 1.0 }\nprices = { m = { input = 1.0, output = 1.0, cache_write = -0.1 } }\n",
+            "billing = { currency = \"JPY\", per_usd = 1.0 }\nprices = { m = { input = 1.0, output = 1.0, cache_write_1h = -0.1 } }\n",
+            "billing = { currency = \"JPY\", per_usd = 1.0 }\nprices = { m = { input = 1.0, output = 1.0, cache_hit = 0.1 } }\n",
             "billing = { currency = \"JPY\", per_usd = 1.0 }\nprices = {}\nextra = 1\n",
         ] {
             assert!(parse_builtin(&format!("{head}{bad}")).is_err(), "{bad}");
@@ -297,7 +330,7 @@ base_url = "https://api.holysheep.ai/v1"
 billing = { currency = "JPY", per_usd = 1.05 }
 [providers.holysheep.prices]
 "deepseek-v3.2" = { input = 0.25, output = 0.40 }
-"qwen3-max" = { input = 1.2, output = 6 }
+"qwen3-max" = { input = 1.2, output = 6, cache_read = 0.24 }
 
 [providers.openai]
 kind = "openai"
@@ -323,7 +356,7 @@ base_url = "http://127.0.0.1:9000/v1"
         );
         assert_eq!(
             book.price("holysheep", "qwen3-max"),
-            Some(&price("1.2", "6"))
+            Some(&cached("1.2", "6", "0.24", None, None))
         );
         assert_eq!(book.price("holysheep", "gpt-4.1"), Some(&price("2", "8")));
         assert_eq!(

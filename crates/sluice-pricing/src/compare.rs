@@ -301,10 +301,7 @@ mod tests {
     #[test]
     fn display_amounts_are_known_only_where_a_rate_is() {
         let mut book = PriceBook::empty();
-        let p = Price {
-            input: dec("1"),
-            output: dec("1"),
-        };
+        let p = Price::new(dec("1"), dec("1"));
         book.set_price("eu", "m", p);
         book.set_billing(
             "eu",
@@ -344,14 +341,7 @@ mod tests {
     #[test]
     fn amounts_serialize_as_exact_decimal_numbers() {
         let mut book = PriceBook::empty();
-        book.set_price(
-            "p",
-            "m",
-            Price {
-                input: dec("0.1"),
-                output: dec("0.20"),
-            },
-        );
+        book.set_price("p", "m", Price::new(dec("0.1"), dec("0.20")));
         let c = compare(&book, dec("3"), dec("3.0"), None, None);
         let text = serde_json::to_string(&c).unwrap();
         assert!(
@@ -390,10 +380,7 @@ mod tests {
     #[test]
     fn restricting_a_comparison_recomputes_its_savings() {
         let mut book = PriceBook::empty();
-        let p = |i: &str, o: &str| Price {
-            input: dec(i),
-            output: dec(o),
-        };
+        let p = |i: &str, o: &str| Price::new(dec(i), dec(o));
         book.set_price("a", "cheap", p("1", "1"));
         book.set_price("a", "mid", p("2", "2"));
         book.set_price("b", "mid", p("3", "3"));

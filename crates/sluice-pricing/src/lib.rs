@@ -31,7 +31,7 @@ mod window;
 pub use book::{PriceBook, Source, BUILTIN_PRICES_AS_OF};
 pub use charge::charge_in;
 pub use compare::{compare, month_scale, monthly_mtok, restrict_models, Comparison, ComparisonRow};
-pub use cost::{cost, cost_mtok};
+pub use cost::{cost, cost_mtok, cost_usage};
 pub use currency::{currency_code, display_rate, rate_note, Rate};
 pub use display::round_money;
 pub use report::{UsageLine, UsageReport, UsageTotals};

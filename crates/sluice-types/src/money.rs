@@ -12,12 +12,73 @@ use serde::Serialize;
 pub const DEFAULT_CURRENCY: &str = "USD";
 
 /// A list price in USD per million tokens.
+///
+/// Prompt tokens read from or written to a provider's cache have their own rates where the
+/// provider bills them apart (Anthropic and Google bill reads and writes differently from
+/// plain input, OpenAI bills cached input at a discount). A rate left out is the one the
+/// provider would otherwise charge: cache reads and writes at `input`, hour-long writes at
+/// `cache_write` if set, else at `input` (see [`Price::cache_read_rate`] and the others).
+/// Serialized only when set, so a price without them reads as it always did.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
 pub struct Price {
     #[serde(with = "rust_decimal::serde::str")]
     pub input: Decimal,
     #[serde(with = "rust_decimal::serde::str")]
     pub output: Decimal,
+    /// Prompt tokens read from the cache.
+    #[serde(
+        with = "rust_decimal::serde::str_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_read: Option<Decimal>,
+    /// Prompt tokens written to the cache for five minutes (Anthropic's default).
+    #[serde(
+        with = "rust_decimal::serde::str_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_write: Option<Decimal>,
+    /// Prompt tokens written to the cache for an hour.
+    #[serde(
+        with = "rust_decimal::serde::str_option",
+        skip_serializing_if = "Option::is_none"
+    )]
+    pub cache_write_1h: Option<Decimal>,
+}
+
+impl Price {
+    /// `input` and `output`, with no cache rates of its own.
+    pub fn new(input: Decimal, output: Decimal) -> Self {
+        Price {
+            input,
+            output,
+            cache_read: None,
+            cache_write: None,
+            cache_write_1h: None,
+        }
+    }
+
+    /// What a cache read costs: `cache_read`, else `input`.
+    pub fn cache_read_rate(&self) -> Decimal {
+        self.cache_read.unwrap_or(self.input)
+    }
+
+    /// What a five-minute cache write costs: `cache_write`, else `input`.
+    pub fn cache_write_rate(&self) -> Decimal {
+        self.cache_write.unwrap_or(self.input)
+    }
+
+    /// What an hour-long cache write costs: `cache_write_1h`, else `cache_write`, else
+    /// `input` (a provider that prices one kind of write prices them all so).
+    pub fn cache_write_1h_rate(&self) -> Decimal {
+        self.cache_write_1h
+            .or(self.cache_write)
+            .unwrap_or(self.input)
+    }
+
+    /// Whether any cache rate is set.
+    pub fn has_cache_rates(&self) -> bool {
+        self.cache_read.is_some() || self.cache_write.is_some() || self.cache_write_1h.is_some()
+    }
 }
 
 /// What one USD of list price costs at a provider: `per_usd` units of `currency`.
@@ -120,6 +181,46 @@ mod tests {
     }
 
     #[test]
+    fn cache_rates_left_out_are_what_the_provider_would_charge() {
+        let plain = Price::new(dec("3.00"), dec("15.00"));
+        assert!(!plain.has_cache_rates());
+        assert_eq!(
+            (
+                plain.cache_read_rate(),
+                plain.cache_write_rate(),
+                plain.cache_write_1h_rate()
+            ),
+            (dec("3.00"), dec("3.00"), dec("3.00"))
+        );
+        let writes = Price {
+            cache_read: Some(dec("0.30")),
+            cache_write: Some(dec("3.75")),
+            ..plain
+        };
+        assert!(writes.has_cache_rates());
+        assert_eq!(
+            (
+                writes.cache_read_rate(),
+                writes.cache_write_rate(),
+                writes.cache_write_1h_rate()
+            ),
+            (dec("0.30"), dec("3.75"), dec("3.75"))
+        );
+        let hour = Price {
+            cache_write_1h: Some(dec("6.00")),
+            ..plain
+        };
+        assert_eq!(
+            (
+                hour.cache_read_rate(),
+                hour.cache_write_rate(),
+                hour.cache_write_1h_rate()
+            ),
+            (dec("3.00"), dec("3.00"), dec("6.00"))
+        );
+    }
+
+    #[test]
     fn config_numbers_at_the_edges_do_not_panic() {
         assert_eq!(decimal_from_f64(f64::NAN), Decimal::ZERO);
         assert_eq!(decimal_from_f64(1e300), Decimal::MAX);
@@ -135,13 +236,19 @@ mod tests {
 
     #[test]
     fn amounts_serialise_as_exact_text() {
-        let p = Price {
-            input: dec("0.27"),
-            output: dec("0.42"),
-        };
+        let p = Price::new(dec("0.27"), dec("0.42"));
         assert_eq!(
             serde_json::to_string(&p).unwrap(),
             r#"{"input":"0.27","output":"0.42"}"#
+        );
+        let p = Price {
+            cache_read: Some(dec("0.028")),
+            cache_write_1h: Some(dec("6.00")),
+            ..p
+        };
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"input":"0.27","output":"0.42","cache_read":"0.028","cache_write_1h":"6.00"}"#
         );
         assert_eq!(Cost::zero("JPY").currency, "JPY");
     }

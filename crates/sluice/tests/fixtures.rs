@@ -20,7 +20,7 @@ use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use sluice_sse::{Decoder, Frame};
 
-use common::{eventually, get, post, Proc, Reply};
+use common::{eventually, get, post, raw_json_at, report_row, Proc, Reply};
 use replay::{header_values, Recorded, ReplayProvider};
 
 const PROVIDER_KEY: &str = "sk-replay-provider-key";
@@ -785,4 +785,123 @@ async fn odd_usage_is_estimated_and_extension_usage_reaches_the_client() {
         ),
         (Some(360), Some(186))
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Prompt-cache tokens
+// ---------------------------------------------------------------------------------------------
+
+/// Cache reads and writes are billed at their own rates, as the client's `usage.cost` and the
+/// ledger say, for a stream and a whole answer, from a recording and from Anthropic-style
+/// cache writes; a price without cache rates bills them as plain input.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn cache_tokens_are_billed_at_their_own_rates() {
+    let recording = std::fs::read(
+        common::fixtures_dir().join("deepseek-reasoner-reasoning-then-tool-call.sse"),
+    )
+    .unwrap();
+    // 10,000 prompt tokens: 6,000 cache reads, 3,000 cache writes (1,000 of them for an hour).
+    let cached = r#"{"prompt_tokens":10000,"completion_tokens":500,"total_tokens":10500,"prompt_tokens_details":{"cached_tokens":6000,"cache_creation_tokens":3000,"cache_creation_1h_tokens":1000}}"#;
+    let whole = format!(
+        r#"{{"id":"chatcmpl-w","object":"chat.completion","created":1771434740,"model":"m","choices":[{{"index":0,"message":{{"role":"assistant","content":"Hello there"}},"finish_reason":"stop"}}],"usage":{cached}}}"#
+    );
+    let sonnet = "{ input = 3.00, output = 15.00, cache_read = 0.30, cache_write = 3.75, cache_write_1h = 6.00 }";
+    let cases = [
+        // 19 × 0.27 + 320 × 0.028 + 83 × 0.42 = 48.95 per million tokens.
+        (
+            "deepseek-cached",
+            recording.clone(),
+            "{ input = 0.27, output = 0.42, cache_read = 0.028 }",
+            true,
+            "0.00004895",
+        ),
+        // No cache rate: 339 × 0.27 + 83 × 0.42 = 126.39.
+        (
+            "deepseek-plain",
+            recording,
+            "{ input = 0.27, output = 0.42 }",
+            true,
+            "0.00012639",
+        ),
+        // 1,000 × 3.00 + 6,000 × 0.30 + 2,000 × 3.75 + 1,000 × 6.00 + 500 × 15.00 = 25,800.
+        (
+            "sonnet-stream",
+            answer_with_usage(cached),
+            sonnet,
+            true,
+            "0.0258",
+        ),
+        ("sonnet-whole", whole.into_bytes(), sonnet, false, "0.0258"),
+    ];
+    let fixtures: Vec<Fixture> = cases
+        .iter()
+        .map(|(name, sse, ..)| Fixture {
+            name: (*name).to_owned(),
+            sse: sse.clone(),
+            expected: Value::Null,
+        })
+        .collect();
+    let replay = ReplayProvider::start(
+        fixtures
+            .iter()
+            .map(|f| (f.name.clone(), f.sse.clone()))
+            .collect(),
+    )
+    .await;
+    let prices: String = cases
+        .iter()
+        .map(|(name, _, price, ..)| format!("{name:?} = {price}\n"))
+        .collect();
+    let config = format!(
+        "{}\n[providers.replay.prices]\n{prices}",
+        gateway_config(replay.addr, &fixtures)
+    );
+    let gateway = Proc::gateway(&config);
+
+    for (name, _, _, stream, cost) in &cases {
+        let mut body = chat_request(name, true);
+        body["stream"] = json!(stream);
+        let reply = post(&gateway.url("/v1/chat/completions"), &body, &[]).await;
+        assert_eq!(reply.status, 200, "{name}: {}", reply.body);
+        let usage = if *stream {
+            let payloads: Vec<String> = reply
+                .events()
+                .iter()
+                .map(|e| String::from_utf8_lossy(&e.data).into_owned())
+                .filter(|d| d.contains("\"usage\":{"))
+                .collect();
+            assert_eq!(payloads.len(), 1, "{name}: {}", reply.body);
+            payloads[0].clone()
+        } else {
+            reply.body.clone()
+        };
+        assert_eq!(
+            raw_json_at(&usage, &["usage", "cost"]).as_deref(),
+            Some(*cost),
+            "{name}: {usage}"
+        );
+        // The provider's cache counts reach the client as it wrote them.
+        let details = raw_json_at(&usage, &["usage", "prompt_tokens_details"]).unwrap();
+        assert!(details.contains("\"cached_tokens\":"), "{name}: {details}");
+    }
+
+    // The ledger holds the same amounts.
+    let url = gateway.url("/v1/usage?by=model");
+    eventually("the rows in the ledger", || async {
+        get(&url).await.json()["total"]["requests"] == 4
+    })
+    .await;
+    let report = get(&url).await.body;
+    for (name, _, _, _, cost) in &cases {
+        let row = report_row(&report, name).unwrap_or_else(|| panic!("no {name} in {report}"));
+        assert_eq!(
+            raw_json_at(&row, &["cost_usd"]).as_deref(),
+            Some(*cost),
+            "{name}: {report}"
+        );
+        assert_eq!(
+            raw_json_at(&row, &["estimated_requests"]).as_deref(),
+            Some("0")
+        );
+    }
 }

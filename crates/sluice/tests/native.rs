@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use serde_json::{json, Value};
 
-use common::{post, Proc, Reply};
+use common::{eventually, get, post, raw_json_at, report_row, Proc, Reply};
 use replay::{header_values, Recorded, ReplayProvider};
 
 const ANTHROPIC_KEY: &str = "sk-ant-replay-key";
@@ -444,4 +444,83 @@ base_url = "http://{m}/v1"
     assert_eq!(reply.status, 200, "{}", reply.body);
     assert_eq!(reply.header("x-sluice-provider"), Some("local"));
     assert!(replay.take().is_empty(), "the Anthropic provider was asked");
+}
+
+/// Anthropic's cache reads and writes and Gemini's cached content, translated into OpenAI's
+/// usage, are billed at the price's cache rates: in the client's `usage.cost` and the ledger.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn native_cache_tokens_are_billed_at_their_own_rates() {
+    let fixtures: Vec<Fixture> = load(Api::Anthropic)
+        .into_iter()
+        .filter(|f| f.name == "cache-usage")
+        .chain(
+            load(Api::Gemini)
+                .into_iter()
+                .filter(|f| f.name == "cached-usage"),
+        )
+        .collect();
+    assert_eq!(fixtures.len(), 2, "fixtures missing");
+    let serve = |api: Api| {
+        fixtures
+            .iter()
+            .filter(|f| f.api == api)
+            .map(|f| (f.name.clone(), f.sse.clone()))
+            .collect()
+    };
+    let replay_a = ReplayProvider::start(serve(Api::Anthropic)).await;
+    let replay_g = ReplayProvider::start(serve(Api::Gemini)).await;
+    let config = format!(
+        "{}\n\
+         [providers.claude.prices]\n\
+         \"cache-usage\" = {{ input = 3.00, output = 15.00, cache_read = 0.30, cache_write = 3.75, cache_write_1h = 6.00 }}\n\
+         [providers.google.prices]\n\
+         \"cached-usage\" = {{ input = 0.30, output = 2.50, cache_read = 0.03 }}\n",
+        gateway_config(&replay_a, &replay_g, &fixtures)
+    );
+    let gateway = Proc::gateway(&config);
+
+    // Anthropic: 3,596 prompt tokens, 2,048 read, 1,536 written (1,024 of them for an hour),
+    // 12 plain; 57 completion tokens. 12 × 3.00 + 2,048 × 0.30 + 512 × 3.75 + 1,024 × 6.00 +
+    // 57 × 15.00 = 36 + 614.4 + 1,920 + 6,144 + 855 = 9,569.4 per million tokens.
+    // Gemini: 4,120 prompt tokens, 4,096 cached; 18 completion tokens. 24 × 0.30 +
+    // 4,096 × 0.03 + 18 × 2.50 = 7.2 + 122.88 + 45 = 175.08.
+    let cases = [(&fixtures[0], "0.0095694"), (&fixtures[1], "0.00017508")];
+    for (f, cost) in cases {
+        let reply = post(
+            &gateway.url("/v1/chat/completions"),
+            &chat_request(&f.route(), true),
+            &[],
+        )
+        .await;
+        assert_eq!(reply.status, 200, "{}: {}", f.route(), reply.body);
+        let usage = reply
+            .events()
+            .iter()
+            .map(|e| String::from_utf8_lossy(&e.data).into_owned())
+            .find(|d| d.contains("\"usage\":{"))
+            .unwrap_or_else(|| panic!("{}: no usage in {}", f.route(), reply.body));
+        assert_eq!(
+            raw_json_at(&usage, &["usage", "cost"]).as_deref(),
+            Some(cost),
+            "{}: {usage}",
+            f.route()
+        );
+    }
+
+    let url = gateway.url("/v1/usage?by=model");
+    eventually("the rows in the ledger", || async {
+        get(&url).await.json()["total"]["requests"] == 2
+    })
+    .await;
+    let report = get(&url).await.body;
+    for (f, cost) in cases {
+        let row = report_row(&report, &f.route())
+            .unwrap_or_else(|| panic!("no {} in {report}", f.route()));
+        assert_eq!(
+            raw_json_at(&row, &["cost_usd"]).as_deref(),
+            Some(cost),
+            "{}: {report}",
+            f.route()
+        );
+    }
 }

@@ -122,7 +122,15 @@ impl Cx {
             if model.trim().is_empty() {
                 self.push(price_path.clone(), Problem::Empty);
             }
-            for (key, value) in [("input", price.input), ("output", price.output)] {
+            let rates = [
+                ("input", Some(price.input)),
+                ("output", Some(price.output)),
+                ("cache_read", price.cache_read),
+                ("cache_write", price.cache_write),
+                ("cache_write_1h", price.cache_write_1h),
+            ];
+            for (key, value) in rates {
+                let Some(value) = value else { continue };
                 if !(value.is_finite() && value >= 0.0) {
                     let mut field = price_path.clone();
                     push_key(&mut field, key);
@@ -132,8 +140,13 @@ impl Cx {
             prices.insert(
                 model,
                 Price {
-                    input: decimal_from_f64(price.input),
-                    output: decimal_from_f64(price.output),
+                    cache_read: price.cache_read.map(decimal_from_f64),
+                    cache_write: price.cache_write.map(decimal_from_f64),
+                    cache_write_1h: price.cache_write_1h.map(decimal_from_f64),
+                    ..Price::new(
+                        decimal_from_f64(price.input),
+                        decimal_from_f64(price.output),
+                    )
                 },
             );
         }

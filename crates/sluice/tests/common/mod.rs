@@ -350,3 +350,28 @@ where
 pub fn fixtures_dir() -> &'static Path {
     Path::new(concat!(env!("CARGO_MANIFEST_DIR"), "/../../fixtures/sse"))
 }
+
+/// The text of the JSON value at `path` (object keys) in `json`, exactly as written: amounts
+/// are read from their digits, where a `serde_json::Value` would hold them as floats.
+pub fn raw_json_at(json: &str, path: &[&str]) -> Option<String> {
+    use std::collections::HashMap;
+
+    use serde_json::value::RawValue;
+
+    let mut raw: &RawValue = serde_json::from_str(json).ok()?;
+    for key in path {
+        let fields: HashMap<String, &RawValue> = serde_json::from_str(raw.get()).ok()?;
+        raw = fields.get(*key).copied()?;
+    }
+    Some(raw.get().to_owned())
+}
+
+/// The row of `group` in a usage report (`GET /v1/usage`), as written.
+pub fn report_row(report: &str, group: &str) -> Option<String> {
+    let rows = raw_json_at(report, &["rows"])?;
+    let rows: Vec<&serde_json::value::RawValue> = serde_json::from_str(&rows).ok()?;
+    let group = serde_json::to_string(group).ok()?;
+    rows.into_iter()
+        .find(|r| raw_json_at(r.get(), &["group"]).as_deref() == Some(group.as_str()))
+        .map(|r| r.get().to_owned())
+}

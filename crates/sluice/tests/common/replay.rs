@@ -19,7 +19,8 @@ pub struct Recorded {
 
 /// A bare HTTP/1.1 provider that answers each request with the fixture named by its model (the
 /// body's `model`, or for Gemini's API the `models/{model}:…` of the path), written in small
-/// pieces, and records every request it got.
+/// pieces (a whole answer, at once, when the fixture is a JSON document), and records every
+/// request it got.
 pub struct ReplayProvider {
     pub addr: SocketAddr,
     recorded: Arc<Mutex<Vec<Recorded>>>,
@@ -60,6 +61,16 @@ async fn serve_connection(
         .unwrap_or_default();
     recorded.lock().unwrap().push(request);
     match fixtures.get(&model) {
+        // A JSON document is a whole answer.
+        Some(whole) if whole.starts_with(b"{") => {
+            let head = format!(
+                "HTTP/1.1 200 OK\r\ncontent-type: application/json\r\n\
+                 content-length: {}\r\nconnection: close\r\n\r\n",
+                whole.len()
+            );
+            sock.write_all(head.as_bytes()).await?;
+            sock.write_all(whole).await?;
+        }
         Some(sse) => {
             sock.write_all(
                 b"HTTP/1.1 200 OK\r\ncontent-type: text/event-stream\r\n\
