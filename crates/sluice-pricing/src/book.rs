@@ -264,27 +264,55 @@ mod tests {
     fn the_builtin_list_parses_and_holds_the_seed_prices() {
         let book = parse_builtin(PRICES_TOML).unwrap();
         assert_eq!(book, PriceBook::builtin());
+        let plain = |input, output| price(input, output);
+        let read = |input, output, read| cached(input, output, read, None, None);
+        let claude = |input, output, read, write, write_1h| {
+            cached(input, output, read, Some(write), Some(write_1h))
+        };
+        let sonnet = claude("3.00", "15.00", "0.30", "3.75", "6.00");
         let expected = [
-            ("holysheep", "gpt-4.1", "2.00", "8.00"),
-            ("holysheep", "claude-sonnet-4.5", "3.00", "15.00"),
-            ("holysheep", "gemini-2.5-flash", "0.30", "2.50"),
-            ("holysheep", "deepseek-v3.2", "0.27", "0.42"),
-            ("holysheep", "gpt-4o", "2.50", "10.00"),
-            ("openai", "gpt-4.1", "2.00", "8.00"),
-            ("openai", "gpt-4o", "2.50", "10.00"),
-            ("anthropic", "claude-sonnet-4.5", "3.00", "15.00"),
-            ("google", "gemini-2.5-flash", "0.30", "2.50"),
-            ("deepseek", "deepseek-v3.2", "0.27", "0.42"),
-            ("generic-relay", "gpt-4o", "3.00", "12.00"),
+            ("holysheep", "gpt-4.1", plain("2.00", "8.00")),
+            ("holysheep", "claude-sonnet-4.5", plain("3.00", "15.00")),
+            ("holysheep", "gemini-2.5-flash", plain("0.30", "2.50")),
+            ("holysheep", "deepseek-v3.2", plain("0.27", "0.42")),
+            ("holysheep", "gpt-4o", plain("2.50", "10.00")),
+            ("openai", "gpt-4.1", read("2.00", "8.00", "0.50")),
+            ("openai", "gpt-4o", read("2.50", "10.00", "1.25")),
+            ("anthropic", "claude-sonnet-4.5", sonnet),
+            ("anthropic", "claude-sonnet-4-5", sonnet),
+            ("anthropic", "claude-sonnet-4-5-20250929", sonnet),
+            (
+                "anthropic",
+                "claude-haiku-4-5",
+                claude("1.00", "5.00", "0.10", "1.25", "2.00"),
+            ),
+            (
+                "anthropic",
+                "claude-opus-4-5",
+                claude("5.00", "25.00", "0.50", "6.25", "10.00"),
+            ),
+            ("google", "gemini-2.5-flash", read("0.30", "2.50", "0.03")),
+            ("google", "gemini-2.5-pro", read("1.25", "10.00", "0.125")),
+            (
+                "google",
+                "gemini-2.5-flash-lite",
+                read("0.10", "0.40", "0.01"),
+            ),
+            ("deepseek", "deepseek-v3.2", read("0.27", "0.42", "0.028")),
+            ("generic-relay", "gpt-4o", plain("3.00", "12.00")),
         ];
-        for (provider, model, input, output) in expected {
+        for (provider, model, want) in expected {
             assert_eq!(
                 book.price(provider, model),
-                Some(&price(input, output)),
+                Some(&want),
                 "{provider} {model}"
             );
             assert_eq!(book.price_source(provider, model), Some(Source::Builtin));
         }
+        // HolySheep publishes no cache pricing.
+        assert!(book.models("holysheep").all(|m| book
+            .price("holysheep", m)
+            .is_some_and(|p| !p.has_cache_rates())));
         let priced: usize = book.providers().map(|p| book.models(p).count()).sum();
         assert_eq!(priced, expected.len());
         assert_eq!(book.billing("holysheep"), jpy("1"));
@@ -366,7 +394,10 @@ base_url = "http://127.0.0.1:9000/v1"
         assert_eq!(book.billing("holysheep"), jpy("1.05"));
         assert_eq!(book.billing_source("holysheep"), Some(Source::Config));
         // No prices of its own: the built-in sheet of the same name, at the config's billing.
-        assert_eq!(book.price("openai", "gpt-4o"), Some(&price("2.5", "10")));
+        assert_eq!(
+            book.price("openai", "gpt-4o"),
+            Some(&cached("2.5", "10", "1.25", None, None))
+        );
         assert_eq!(
             book.billing("openai"),
             Billing {
