@@ -28,6 +28,9 @@ struct Sheet {
     billing: Billing,
     billing_source: Source,
     prices: BTreeMap<String, (Price, Source)>,
+    /// Other names of a priced model (a provider's own id and its dated snapshots, beside the
+    /// name the seed compares): priced like it, but not listed as models of their own.
+    aliases: BTreeMap<String, String>,
 }
 
 /// Prices and billing by provider name, then model name (the provider's model name).
@@ -92,21 +95,18 @@ impl PriceBook {
                 billing: Billing::default(),
                 billing_source: Source::Config,
                 prices: BTreeMap::new(),
+                aliases: BTreeMap::new(),
             })
     }
 
-    /// The list price of `model` at `provider`.
+    /// The list price of `model` (or of the model it is another name of) at `provider`.
     pub fn price(&self, provider: &str, model: &str) -> Option<&Price> {
-        self.sheets.get(provider)?.prices.get(model).map(|(p, _)| p)
+        self.sheets.get(provider)?.lookup(model).map(|(p, _)| p)
     }
 
     /// Where the price of `model` at `provider` came from.
     pub fn price_source(&self, provider: &str, model: &str) -> Option<Source> {
-        self.sheets
-            .get(provider)?
-            .prices
-            .get(model)
-            .map(|&(_, s)| s)
+        self.sheets.get(provider)?.lookup(model).map(|&(_, s)| s)
     }
 
     /// A provider's billing; USD at 1 for a provider the book does not know.
@@ -135,6 +135,17 @@ impl PriceBook {
     }
 }
 
+impl Sheet {
+    /// A model's own price, else the price of the model it is another name of.
+    fn lookup(&self, model: &str) -> Option<&(Price, Source)> {
+        self.prices.get(model).or_else(|| {
+            self.aliases
+                .get(model)
+                .and_then(|name| self.prices.get(name))
+        })
+    }
+}
+
 #[derive(Deserialize)]
 #[serde(deny_unknown_fields)]
 struct RawList {
@@ -147,6 +158,8 @@ struct RawList {
 struct RawSheet {
     billing: RawBilling,
     prices: BTreeMap<String, RawPrice>,
+    #[serde(default)]
+    aliases: BTreeMap<String, String>,
 }
 
 #[derive(Deserialize)]
@@ -207,6 +220,13 @@ fn parse_builtin(text: &str) -> Result<PriceBook, String> {
             }
             prices.insert(model, (price, Source::Builtin));
         }
+        for (alias, model) in &sheet.aliases {
+            if !prices.contains_key(model) || prices.contains_key(alias) {
+                return Err(format!(
+                    "sheets.{name}.aliases.{alias}: {model:?} must be a priced model, and the alias not one"
+                ));
+            }
+        }
         let billing = Billing {
             currency: sheet.billing.currency,
             per_usd,
@@ -217,6 +237,7 @@ fn parse_builtin(text: &str) -> Result<PriceBook, String> {
                 billing,
                 billing_source: Source::Builtin,
                 prices,
+                aliases: sheet.aliases,
             },
         );
     }
@@ -279,25 +300,7 @@ mod tests {
             ("openai", "gpt-4.1", read("2.00", "8.00", "0.50")),
             ("openai", "gpt-4o", read("2.50", "10.00", "1.25")),
             ("anthropic", "claude-sonnet-4.5", sonnet),
-            ("anthropic", "claude-sonnet-4-5", sonnet),
-            ("anthropic", "claude-sonnet-4-5-20250929", sonnet),
-            (
-                "anthropic",
-                "claude-haiku-4-5",
-                claude("1.00", "5.00", "0.10", "1.25", "2.00"),
-            ),
-            (
-                "anthropic",
-                "claude-opus-4-5",
-                claude("5.00", "25.00", "0.50", "6.25", "10.00"),
-            ),
             ("google", "gemini-2.5-flash", read("0.30", "2.50", "0.03")),
-            ("google", "gemini-2.5-pro", read("1.25", "10.00", "0.125")),
-            (
-                "google",
-                "gemini-2.5-flash-lite",
-                read("0.10", "0.40", "0.01"),
-            ),
             ("deepseek", "deepseek-v3.2", read("0.27", "0.42", "0.028")),
             ("generic-relay", "gpt-4o", plain("3.00", "12.00")),
         ];
@@ -315,6 +318,12 @@ mod tests {
             .is_some_and(|p| !p.has_cache_rates())));
         let priced: usize = book.providers().map(|p| book.models(p).count()).sum();
         assert_eq!(priced, expected.len());
+        // Anthropic's own ids for the seed's Sonnet 4.5 are priced like it, not listed apart.
+        for id in ["claude-sonnet-4-5", "claude-sonnet-4-5-20250929"] {
+            assert_eq!(book.price("anthropic", id), Some(&sonnet), "{id}");
+            assert_eq!(book.price_source("anthropic", id), Some(Source::Builtin));
+        }
+        assert_eq!(book.price("holysheep", "claude-sonnet-4-5"), None);
         assert_eq!(book.billing("holysheep"), jpy("1"));
         for official in ["openai", "anthropic", "google", "deepseek"] {
             assert_eq!(book.billing(official), jpy("7.3"), "{official}");

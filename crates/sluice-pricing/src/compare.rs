@@ -265,36 +265,20 @@ mod tests {
         assert_eq!(relay.saving_display_month_vs_cheapest, Some(dec("53520")));
         assert_eq!(relay.saving_display_year_vs_cheapest, Some(dec("642240")));
 
-        // Cheapest first. In USD that is Gemini 2.5 Flash-Lite at Google (1,000 * 0.10 +
-        // 500 * 0.40 = 300 USD, ¥2,190), a model the seed does not compare; then DeepSeek
-        // V3.2, 480 USD at two providers, where HolySheep's ¥480 beats DeepSeek's ¥3,504.
+        // Cheapest first: DeepSeek V3.2 is 480 USD at two providers, and HolySheep's ¥480
+        // beats DeepSeek's ¥3,504.
         assert!(c.rows.windows(2).all(|w| w[0].usd_month <= w[1].usd_month));
         let cheapest = c.cheapest().unwrap();
         assert_eq!(
             (cheapest.provider.as_str(), cheapest.model.as_str()),
-            ("google", "gemini-2.5-flash-lite")
-        );
-        assert_eq!(
-            (cheapest.usd_month, cheapest.local_month),
-            (dec("300"), dec("2190"))
-        );
-        assert_eq!(
-            (c.rows[1].provider.as_str(), c.rows[1].model.as_str()),
             ("holysheep", "deepseek-v3.2")
         );
-        assert_eq!(c.rows[2].provider, "deepseek");
-        assert_eq!(c.rows[2].local_month, dec("3504"));
+        assert_eq!(c.rows[1].provider, "deepseek");
+        assert_eq!(c.rows[1].local_month, dec("3504"));
         assert_eq!(cheapest.saving_usd_month_vs_cheapest, Decimal::ZERO);
-        assert_eq!(holysheep.saving_usd_month_vs_cheapest, dec("180"));
-        assert_eq!(official.saving_usd_month_vs_cheapest, dec("7200"));
-        assert_eq!(official.saving_usd_year_vs_cheapest, dec("86400"));
-        // In yen the cheapest is still HolySheep's ¥480: Google's ¥2,190 saves nothing on it.
-        assert_eq!(cheapest.saving_display_month_vs_cheapest, Some(dec("1710")));
-        assert_eq!(
-            holysheep.saving_display_month_vs_cheapest,
-            Some(Decimal::ZERO)
-        );
-        assert_eq!(c.rows.len(), 17);
+        assert_eq!(official.saving_usd_month_vs_cheapest, dec("7020"));
+        assert_eq!(official.saving_usd_year_vs_cheapest, dec("84240"));
+        assert_eq!(c.rows.len(), 11);
     }
 
     #[test]

@@ -168,51 +168,36 @@ fn the_seeds_comparison_reproduces_with_no_config() {
     assert_eq!(relay.amount("usd_month"), dec("9000"));
     assert_eq!(relay.amount("local_month"), dec("54000"));
 
-    // Cheapest first, savings against it in USD. The cheapest in USD is a model the seed
-    // does not compare: Gemini 2.5 Flash-Lite at Google, 0.10 / 0.40, 300 USD.
-    assert_eq!(doc["cheapest"]["provider"], "google");
-    assert_eq!(doc["cheapest"]["model"], "gemini-2.5-flash-lite");
-    assert_eq!(doc.amount("/rows/0/usd_month"), dec("300"));
+    // Cheapest first, savings against it in USD.
+    assert_eq!(doc["cheapest"]["provider"], "holysheep");
+    assert_eq!(doc["cheapest"]["model"], "deepseek-v3.2");
     assert_eq!(
         doc.amount("/rows/0/saving_usd_month_vs_cheapest"),
         Decimal::ZERO
     );
-    assert_eq!(holysheep.amount("saving_usd_month_vs_cheapest"), dec("180"));
-    assert_eq!(official.amount("saving_usd_month_vs_cheapest"), dec("7200"));
-    assert_eq!(official.amount("saving_usd_year_vs_cheapest"), dec("86400"));
+    assert_eq!(official.amount("saving_usd_month_vs_cheapest"), dec("7020"));
+    assert_eq!(official.amount("saving_usd_year_vs_cheapest"), dec("84240"));
     let usd: Vec<Decimal> = (0..doc["rows"].as_array().unwrap().len())
         .map(|i| doc.amount(&format!("/rows/{i}/usd_month")))
         .collect();
     assert!(usd.windows(2).all(|w| w[0] <= w[1]), "{usd:?}");
-    // Every built-in sheet: HolySheep, the official providers and the relay, each model
-    // once.
-    let builtin = [
+    // Every built-in sheet: HolySheep, the official providers and the relay.
+    for (provider, model) in [
         ("holysheep", "gpt-4.1"),
-        ("holysheep", "gpt-4o"),
         ("holysheep", "claude-sonnet-4.5"),
         ("holysheep", "gemini-2.5-flash"),
-        ("holysheep", "deepseek-v3.2"),
         ("openai", "gpt-4.1"),
-        ("openai", "gpt-4o"),
         ("anthropic", "claude-sonnet-4.5"),
-        ("anthropic", "claude-sonnet-4-5"),
-        ("anthropic", "claude-sonnet-4-5-20250929"),
-        ("anthropic", "claude-haiku-4-5"),
-        ("anthropic", "claude-opus-4-5"),
         ("google", "gemini-2.5-flash"),
-        ("google", "gemini-2.5-pro"),
-        ("google", "gemini-2.5-flash-lite"),
         ("deepseek", "deepseek-v3.2"),
-        ("generic-relay", "gpt-4o"),
-    ];
-    for (provider, model) in builtin {
+    ] {
         assert_eq!(row(&doc, provider, model)["price_source"], "builtin");
     }
-    assert_eq!(doc["rows"].as_array().unwrap().len(), builtin.len());
-    // A monthly workload has no cache reads or writes: the Anthropic ids price alike.
-    assert_eq!(
-        row(&doc, "anthropic", "claude-sonnet-4-5").amount("usd_month"),
-        row(&doc, "anthropic", "claude-sonnet-4.5").amount("usd_month")
+    // Anthropic's own ids for Sonnet 4.5 are priced, but not compared as models of their own.
+    let rows = doc["rows"].as_array().unwrap();
+    assert!(
+        !rows.iter().any(|r| r["model"] == "claude-sonnet-4-5"),
+        "{rows:?}"
     );
 }
 
