@@ -2,13 +2,14 @@
 //! reading, then reads a few hundred bytes at a time, against a long, fast simulated stream.
 
 mod common;
+#[path = "common/slow.rs"]
+mod slow;
 
 use std::time::Duration;
 
 use common::{config_for, eventually, post, Proc};
 use serde_json::json;
-use tokio::io::{AsyncReadExt, AsyncWriteExt};
-use tokio::net::{TcpSocket, TcpStream};
+use slow::{content_of, read_slowly};
 
 /// Long enough that the provider outruns any kernel buffering between it and the client.
 const TOKENS: &str = "20000";
@@ -16,62 +17,6 @@ const MANY_TOKENS: &str = "40000";
 
 fn body() -> serde_json::Value {
     json!({"model": "mock", "messages": [{"role": "user", "content": "a long answer please"}], "stream": true})
-}
-
-/// Connects with a 4 KiB receive buffer (so the kernel holds little for us) and sends the
-/// streaming request.
-async fn slow_client(gw: &Proc, extra_headers: &str) -> TcpStream {
-    let socket = TcpSocket::new_v4().unwrap();
-    socket.set_recv_buffer_size(4096).unwrap();
-    let mut sock = socket.connect(gw.addr).await.unwrap();
-    let payload = body().to_string();
-    let request = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{extra_headers}content-length: {}\r\n\r\n{payload}",
-        payload.len()
-    );
-    sock.write_all(request.as_bytes()).await.unwrap();
-    sock
-}
-
-/// Reads the rest of the response: a few hundred bytes at a time at first, then in larger
-/// reads so long streams do not make the test slow.
-async fn read_slowly(sock: &mut TcpStream) -> Vec<u8> {
-    let mut out = Vec::new();
-    let mut buf = vec![0u8; 16 * 1024];
-    for reads in 0usize.. {
-        let want = if reads < 200 { 300 } else { buf.len() };
-        match tokio::time::timeout(Duration::from_secs(30), sock.read(&mut buf[..want])).await {
-            Ok(Ok(0)) | Ok(Err(_)) => return out,
-            Ok(Ok(n)) => out.extend_from_slice(&buf[..n]),
-            Err(_) => panic!("no byte for 30 s"),
-        }
-        if out.ends_with(b"0\r\n\r\n") {
-            return out;
-        }
-    }
-    out
-}
-
-/// The response body, de-chunked, and the text of its chat deltas.
-fn content_of(raw: &[u8]) -> (String, bool) {
-    let text = String::from_utf8_lossy(raw);
-    let (_head, mut rest) = text.split_once("\r\n\r\n").expect("response head");
-    let mut body = String::new();
-    loop {
-        let (size, after) = rest.split_once("\r\n").expect("chunk size line");
-        let size = usize::from_str_radix(size.trim(), 16).expect("hex size");
-        if size == 0 {
-            break;
-        }
-        body.push_str(&after[..size]);
-        rest = &after[size + 2..];
-    }
-    let reply = common::Reply {
-        status: 200,
-        headers: Default::default(),
-        body,
-    };
-    (reply.content(), reply.ends_with_done())
 }
 
 /// The `key=value` figure from the gateway's request log line.
@@ -108,7 +53,7 @@ async fn coalesce_keeps_reading_the_provider_and_loses_no_token() {
     ));
     let expected = expected_text(&up).await;
 
-    let mut sock = slow_client(&gw, "").await;
+    let mut sock = slow::slow_client(&gw, &body(), "").await;
     // While the client reads nothing, the provider still finishes its stream.
     eventually(
         "the provider finishes while the client reads nothing",
@@ -137,7 +82,7 @@ async fn block_stops_reading_the_provider_and_loses_no_token() {
     ));
     let expected = expected_text(&up).await;
 
-    let mut sock = slow_client(&gw, "").await;
+    let mut sock = slow::slow_client(&gw, &body(), "").await;
     eventually("the provider stream starts", || async {
         up.stats().await["streams_started"] == 1
     })
@@ -176,7 +121,7 @@ async fn a_client_that_never_reads_is_cut_off_and_the_provider_cancelled() {
             &up,
             &format!("[stream]\nbuffer_events = 8\nslow_client = \"{policy}\"\nslow_client_timeout = \"500ms\"\nsend_buffer = \"16KiB\"\n"),
         ));
-        let mut sock = slow_client(&gw, "").await;
+        let mut sock = slow::slow_client(&gw, &body(), "").await;
         eventually("the provider sees the stream cancelled", || async {
             up.stats().await["cancelled"] == 1
         })
