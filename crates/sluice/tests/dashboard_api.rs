@@ -302,8 +302,12 @@ async fn live_snapshot_shows_streamed_requests(postgres: bool) {
     }
     let mut live = Live::open(&gw, Some(&admin)).await;
     let snap = live
+        // Today's and this month's sums are two reads, so a row may land between them: wait
+        // for both.
         .until("the requests and their spend", |s| {
-            s["groups"][0]["requests"] == N && s["spend"]["today"]["requests"] == N
+            s["groups"][0]["requests"] == N
+                && s["spend"]["today"]["requests"] == N
+                && s["spend"]["month"]["requests"] == N
         })
         .await;
     let g = &snap["groups"][0];
