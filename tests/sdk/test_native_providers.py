@@ -236,21 +236,30 @@ attempts = 0
         self.assertNotIn(reasoning, content)
 
     def test_errors_are_the_sdks_own_exceptions(self):
+        # The provider's own error, as each API writes it, reaches the SDK.
+        overloaded = {
+            "claude": ("Overloaded", "overloaded_error"),
+            "gemini": ("The model is overloaded. Please try again later.", "upstream_error"),
+        }
         for api in ("claude", "gemini"):
             with self.subTest(api=api):
-                with self.assertRaises(openai.RateLimitError):
+                with self.assertRaises(openai.RateLimitError) as limited:
                     self.client.chat.completions.create(
                         model=f"{api}-mock-429", messages=PROMPT, stream=True
                     )
+                self.assertEqual(limited.exception.body["message"], "simulated rate limit")
                 stream = self.client.chat.completions.create(
                     model=f"{api}-mock-error-midstream", messages=PROMPT, stream=True
                 )
                 received = ""
-                with self.assertRaises(openai.APIError):
+                with self.assertRaises(openai.APIError) as broken:
                     for chunk in stream:
                         for choice in chunk.choices:
                             received += choice.delta.content or ""
                 self.assertTrue(received, "the error came before any text")
+                message, kind = overloaded[api]
+                self.assertEqual(broken.exception.message, message)
+                self.assertEqual(broken.exception.type, kind)
 
 
 if __name__ == "__main__":

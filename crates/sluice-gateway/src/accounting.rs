@@ -90,7 +90,7 @@ impl Accounts {
 pub struct Estimate {
     /// The provider's model name (it picks the tokenizer).
     pub model: String,
-    /// The request as sent to the provider (its messages are the prompt).
+    /// The client's chat request (its messages are the prompt).
     pub request_body: bytes::Bytes,
     /// The text relayed before the stream ended.
     pub text: String,

@@ -8,9 +8,9 @@
 //! refused the request itself, e.g. HTTP 400) frees the slot for the next request.
 //!
 //! What counts as a failure: a retryable upstream error before anything reached the client
-//! (connect error, HTTP 429/500/502/503/504/529, first-token timeout; see
-//! `StreamError::retryable`). A stream that got as far as its first event is a success, even if
-//! it breaks later. Any success resets the count.
+//! (connect error, HTTP 429/500/502/503/504/529 or an error event saying one, first-token
+//! timeout; see `StreamError::retryable`). A stream that got as far as its first event is a
+//! success, even if it breaks later. Any success resets the count.
 //!
 //! The threshold and the cool-down are `[circuit_breaker] failures` and `cooldown` in the
 //! config (5 and 30 s by default).

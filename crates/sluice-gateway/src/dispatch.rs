@@ -8,7 +8,7 @@
 //! only while nothing has been sent to the client — the relay's commit resolved to an error, or
 //! a whole (non-streaming) answer failed — and only when it is retryable
 //! ([`StreamError::retryable`]: connect errors, HTTP 429/500/502/503/504 and Anthropic's 529,
-//! first-token timeouts). Any other failure is answered at once. Retries at one target wait an
+//! an error event saying one of those, first-token timeouts). Any other failure is answered at once. Retries at one target wait an
 //! exponential backoff from `retry.backoff` with full jitter, or the provider's `Retry-After`
 //! when it is at most `retry.max_retry_after` (a longer one moves on to the next target at
 //! once); moving on to the next target does not wait. All attempts share one deadline: the
@@ -233,6 +233,9 @@ impl Run<'_> {
                     .into_response(),
             );
         };
+        // Held from here: a target refused below releases its breaker's probe slot when the
+        // permit drops.
+        let mut permit = Permit::new(app.breakers(), &provider.name);
         let body = match provider.body(self.chat, &target.model) {
             Ok(b) => b,
             Err(BodyError::Untranslatable(e)) => {
@@ -246,7 +249,6 @@ impl Run<'_> {
                 return Some(ApiError::internal(e.0).into_response());
             }
         };
-        let mut permit = Permit::new(app.breakers(), &provider.name);
         let retry = &app.config().retry;
         for try_no in 0..=retry.attempts {
             if self.attempts > 0 {

@@ -47,7 +47,8 @@ pub struct Draft {
     pub provider_model: String,
     pub metrics: Arc<RouteMetrics>,
     pub price: Arc<TargetPrice>,
-    /// The body sent to the provider, kept to count prompt tokens if it reports no usage.
+    /// The client's chat body (whatever the provider's format), kept to count prompt tokens
+    /// if the provider reports no usage.
     pub request_body: Bytes,
     /// Provider attempts the request made, this one included.
     pub attempts: u32,

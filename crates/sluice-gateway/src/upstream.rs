@@ -170,7 +170,7 @@ fn chunk_meta(call: &Call) -> ChunkMeta {
 /// A provider's 401/403 text is replaced: it describes the gateway's own provider key (OpenAI's
 /// even quotes part of it), which is no business of the client's and must not reach logs.
 fn status_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> StreamError {
-    if matches!(status, 401 | 403) {
+    if matches!(status, 401 | 403) || is_bad_key(status, body) {
         let mut err = ErrorBody::from_message(format!(
             "the provider refused the gateway's credentials (HTTP {status})"
         ));
@@ -179,10 +179,10 @@ fn status_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Stre
         if let Ok(v) = serde_json::from_slice::<serde_json::Value>(body) {
             err.code = ErrorBody::from_json(&v).code;
         }
-        let body = err;
         return StreamError::ProviderStatus {
-            status,
-            body: Box::new(body),
+            // Counted as the refusal of credentials it is, whatever status carried it.
+            status: if status == 400 { 401 } else { status },
+            body: Box::new(err),
             retry_after,
         };
     }
@@ -208,6 +208,17 @@ fn status_error(status: u16, retry_after: Option<Duration>, body: &[u8]) -> Stre
     }
 }
 
+/// Gemini answers a wrong API key with 400 `INVALID_ARGUMENT` and the reason `API_KEY_INVALID`:
+/// that is the gateway's credentials, not the client's request.
+fn is_bad_key(status: u16, body: &[u8]) -> bool {
+    status == 400
+        && serde_json::from_slice::<serde_json::Value>(body).is_ok_and(|v| {
+            v["error"]["details"]
+                .as_array()
+                .is_some_and(|d| d.iter().any(|x| x["reason"] == "API_KEY_INVALID"))
+        })
+}
+
 /// `Retry-After`, in seconds or as an HTTP date (a date in the past means "now").
 fn retry_after(headers: &HeaderMap) -> Option<Duration> {
     let value = headers
@@ -228,6 +239,23 @@ fn retry_after(headers: &HeaderMap) -> Option<Duration> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_wrong_gemini_key_is_the_gateways_credentials() {
+        let body = br#"{"error":{"code":400,"message":"API key not valid. Please pass a valid API key.","status":"INVALID_ARGUMENT","details":[{"@type":"type.googleapis.com/google.rpc.ErrorInfo","reason":"API_KEY_INVALID","domain":"googleapis.com"}]}}"#;
+        let err = status_error(400, None, body);
+        let json = err.to_json();
+        assert_eq!(json["error"]["type"], "upstream_auth_error", "{json}");
+        assert!(!json.to_string().contains("API key not valid"), "{json}");
+        assert_eq!(err.http_status(), 502);
+        // Any other 400 is the client's.
+        let other = status_error(
+            400,
+            None,
+            br#"{"error":{"code":400,"message":"bad","status":"INVALID_ARGUMENT"}}"#,
+        );
+        assert_eq!(other.http_status(), 400);
+    }
 
     #[test]
     fn retry_after_in_seconds_or_as_a_date() {

@@ -104,6 +104,16 @@ impl PriceBook {
         self.sheets.get(provider)?.lookup(model).map(|(p, _)| p)
     }
 
+    /// The name `model` is listed and compared under: the model it is another name of (an
+    /// alias in any sheet, such as Anthropic's `claude-sonnet-4-5` for `claude-sonnet-4.5`),
+    /// else itself.
+    pub fn canonical<'a>(&'a self, model: &'a str) -> &'a str {
+        self.sheets
+            .values()
+            .find_map(|s| s.aliases.get(model))
+            .map_or(model, String::as_str)
+    }
+
     /// Where the price of `model` at `provider` came from.
     pub fn price_source(&self, provider: &str, model: &str) -> Option<Source> {
         self.sheets.get(provider)?.lookup(model).map(|&(_, s)| s)
@@ -324,6 +334,8 @@ mod tests {
             assert_eq!(book.price_source("anthropic", id), Some(Source::Builtin));
         }
         assert_eq!(book.price("holysheep", "claude-sonnet-4-5"), None);
+        assert_eq!(book.canonical("claude-sonnet-4-5"), "claude-sonnet-4.5");
+        assert_eq!(book.canonical("gpt-4.1"), "gpt-4.1");
         assert_eq!(book.billing("holysheep"), jpy("1"));
         for official in ["openai", "anthropic", "google", "deepseek"] {
             assert_eq!(book.billing(official), jpy("7.3"), "{official}");

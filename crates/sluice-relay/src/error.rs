@@ -112,9 +112,10 @@ impl StreamError {
     pub fn retryable(&self) -> bool {
         match self {
             StreamError::Connect(_) | StreamError::FirstTokenTimeout(_) => true,
-            StreamError::ProviderStatus { status, .. } => {
-                matches!(*status, 429 | 500 | 502 | 503 | 504 | 529)
-            }
+            StreamError::ProviderStatus { status, .. } => retryable_status(*status),
+            // An error event before anything reached the client (Anthropic sends an overload
+            // as `event: error` after a 200) is retried when it says the same as those statuses.
+            StreamError::ProviderEvent(body) => body.status_hint().is_some_and(retryable_status),
             _ => false,
         }
     }
@@ -148,6 +149,12 @@ impl StreamError {
     }
 }
 
+/// The HTTP statuses another attempt may fix: rate limits, server errors, overloads (Anthropic's
+/// 529).
+fn retryable_status(status: u16) -> bool {
+    matches!(status, 429 | 500 | 502 | 503 | 504 | 529)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,6 +172,23 @@ mod tests {
             json!({"error": {"message": "Tool call validation failed",
                 "type": "invalid_request_error", "code": "tool_use_failed", "status_code": 400}})
         );
+    }
+
+    #[test]
+    fn an_error_event_is_retried_when_it_says_overloaded_or_rate_limited() {
+        let event = |error: serde_json::Value| {
+            StreamError::ProviderEvent(Box::new(ErrorBody::from_json(&json!({ "error": error }))))
+        };
+        // Anthropic's overload as an event: the status rides in `status_code`.
+        assert!(
+            event(json!({"type": "overloaded_error", "message": "Overloaded",
+            "status_code": 529}))
+            .retryable()
+        );
+        // Gemini's: the status is the error's `code`.
+        assert!(event(json!({"code": 503, "message": "x", "status": "UNAVAILABLE"})).retryable());
+        assert!(!event(json!({"message": "bad", "status_code": 400})).retryable());
+        assert!(!event(json!({"message": "no status at all"})).retryable());
     }
 
     #[test]

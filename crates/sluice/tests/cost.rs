@@ -259,6 +259,15 @@ fn a_model_filter_keeps_only_that_model() {
     assert!(rows.iter().all(|r| r["model"] == "deepseek-v3.2"));
     assert_eq!(doc.amount("/rows/1/local_month"), dec("3504"));
 
+    // Anthropic's own id for Sonnet 4.5 asks for that model, at every provider listing it.
+    let doc = json(&cost(&["--json", "--model", "claude-sonnet-4-5"]));
+    let rows = doc["rows"].as_array().unwrap();
+    assert!(!rows.is_empty());
+    assert!(
+        rows.iter().all(|r| r["model"] == "claude-sonnet-4.5"),
+        "{rows:?}"
+    );
+
     let out = cost(&["--json", "--model", "no-such-model"]);
     assert_eq!(out.status.code(), Some(2));
     let line = error_line(&out);

@@ -200,3 +200,34 @@ async fn a_stream_broken_by_the_provider_ends_in_its_error_and_is_recorded() {
     assert!(row["completion_tokens"].as_u64().unwrap() > 0, "{row}");
     assert!(row["prompt_tokens"].as_u64().unwrap() > 0, "{row}");
 }
+
+/// A request the Anthropic target cannot take, arriving when its circuit is ready for a probe,
+/// gives the probe back: the next request that it can take goes to Anthropic again, not to the
+/// fallback forever.
+#[tokio::test]
+async fn an_untranslatable_request_gives_back_a_half_open_probe() {
+    let up = Proc::mock_upstream(&[]);
+    let gw = Proc::gateway(&config(
+        &up,
+        r#""broken" = [{ provider = "claude", model = "mock-500" }]
+"claude-or-local" = [{ provider = "claude", model = "claude-sonnet-4-5" }, { provider = "local", model = "mock" }]
+[circuit_breaker]
+failures = 1
+cooldown = "300ms"
+"#,
+    ));
+    let url = gw.url("/v1/chat/completions");
+    // One failure opens Anthropic's circuit.
+    assert_eq!(post(&url, &chat("broken"), &[]).await.status, 502);
+    tokio::time::sleep(std::time::Duration::from_millis(400)).await;
+    // Cooled down: this request is admitted as the probe, and cannot be translated.
+    let mut odd = chat("claude-or-local");
+    odd["logit_bias"] = json!({"1": 5});
+    let reply = post(&url, &odd, &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("x-sluice-provider"), Some("local"));
+    // The probe was given back: Anthropic is tried again, and closes its circuit.
+    let reply = post(&url, &chat("claude-or-local"), &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.header("x-sluice-provider"), Some("claude"));
+}

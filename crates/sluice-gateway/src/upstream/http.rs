@@ -53,6 +53,8 @@ enum Wire {
 pub enum ClientError {
     #[error("invalid base_url {url:?}")]
     BaseUrl { url: String },
+    #[error("a provider of kind {kind:?} has no native API client")]
+    NotNative { kind: &'static str },
     #[error(transparent)]
     Reqwest(#[from] reqwest::Error),
 }

@@ -39,6 +39,7 @@ enum Api {
 }
 
 impl NativeClient {
+    /// `provider` is of a native kind (`anthropic` or `gemini`).
     pub(super) fn new(provider: &Provider, max_response_body: usize) -> Result<Self, ClientError> {
         let mut auth = HeaderMap::new();
         let key = provider
@@ -54,7 +55,7 @@ impl NativeClient {
                     default_max_tokens: provider.default_max_tokens,
                 })
             }
-            _ => {
+            ProviderKind::Anthropic => {
                 if let Some(key) = key {
                     auth.insert("x-api-key", key);
                 }
@@ -66,6 +67,11 @@ impl NativeClient {
                     default_max_tokens: provider
                         .default_max_tokens
                         .unwrap_or(DEFAULT_ANTHROPIC_MAX_TOKENS),
+                })
+            }
+            ProviderKind::OpenAi | ProviderKind::Mock => {
+                return Err(ClientError::NotNative {
+                    kind: provider.kind.as_str(),
                 })
             }
         };

@@ -55,9 +55,11 @@ pub async fn run(args: CostArgs) -> Result<(), Failure> {
             .then(|| config.display_currency.clone())
     });
 
+    // A provider's own id for a listed model (`claude-sonnet-4-5`) asks for that model.
+    let model = args.model.as_deref().map(|m| book.canonical(m).to_owned());
     let measured = match window {
         Some(window) => {
-            Some(measure::measure(&config, &book, window, now, args.model.as_deref()).await?)
+            Some(measure::measure(&config, &book, window, now, model.as_deref()).await?)
         }
         None => None,
     };
@@ -70,10 +72,10 @@ pub async fn run(args: CostArgs) -> Result<(), Failure> {
         &book,
         input_mtok,
         output_mtok,
-        args.model.as_deref(),
+        model.as_deref(),
         display_currency.as_deref(),
     );
-    if let (Some(m), None) = (&measured, &args.model) {
+    if let (Some(m), None) = (&measured, &model) {
         comparison = restrict_models(comparison, &m.models);
     }
     if let (Some(model), true) = (&args.model, comparison.rows.is_empty()) {

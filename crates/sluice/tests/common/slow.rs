@@ -44,18 +44,29 @@ pub async fn read_slowly(sock: &mut TcpStream) -> Vec<u8> {
 
 /// The response body, de-chunked, and the text of its chat deltas.
 pub fn content_of(raw: &[u8]) -> (String, bool) {
-    let text = String::from_utf8_lossy(raw);
-    let (_head, mut rest) = text.split_once("\r\n\r\n").expect("response head");
-    let mut body = String::new();
+    // De-chunked as bytes: a character split between two HTTP chunks is whole again after.
+    let head_end = raw
+        .windows(4)
+        .position(|w| w == b"\r\n\r\n")
+        .expect("response head")
+        + 4;
+    let mut rest = &raw[head_end..];
+    let mut bytes = Vec::new();
     loop {
-        let (size, after) = rest.split_once("\r\n").expect("chunk size line");
+        let line_end = rest
+            .windows(2)
+            .position(|w| w == b"\r\n")
+            .expect("chunk size line");
+        let size = std::str::from_utf8(&rest[..line_end]).expect("ASCII size");
         let size = usize::from_str_radix(size.trim(), 16).expect("hex size");
         if size == 0 {
             break;
         }
-        body.push_str(&after[..size]);
-        rest = &after[size + 2..];
+        let data = &rest[line_end + 2..];
+        bytes.extend_from_slice(&data[..size]);
+        rest = &data[size + 2..];
     }
+    let body = String::from_utf8(bytes).expect("the body is UTF-8");
     let reply = common::Reply {
         status: 200,
         headers: Default::default(),

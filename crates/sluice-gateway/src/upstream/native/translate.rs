@@ -33,8 +33,8 @@ pub(crate) struct Translated {
     /// The translator ended the stream (done or failed), or the provider's body ended.
     ended: bool,
     /// The stream ended properly before the provider's body did: what is left of the body is
-    /// read and dropped when polled (the relay drains a finished body so its connection can
-    /// be used again).
+    /// given untranslated when polled (the relay drains a finished body, within a bound, so
+    /// its connection can be used again).
     draining: bool,
 }
 
@@ -133,8 +133,10 @@ impl Stream for Translated {
                 return Poll::Ready(Some(Ok(this.out.split().freeze())));
             }
             if this.draining {
+                // Passed on as they are: the relay only counts them, against its bound on
+                // what it drains.
                 return match this.inner.poll_next_unpin(cx) {
-                    Poll::Ready(Some(Ok(_))) => Poll::Ready(Some(Ok(Bytes::new()))),
+                    Poll::Ready(Some(Ok(rest))) => Poll::Ready(Some(Ok(rest))),
                     Poll::Ready(_) => {
                         this.draining = false;
                         Poll::Ready(None)
@@ -226,15 +228,34 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn the_rest_of_a_finished_body_is_drained() {
+    async fn the_rest_of_a_finished_body_is_passed_on_for_the_relay_to_drain() {
         let items = run(vec![
             [START, BLOCK, DELTA, END].concat().into_bytes(),
             b": trailing bytes\n\n".to_vec(),
         ])
         .await;
         assert_eq!(items.len(), 2);
-        assert!(matches!(&items[1], Ok(b) if b.is_empty()));
+        assert!(matches!(&items[1], Ok(b) if &b[..] == b": trailing bytes\n\n"));
         assert_eq!(data(&items).last().map(String::as_str), Some("[DONE]"));
+    }
+
+    #[tokio::test]
+    async fn a_gemini_stream_ends_at_its_input_even_without_a_last_blank_line() {
+        let sse = include_str!("../../../../sluice-native/fixtures/gemini/text.sse");
+        let cut = sse.trim_end_matches(['\r', '\n']).as_bytes().to_vec();
+        let inner = stream::iter([Ok(Bytes::from(cut))]);
+        let body = Translated::new(
+            Box::pin(inner),
+            Box::new(sluice_native::gemini::GeminiStream::new(meta())),
+        );
+        let items: Vec<_> = body.collect().await;
+        let events = data(&items);
+        assert_eq!(events.last().map(String::as_str), Some("[DONE]"));
+        assert!(events
+            .iter()
+            .any(|e| e.contains(r#""finish_reason":"stop""#)));
+        let usage: serde_json::Value = serde_json::from_str(&events[events.len() - 2]).unwrap();
+        assert_eq!(usage["usage"]["completion_tokens"], 39, "{usage}");
     }
 
     #[tokio::test]

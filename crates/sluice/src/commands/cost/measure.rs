@@ -61,6 +61,8 @@ pub(super) async fn measure(
                 .route(&route)
                 .and_then(|r| r.targets.iter().find(|t| t.provider == provider))
                 .map_or_else(|| route.clone(), |t| t.model.clone());
+            // A provider's own id for a listed model (an alias) counts as that model.
+            let provider_model = book.canonical(&provider_model).to_owned();
             Traffic {
                 model: route,
                 provider,
