@@ -1,0 +1,314 @@
+//! `input` (a string, or a list of items) and `instructions` as chat `messages`.
+//!
+//! Items: `message` (user, assistant, system, developer; `developer` becomes `system`),
+//! `function_call` (a tool call on an assistant message; consecutive calls, and a call right
+//! after an assistant message, share one message), `function_call_output` (a `tool`
+//! message), `reasoning` (its text, `content` if it has any else `summary`, becomes the
+//! `reasoning_content` of the assistant message that follows). Anything else is dropped and
+//! named `input.<type>`.
+
+use serde_json::{json, Map, Value};
+
+use crate::inbound::responses::error::{Dropped, InboundError};
+
+/// The chat `messages` for `input`, after a system message of `instructions` if any.
+pub(crate) fn messages(
+    input: Value,
+    instructions: Option<String>,
+    dropped: &mut Dropped,
+) -> Result<Vec<Value>, InboundError> {
+    let mut reader = Reader {
+        out: Vec::new(),
+        reasoning: None,
+        dropped,
+    };
+    if let Some(text) = instructions {
+        reader.out.push(json!({"role": "system", "content": text}));
+    }
+    match input {
+        Value::String(text) => reader.out.push(json!({"role": "user", "content": text})),
+        Value::Array(items) => {
+            for (i, item) in items.into_iter().enumerate() {
+                reader.item(item, &format!("input[{i}]"))?;
+            }
+        }
+        _ => {
+            return Err(InboundError::malformed(
+                "input",
+                "must be a string or an array of items",
+            ))
+        }
+    }
+    if reader.reasoning.is_some() {
+        // Reasoning with no assistant turn after it has nothing to ride on.
+        reader.dropped.add("input.reasoning");
+    }
+    Ok(reader.out)
+}
+
+struct Reader<'d> {
+    out: Vec<Value>,
+    /// Reasoning waiting for the next assistant message.
+    reasoning: Option<String>,
+    dropped: &'d mut Dropped,
+}
+
+impl Reader<'_> {
+    fn item(&mut self, item: Value, path: &str) -> Result<(), InboundError> {
+        let Value::Object(mut map) = item else {
+            return Err(InboundError::malformed(path, "must be an object"));
+        };
+        let kind = match map.remove("type") {
+            Some(Value::String(kind)) => kind,
+            None | Some(Value::Null) if map.contains_key("role") => "message".to_owned(),
+            _ => {
+                return Err(InboundError::malformed(
+                    format!("{path}.type"),
+                    "must be a string",
+                ))
+            }
+        };
+        match kind.as_str() {
+            "message" => self.message(map, path),
+            "function_call" => {
+                let call_id = required(&mut map, path, "call_id")?;
+                let name = required(&mut map, path, "name")?;
+                let arguments = match map.remove("arguments") {
+                    None | Some(Value::Null) => String::new(),
+                    Some(Value::String(s)) => s,
+                    Some(_) => {
+                        let param = format!("{path}.arguments");
+                        return Err(InboundError::malformed(param, "must be a string"));
+                    }
+                };
+                let call = json!({"id": call_id, "type": "function",
+                                  "function": {"name": name, "arguments": arguments}});
+                self.tool_call(call);
+                Ok(())
+            }
+            "function_call_output" => {
+                let call_id = required(&mut map, path, "call_id")?;
+                let content = match map.remove("output") {
+                    Some(Value::String(s)) => s,
+                    Some(Value::Array(parts)) => self.output_text(parts, path)?,
+                    _ => {
+                        let param = format!("{path}.output");
+                        return Err(InboundError::malformed(
+                            param,
+                            "must be a string or an array",
+                        ));
+                    }
+                };
+                self.out
+                    .push(json!({"role": "tool", "tool_call_id": call_id, "content": content}));
+                Ok(())
+            }
+            "reasoning" => {
+                if map.get("encrypted_content").is_some_and(|v| !v.is_null()) {
+                    self.dropped.add("input.reasoning.encrypted_content");
+                }
+                let mut text = texts(map.get("content"), "\n\n");
+                if text.is_empty() {
+                    text = texts(map.get("summary"), "\n\n");
+                }
+                if !text.is_empty() {
+                    match &mut self.reasoning {
+                        Some(held) => {
+                            held.push_str("\n\n");
+                            held.push_str(&text);
+                        }
+                        None => self.reasoning = Some(text),
+                    }
+                }
+                Ok(())
+            }
+            other => {
+                self.dropped.add(format!("input.{other}"));
+                Ok(())
+            }
+        }
+    }
+
+    fn message(&mut self, mut map: Map<String, Value>, path: &str) -> Result<(), InboundError> {
+        let role = required(&mut map, path, "role")?;
+        let content = match map.remove("content") {
+            Some(content @ (Value::String(_) | Value::Array(_))) => content,
+            _ => {
+                let param = format!("{path}.content");
+                return Err(InboundError::malformed(
+                    param,
+                    "must be a string or an array",
+                ));
+            }
+        };
+        match role.as_str() {
+            "user" => {
+                let content = self.user_content(content, path)?;
+                self.out.push(json!({"role": "user", "content": content}));
+            }
+            "system" | "developer" => {
+                let content = match content {
+                    Value::Array(parts) => Value::String(self.output_text(parts, path)?),
+                    text => text,
+                };
+                self.out.push(json!({"role": "system", "content": content}));
+            }
+            "assistant" => {
+                let (mut text, mut refusal) = (String::new(), String::new());
+                match content {
+                    Value::String(s) => text = s,
+                    Value::Array(parts) => {
+                        for (j, part) in parts.into_iter().enumerate() {
+                            let part_path = format!("{path}.content[{j}]");
+                            match part_type(&part, &part_path)? {
+                                "output_text" | "input_text" | "text" => {
+                                    text.push_str(&part_text(&part, "text", &part_path)?)
+                                }
+                                "refusal" => {
+                                    refusal.push_str(&part_text(&part, "refusal", &part_path)?)
+                                }
+                                other => self.dropped.add(format!("input.{other}")),
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+                let mut message = json!({"role": "assistant", "content": text});
+                if !refusal.is_empty() {
+                    message["refusal"] = refusal.into();
+                }
+                if let Some(reasoning) = self.reasoning.take() {
+                    message["reasoning_content"] = reasoning.into();
+                }
+                self.out.push(message);
+            }
+            _ => {
+                return Err(InboundError::malformed(
+                    format!("{path}.role"),
+                    "must be user, assistant, system or developer",
+                ))
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds a tool call to the assistant message just before, or to a new one.
+    fn tool_call(&mut self, call: Value) {
+        let reasoning = self.reasoning.take();
+        let last = self.out.last_mut().filter(|m| m["role"] == "assistant");
+        let message = match last {
+            Some(message) => message,
+            None => {
+                self.out.push(json!({"role": "assistant", "content": null}));
+                let Some(message) = self.out.last_mut() else {
+                    return;
+                };
+                message
+            }
+        };
+        if let Some(reasoning) = reasoning {
+            let joined = match message.get("reasoning_content").and_then(Value::as_str) {
+                Some(held) => format!("{held}\n\n{reasoning}"),
+                None => reasoning,
+            };
+            message["reasoning_content"] = joined.into();
+        }
+        match message.get_mut("tool_calls").and_then(Value::as_array_mut) {
+            Some(calls) => calls.push(call),
+            None => message["tool_calls"] = json!([call]),
+        }
+    }
+
+    /// A user message's content: a string as it is, parts translated (`input_text`,
+    /// `input_image` with a URL, `input_file` with its data); file ids name stored files the
+    /// provider cannot read, so they are dropped.
+    fn user_content(&mut self, content: Value, path: &str) -> Result<Value, InboundError> {
+        let Value::Array(parts) = content else {
+            return Ok(content);
+        };
+        let mut out = Vec::new();
+        for (j, part) in parts.into_iter().enumerate() {
+            let part_path = format!("{path}.content[{j}]");
+            match part_type(&part, &part_path)? {
+                "input_text" | "output_text" | "text" => {
+                    let text = part_text(&part, "text", &part_path)?;
+                    out.push(json!({"type": "text", "text": text}));
+                }
+                "input_image" => match part.get("image_url").and_then(Value::as_str) {
+                    Some(url) => {
+                        let mut image = json!({"url": url});
+                        if let Some(detail) = part.get("detail").and_then(Value::as_str) {
+                            image["detail"] = detail.into();
+                        }
+                        out.push(json!({"type": "image_url", "image_url": image}));
+                    }
+                    None => self.dropped.add("input.input_image.file_id"),
+                },
+                "input_file" => match part.get("file_data").and_then(Value::as_str) {
+                    Some(data) => {
+                        let mut file = json!({"file_data": data});
+                        if let Some(name) = part.get("filename").and_then(Value::as_str) {
+                            file["filename"] = name.into();
+                        }
+                        out.push(json!({"type": "file", "file": file}));
+                    }
+                    None => self.dropped.add("input.input_file.file_id"),
+                },
+                other => self.dropped.add(format!("input.{other}")),
+            }
+        }
+        Ok(Value::Array(out))
+    }
+
+    /// The text of a list of parts, joined; parts that are not text are dropped.
+    fn output_text(&mut self, parts: Vec<Value>, path: &str) -> Result<String, InboundError> {
+        let mut text = String::new();
+        for (j, part) in parts.into_iter().enumerate() {
+            let part_path = format!("{path}.content[{j}]");
+            match part_type(&part, &part_path)? {
+                "input_text" | "output_text" | "text" => {
+                    text.push_str(&part_text(&part, "text", &part_path)?)
+                }
+                other => self.dropped.add(format!("input.{other}")),
+            }
+        }
+        Ok(text)
+    }
+}
+
+fn required(map: &mut Map<String, Value>, path: &str, key: &str) -> Result<String, InboundError> {
+    match map.remove(key) {
+        Some(Value::String(s)) => Ok(s),
+        Some(Value::Null) | None => Err(InboundError::malformed(
+            format!("{path}.{key}"),
+            "is required",
+        )),
+        Some(_) => Err(InboundError::malformed(
+            format!("{path}.{key}"),
+            "must be a string",
+        )),
+    }
+}
+
+fn part_type<'p>(part: &'p Value, path: &str) -> Result<&'p str, InboundError> {
+    part.get("type")
+        .and_then(Value::as_str)
+        .ok_or_else(|| InboundError::malformed(format!("{path}.type"), "must be a string"))
+}
+
+fn part_text(part: &Value, key: &str, path: &str) -> Result<String, InboundError> {
+    match part.get(key) {
+        Some(Value::String(s)) => Ok(s.clone()),
+        _ => Err(InboundError::malformed(
+            format!("{path}.{key}"),
+            "must be a string",
+        )),
+    }
+}
+
+/// The `text` of every part in a list (reasoning's `summary` or `content`), joined by `sep`.
+fn texts(parts: Option<&Value>, sep: &str) -> String {
+    let parts = parts.and_then(Value::as_array).into_iter().flatten();
+    let texts: Vec<&str> = parts.filter_map(|p| p.get("text")?.as_str()).collect();
+    texts.join(sep)
+}
