@@ -66,8 +66,8 @@ fn a_codex_request() {
             "model": "gpt-5-codex",
             "messages": [
                 {"role": "system", "content": "<permissions>sandboxed</permissions>"},
-                {"role": "user", "content": [{"type": "text", "text": "<environment_context/>"}]},
-                {"role": "user", "content": [{"type": "text", "text": "list files"}]},
+                {"role": "user", "content": "<environment_context/>"},
+                {"role": "user", "content": "list files"},
                 {"role": "assistant", "content": null, "reasoning_content": "**Listing**",
                  "tool_calls": [
                     {"id": "call_abc", "type": "function",
@@ -77,7 +77,7 @@ fn a_codex_request() {
                 {"role": "tool", "tool_call_id": "call_abc", "content": "a.txt\nb.txt"},
                 {"role": "tool", "tool_call_id": "call_def", "content": "/w"},
                 {"role": "assistant", "content": "Two files."},
-                {"role": "user", "content": [{"type": "text", "text": "thanks"}]}
+                {"role": "user", "content": "thanks"}
             ],
             "tool_choice": "auto",
             "parallel_tool_calls": false,
@@ -232,6 +232,12 @@ fn input_items_table() {
                 "input.input_file.file_id",
                 "input.input_image.file_id",
             ],
+        ),
+        // Content whose every part is dropped is empty text, never an empty list.
+        (
+            json!([{"role": "user", "content": [{"type": "input_image", "file_id": "file_1"}]}]),
+            json!([{"role": "user", "content": ""}]),
+            vec!["input.input_image.file_id"],
         ),
         // A system message and an assistant turn with text, a refusal and reasoning.
         (

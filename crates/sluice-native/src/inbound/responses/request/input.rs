@@ -219,7 +219,8 @@ impl Reader<'_> {
         }
     }
 
-    /// A user message's content: a string as it is, parts translated (`input_text`,
+    /// A user message's content: a string as it is (as is a single text part), parts
+    /// translated (`input_text`,
     /// `input_image` with a URL, `input_file` with its data); file ids name stored files the
     /// provider cannot read, so they are dropped.
     fn user_content(&mut self, content: Value, path: &str) -> Result<Value, InboundError> {
@@ -257,7 +258,16 @@ impl Reader<'_> {
                 other => self.dropped.add(format!("input.{other}")),
             }
         }
-        Ok(Value::Array(out))
+        // One text part is written as a plain string, which every chat provider takes, and
+        // no part at all (every one dropped) as an empty one.
+        if out.is_empty() {
+            return Ok(Value::String(String::new()));
+        }
+        match <[Value; 1]>::try_from(out) {
+            Ok([part]) if part["type"] == "text" => Ok(part["text"].clone()),
+            Ok([part]) => Ok(Value::Array(vec![part])),
+            Err(out) => Ok(Value::Array(out)),
+        }
     }
 
     /// The text of a list of parts, joined; parts that are not text are dropped.
