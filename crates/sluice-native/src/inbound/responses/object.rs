@@ -51,13 +51,25 @@ impl PartKind {
     }
 }
 
-pub(crate) fn reasoning_item(id: &str, text: &str) -> Value {
+/// How `encrypted_content` carries a provider's signature of a reasoning block
+/// (`delta.reasoning_signature`: Anthropic's thinking signature, Gemini's thought signature),
+/// so that the client's next request gives it back and the provider gets the reasoning it
+/// signed; any other `encrypted_content` (OpenAI's own) means nothing to a chat provider.
+pub(crate) const SIGNATURE: &str = "sluice-signature:";
+/// The same for a redacted reasoning block's opaque data (`delta.reasoning_redacted`).
+pub(crate) const REDACTED: &str = "sluice-redacted:";
+
+pub(crate) fn reasoning_item(id: &str, text: &str, encrypted: Option<&str>) -> Value {
     let summary = if text.is_empty() {
         json!([])
     } else {
         json!([{"type": "summary_text", "text": text}])
     };
-    json!({"id": id, "type": "reasoning", "summary": summary})
+    let mut item = json!({"id": id, "type": "reasoning", "summary": summary});
+    if let Some(encrypted) = encrypted {
+        item["encrypted_content"] = encrypted.into();
+    }
+    item
 }
 
 pub(crate) fn message_item(id: &str, status: &str, parts: &[(PartKind, String)]) -> Value {

@@ -30,7 +30,7 @@ pub struct Inbound {
 /// | `message` items, roles user / assistant / system / developer | messages; `developer` → `system`; parts `input_text`/`output_text` → text, `input_image` with `image_url` → `image_url`, `input_file` with `file_data` → `file`, `refusal` → the assistant's `refusal` |
 /// | `function_call` items | `tool_calls` of an assistant message (consecutive calls share one), `call_id` kept as the call's `id` |
 /// | `function_call_output` items | `tool` messages, `call_id` → `tool_call_id` |
-/// | `reasoning` items | `reasoning_content` of the next assistant message |
+/// | `reasoning` items | `reasoning_content` of the next assistant message; the signature or redacted data the gateway's stream put in `encrypted_content` → `reasoning_signature` / `reasoning_redacted` |
 /// | `tools` of type `function` (flat) | nested `function` tools |
 /// | `tool_choice` auto / none / required / `{type: function, name}` | the same in chat's shape |
 /// | `parallel_tool_calls` | `parallel_tool_calls` (with tools only) |
@@ -42,8 +42,9 @@ pub struct Inbound {
 ///
 /// Dropped and named in [`Inbound::dropped`], never a 400 (SPEC §3): other tool types
 /// (`tools.web_search`, `tools.namespace`, …) and a `tool_choice` naming one, other item and
-/// part types (`input.<type>`), file ids, `reasoning` items' `encrypted_content` and any
-/// reasoning with no assistant turn after it, `reasoning.summary`, `text.verbosity`,
+/// part types (`input.<type>`), file ids, `encrypted_content` the gateway did not write
+/// (OpenAI's own, which no chat provider can read) and any reasoning with no assistant turn
+/// after it, `reasoning.summary`, `text.verbosity`,
 /// `store: true` (the gateway keeps nothing), and every other top-level field (`include`,
 /// `prompt_cache_key`, `client_metadata`, `metadata`, `service_tier`, `truncation`, …).
 /// `store: false` asks for what the gateway does anyway and is not named.

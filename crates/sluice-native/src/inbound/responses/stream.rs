@@ -5,7 +5,12 @@
 //! before the next opens:
 //! - reasoning (`delta.reasoning_content`, or `delta.reasoning`): `output_item.added`,
 //!   `reasoning_summary_part.added`, `reasoning_summary_text.delta`…, `…text.done`,
-//!   `…part.done`, `output_item.done`;
+//!   `…part.done`, `output_item.done`. The reasoning is the provider's whole thinking, given
+//!   as the summary. A `delta.reasoning_signature` seals the block: the item's
+//!   `encrypted_content` carries it (`sluice-signature:<signature>`), so the client's next
+//!   request gives the provider back the thinking it signed, and later reasoning is a new
+//!   item. Each `delta.reasoning_redacted` is an item with no summary whose
+//!   `encrypted_content` is `sluice-redacted:<data>`;
 //! - a message (`delta.content`, `delta.refusal`): `output_item.added`, then per content part
 //!   (`output_text` or `refusal`, a new part whenever the kind changes)
 //!   `content_part.added`, `output_text.delta`… (`refusal.delta`…), `output_text.done`
@@ -34,8 +39,11 @@ use sluice_sse::write_event;
 use super::object::{
     call_item, end_status, first_choice, message_item, reasoning_item, reasoning_text,
     reasoning_tokens, response_json, usage_json, Ending, PartKind, ResponseMeta, MAX_OUTPUT_BYTES,
+    REDACTED, SIGNATURE,
 };
 use crate::MAX_BLOCKS;
+
+mod reasoning;
 
 /// One client stream of Responses events. See the module's documentation for the events.
 #[derive(Debug)]
@@ -68,7 +76,14 @@ struct Open {
 
 #[derive(Debug)]
 enum Item {
-    Reasoning(String),
+    /// One block of reasoning: its text (with a summary part open when there is any), and,
+    /// once the provider signed the block or redacted it, its `encrypted_content`. A sealed
+    /// block takes no more text: the next reasoning is a new item.
+    Reasoning {
+        text: String,
+        part: bool,
+        encrypted: Option<String>,
+    },
     /// The parts so far; the last is open.
     Message(Vec<(PartKind, String)>),
     Call {
@@ -134,42 +149,6 @@ impl ResponsesEncoder {
             return Err(too_large(format_args!(
                 "the answer exceeds {MAX_OUTPUT_BYTES} bytes"
             )));
-        }
-        Ok(())
-    }
-
-    fn reasoning(&mut self, out: &mut BytesMut, text: &str) -> Result<(), EncodeError> {
-        self.hold(text)?;
-        if !matches!(
-            self.open,
-            Some(Open {
-                item: Item::Reasoning(_),
-                ..
-            })
-        ) {
-            self.close(out, "completed");
-            let id = self.open_item(
-                out,
-                |id| reasoning_item(id, ""),
-                Item::Reasoning(String::new()),
-            );
-            let index = self.output.len();
-            self.emit(
-                out,
-                "response.reasoning_summary_part.added",
-                json!({"item_id": id, "output_index": index, "summary_index": 0,
-                       "part": {"type": "summary_text", "text": ""}}),
-            );
-        }
-        if let Some(Open {
-            id,
-            item: Item::Reasoning(held),
-        }) = &mut self.open
-        {
-            held.push_str(text);
-            let fields = json!({"item_id": id, "output_index": self.output.len(),
-                                "summary_index": 0, "delta": text});
-            self.emit(out, "response.reasoning_summary_text.delta", fields);
         }
         Ok(())
     }
@@ -310,7 +289,7 @@ impl ResponsesEncoder {
         item: Item,
     ) -> String {
         let prefix = match item {
-            Item::Reasoning(_) => "rs",
+            Item::Reasoning { .. } => "rs",
             Item::Message(_) => "msg",
             Item::Call { .. } => "fc",
         };
@@ -332,19 +311,15 @@ impl ResponsesEncoder {
         };
         let index = self.output.len();
         let done = match item {
-            Item::Reasoning(text) => {
-                let part = json!({"type": "summary_text", "text": text});
-                self.emit(
-                    out,
-                    "response.reasoning_summary_text.done",
-                    json!({"item_id": id, "output_index": index, "summary_index": 0, "text": text}),
-                );
-                self.emit(
-                    out,
-                    "response.reasoning_summary_part.done",
-                    json!({"item_id": id, "output_index": index, "summary_index": 0, "part": part}),
-                );
-                reasoning_item(&id, &text)
+            Item::Reasoning {
+                text,
+                part,
+                encrypted,
+            } => {
+                if part {
+                    self.close_summary(out, &id, &text);
+                }
+                reasoning_item(&id, &text, encrypted.as_deref())
             }
             Item::Message(parts) => {
                 if let Some((k, t)) = parts.last() {
@@ -431,6 +406,18 @@ impl ClientEncoder for ResponsesEncoder {
         if let Some(delta) = choice.get("delta") {
             if let Some(text) = reasoning_text(delta).filter(|t| !t.is_empty()) {
                 self.reasoning(out, text)?;
+            }
+            if let Some(signature) = delta.get("reasoning_signature").and_then(Value::as_str) {
+                self.seal(out, format!("{SIGNATURE}{signature}"))?;
+            }
+            let redacted = match delta.get("reasoning_redacted") {
+                Some(Value::String(data)) => vec![data.as_str()],
+                Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+                _ => Vec::new(),
+            };
+            for data in redacted {
+                self.close(out, "completed");
+                self.seal(out, format!("{REDACTED}{data}"))?;
             }
             if let Some(text) = delta
                 .get("content")

@@ -5,12 +5,13 @@ use sluice_openai::{ErrorBody, UsagePricer};
 
 use super::object::{
     call_item, end_status, first_choice, message_item, reasoning_item, reasoning_text,
-    reasoning_tokens, response_json, usage_json, Ending, PartKind, ResponseMeta,
+    reasoning_tokens, response_json, usage_json, Ending, PartKind, ResponseMeta, SIGNATURE,
 };
 use crate::error::{ProtocolError, ResponseError};
 
 /// Translates a whole `chat.completion` (choice 0) to a Responses `response`: a `reasoning`
-/// item from `message.reasoning_content`, a `message` item from `content` (an `output_text`
+/// item from `message.reasoning_content` (its `reasoning_signature` in `encrypted_content`,
+/// as the stream writes it), a `message` item from `content` (an `output_text`
 /// part) and `refusal` (a `refusal` part), a `function_call` item per tool call (its id kept
 /// as `call_id`), in that order, as the stream writes them. The status is `completed`, or
 /// `incomplete` for a `length` or `content_filter` finish; the usage carries the gateway's
@@ -35,7 +36,10 @@ pub fn response(
     let (status, incomplete_details) = end_status(finish);
     let mut output = Vec::new();
     if let Some(text) = reasoning_text(message).filter(|t| !t.is_empty()) {
-        output.push(reasoning_item(&meta.item_id("rs", output.len()), text));
+        let signature = message.get("reasoning_signature").and_then(Value::as_str);
+        let encrypted = signature.map(|s| format!("{SIGNATURE}{s}"));
+        let id = meta.item_id("rs", output.len());
+        output.push(reasoning_item(&id, text, encrypted.as_deref()));
     }
     let mut parts = Vec::new();
     for (key, kind) in [("content", PartKind::Text), ("refusal", PartKind::Refusal)] {

@@ -4,12 +4,15 @@
 //! `function_call` (a tool call on an assistant message; consecutive calls, and a call right
 //! after an assistant message, share one message), `function_call_output` (a `tool`
 //! message), `reasoning` (its text, `content` if it has any else `summary`, becomes the
-//! `reasoning_content` of the assistant message that follows). Anything else is dropped and
+//! `reasoning_content` of the assistant message that follows, and the signature or redacted
+//! data the gateway's own stream put in `encrypted_content` its `reasoning_signature` or
+//! `reasoning_redacted`; other `encrypted_content` is dropped). Anything else is dropped and
 //! named `input.<type>`.
 
 use serde_json::{json, Map, Value};
 
 use crate::inbound::responses::error::{Dropped, InboundError};
+use crate::inbound::responses::object::{REDACTED, SIGNATURE};
 
 /// The chat `messages` for `input`, after a system message of `instructions` if any.
 pub(crate) fn messages(
@@ -19,7 +22,7 @@ pub(crate) fn messages(
 ) -> Result<Vec<Value>, InboundError> {
     let mut reader = Reader {
         out: Vec::new(),
-        reasoning: None,
+        reasoning: Pending::default(),
         dropped,
     };
     if let Some(text) = instructions {
@@ -39,17 +42,53 @@ pub(crate) fn messages(
             ))
         }
     }
-    if reader.reasoning.is_some() {
+    if !reader.reasoning.is_empty() {
         // Reasoning with no assistant turn after it has nothing to ride on.
         reader.dropped.add("input.reasoning");
     }
     Ok(reader.out)
 }
 
+/// Reasoning read from `reasoning` items, waiting for the assistant message it belongs to.
+#[derive(Debug, Default)]
+struct Pending {
+    text: Option<String>,
+    signature: Option<String>,
+    redacted: Vec<String>,
+}
+
+impl Pending {
+    fn is_empty(&self) -> bool {
+        self.text.is_none() && self.signature.is_none() && self.redacted.is_empty()
+    }
+
+    /// Puts the reasoning on `message`, after any it carries already.
+    fn apply(self, message: &mut Value) {
+        if let Some(text) = self.text {
+            let joined = match message.get("reasoning_content").and_then(Value::as_str) {
+                Some(held) => format!("{held}\n\n{text}"),
+                None => text,
+            };
+            message["reasoning_content"] = joined.into();
+        }
+        if let Some(signature) = self.signature {
+            message["reasoning_signature"] = signature.into();
+        }
+        if !self.redacted.is_empty() {
+            let mut all: Vec<Value> = match message.get_mut("reasoning_redacted") {
+                Some(Value::Array(held)) => std::mem::take(held),
+                _ => Vec::new(),
+            };
+            all.extend(self.redacted.into_iter().map(Value::String));
+            message["reasoning_redacted"] = Value::Array(all);
+        }
+    }
+}
+
 struct Reader<'d> {
     out: Vec<Value>,
     /// Reasoning waiting for the next assistant message.
-    reasoning: Option<String>,
+    reasoning: Pending,
     dropped: &'d mut Dropped,
 }
 
@@ -104,28 +143,51 @@ impl Reader<'_> {
                 Ok(())
             }
             "reasoning" => {
-                if map.get("encrypted_content").is_some_and(|v| !v.is_null()) {
-                    self.dropped.add("input.reasoning.encrypted_content");
-                }
-                let mut text = texts(map.get("content"), "\n\n");
-                if text.is_empty() {
-                    text = texts(map.get("summary"), "\n\n");
-                }
-                if !text.is_empty() {
-                    match &mut self.reasoning {
-                        Some(held) => {
-                            held.push_str("\n\n");
-                            held.push_str(&text);
-                        }
-                        None => self.reasoning = Some(text),
-                    }
-                }
+                self.reasoning_item(&map);
                 Ok(())
             }
             other => {
                 self.dropped.add(format!("input.{other}"));
                 Ok(())
             }
+        }
+    }
+
+    /// A `reasoning` item: its text (`content` if it has any, else `summary`) and the
+    /// signature or redacted data the gateway put in its `encrypted_content`, for the next
+    /// assistant message. A signature alone (Gemini may sign after the answer's text) goes on
+    /// the assistant message just before, when that has none.
+    fn reasoning_item(&mut self, map: &Map<String, Value>) {
+        let mut text = texts(map.get("content"), "\n\n");
+        if text.is_empty() {
+            text = texts(map.get("summary"), "\n\n");
+        }
+        let mut signature = None;
+        match map.get("encrypted_content") {
+            None | Some(Value::Null) => {}
+            Some(Value::String(e)) if e.starts_with(SIGNATURE) => {
+                signature = Some(e[SIGNATURE.len()..].to_owned());
+            }
+            Some(Value::String(e)) if e.starts_with(REDACTED) => {
+                self.reasoning.redacted.push(e[REDACTED.len()..].to_owned());
+            }
+            Some(_) => self.dropped.add("input.reasoning.encrypted_content"),
+        }
+        if let (true, true, Some(sig)) = (text.is_empty(), self.reasoning.is_empty(), &signature) {
+            let last = self.out.last_mut().filter(|m| m["role"] == "assistant");
+            if let Some(message) = last.filter(|m| m.get("reasoning_signature").is_none()) {
+                message["reasoning_signature"] = sig.as_str().into();
+                return;
+            }
+        }
+        if !text.is_empty() {
+            self.reasoning.text = Some(match self.reasoning.text.take() {
+                Some(held) => format!("{held}\n\n{text}"),
+                None => text,
+            });
+        }
+        if signature.is_some() {
+            self.reasoning.signature = signature;
         }
     }
 
@@ -177,9 +239,7 @@ impl Reader<'_> {
                 if !refusal.is_empty() {
                     message["refusal"] = refusal.into();
                 }
-                if let Some(reasoning) = self.reasoning.take() {
-                    message["reasoning_content"] = reasoning.into();
-                }
+                std::mem::take(&mut self.reasoning).apply(&mut message);
                 self.out.push(message);
             }
             _ => {
@@ -194,7 +254,7 @@ impl Reader<'_> {
 
     /// Adds a tool call to the assistant message just before, or to a new one.
     fn tool_call(&mut self, call: Value) {
-        let reasoning = self.reasoning.take();
+        let reasoning = std::mem::take(&mut self.reasoning);
         let last = self.out.last_mut().filter(|m| m["role"] == "assistant");
         let message = match last {
             Some(message) => message,
@@ -206,13 +266,7 @@ impl Reader<'_> {
                 message
             }
         };
-        if let Some(reasoning) = reasoning {
-            let joined = match message.get("reasoning_content").and_then(Value::as_str) {
-                Some(held) => format!("{held}\n\n{reasoning}"),
-                None => reasoning,
-            };
-            message["reasoning_content"] = joined.into();
-        }
+        reasoning.apply(message);
         match message.get_mut("tool_calls").and_then(Value::as_array_mut) {
             Some(calls) => calls.push(call),
             None => message["tool_calls"] = json!([call]),
