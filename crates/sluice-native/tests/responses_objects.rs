@@ -408,6 +408,14 @@ fn whole_answers_table() {
             Value::Null,
             vec!["reasoning"],
         ),
+        (
+            json!({"content": "a", "reasoning_content": "r", "reasoning_signature": "sig",
+                   "reasoning_redacted": ["d1", "d2"]}),
+            "stop",
+            "completed",
+            Value::Null,
+            vec!["reasoning", "reasoning", "reasoning", "message"],
+        ),
     ];
     for (message, finish, status, reason, types) in table {
         let got = whole(completion(message.clone(), finish, Value::Null));
@@ -421,6 +429,22 @@ fn whole_answers_table() {
             .collect();
         assert_eq!(kinds, types, "{message}");
         assert!(got["usage"].is_null());
+        let encrypted: Vec<&str> = got["output"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter_map(|i| i["encrypted_content"].as_str())
+            .collect();
+        if message.get("reasoning_signature").is_some() {
+            let want = [
+                "sluice-signature:sig",
+                "sluice-redacted:d1",
+                "sluice-redacted:d2",
+            ];
+            assert_eq!(encrypted, want);
+        } else {
+            assert!(encrypted.is_empty(), "{message}");
+        }
     }
 }
 

@@ -5,13 +5,14 @@ use sluice_openai::{ErrorBody, UsagePricer};
 
 use super::object::{
     call_item, end_status, first_choice, message_item, reasoning_item, reasoning_text,
-    reasoning_tokens, response_json, usage_json, Ending, PartKind, ResponseMeta, SIGNATURE,
+    reasoning_tokens, response_json, usage_json, Ending, PartKind, ResponseMeta, REDACTED,
+    SIGNATURE,
 };
 use crate::error::{ProtocolError, ResponseError};
 
 /// Translates a whole `chat.completion` (choice 0) to a Responses `response`: a `reasoning`
 /// item from `message.reasoning_content` (its `reasoning_signature` in `encrypted_content`,
-/// as the stream writes it), a `message` item from `content` (an `output_text`
+/// as the stream writes it) and one per `reasoning_redacted` block, a `message` item from `content` (an `output_text`
 /// part) and `refusal` (a `refusal` part), a `function_call` item per tool call (its id kept
 /// as `call_id`), in that order, as the stream writes them. The status is `completed`, or
 /// `incomplete` for a `length` or `content_filter` finish; the usage carries the gateway's
@@ -40,6 +41,15 @@ pub fn response(
         let encrypted = signature.map(|s| format!("{SIGNATURE}{s}"));
         let id = meta.item_id("rs", output.len());
         output.push(reasoning_item(&id, text, encrypted.as_deref()));
+    }
+    let redacted = match message.get("reasoning_redacted") {
+        Some(Value::String(data)) => vec![data.as_str()],
+        Some(Value::Array(list)) => list.iter().filter_map(Value::as_str).collect(),
+        _ => Vec::new(),
+    };
+    for data in redacted {
+        let id = meta.item_id("rs", output.len());
+        output.push(reasoning_item(&id, "", Some(&format!("{REDACTED}{data}"))));
     }
     let mut parts = Vec::new();
     for (key, kind) in [("content", PartKind::Text), ("refusal", PartKind::Refusal)] {
