@@ -360,3 +360,62 @@ proptest! {
         prop_assert_eq!(got.reasoning, want(true));
     }
 }
+
+#[test]
+fn items_past_the_bound_fail_the_stream() {
+    let mut enc = encoder();
+    let mut out = BytesMut::new();
+    let chunks = [
+        delta(json!({"reasoning_content": "a"}), None),
+        delta(json!({"content": "b"}), None),
+    ];
+    let mut failed_at = None;
+    for n in 0..=sluice_native::MAX_BLOCKS {
+        let chunk = &chunks[n % 2];
+        let summary = chunk::inspect(chunk.as_bytes()).unwrap();
+        if enc.chunk(chunk.as_bytes(), &summary, &mut out).is_err() {
+            failed_at = Some(n);
+            break;
+        }
+    }
+    assert_eq!(failed_at, Some(sluice_native::MAX_BLOCKS));
+    enc.error(&ErrorBody::from_message("too many".into()), &mut out);
+    let response = check(&events(&out));
+    let items = response["output"].as_array().unwrap().len();
+    assert_eq!(items, sluice_native::MAX_BLOCKS);
+}
+
+/// The checker itself finds a stream out of order: an item's done event missing, a sequence
+/// number skipped, two ends.
+#[test]
+fn the_checker_rejects_broken_streams() {
+    let evs = run(&[delta(json!({"content": "hi"}), Some("stop"))]);
+    let renumber = |mut evs: Vec<(String, Value)>| {
+        for (i, (_, data)) in evs.iter_mut().enumerate() {
+            data["sequence_number"] = json!(i);
+        }
+        evs
+    };
+    let mut no_done = evs.clone();
+    no_done.retain(|(n, _)| n != "response.output_item.done");
+    let mut skipped = evs.clone();
+    skipped[3].1["sequence_number"] = json!(99);
+    let mut two_ends = evs.clone();
+    two_ends.insert(2, evs.last().unwrap().clone());
+    let mut late_delta = evs.clone();
+    let delta_at = late_delta
+        .iter()
+        .position(|(n, _)| n == "response.output_text.delta")
+        .unwrap();
+    let moved = late_delta.remove(delta_at);
+    late_delta.insert(late_delta.len() - 1, moved);
+    for broken in [
+        renumber(no_done),
+        skipped,
+        renumber(two_ends),
+        renumber(late_delta),
+    ] {
+        let result = std::panic::catch_unwind(|| check(&broken));
+        assert!(result.is_err(), "{broken:?}");
+    }
+}

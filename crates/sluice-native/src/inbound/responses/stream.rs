@@ -156,18 +156,15 @@ impl ResponsesEncoder {
     fn text(&mut self, out: &mut BytesMut, kind: PartKind, text: &str) -> Result<(), EncodeError> {
         self.hold(text)?;
         if !matches!(
-            self.open,
+            &self.open,
             Some(Open {
                 item: Item::Message(_),
                 ..
             })
         ) {
             self.close(out, "completed");
-            self.open_item(
-                out,
-                |id| message_item(id, "in_progress", &[]),
-                Item::Message(Vec::new()),
-            );
+            let item = Item::Message(Vec::new());
+            self.open_item(out, |id| message_item(id, "in_progress", &[]), item)?;
         }
         let index = self.output.len();
         let Some(Open {
@@ -177,48 +174,40 @@ impl ResponsesEncoder {
         else {
             return Ok(());
         };
-        let id = id.clone();
+        let mut events = Vec::with_capacity(4);
         if parts.last().map(|(k, _)| *k) != Some(kind) {
-            if let Some((k, t)) = parts.last() {
-                let done = part_done(&id, index, parts.len() - 1, *k, t);
-                for (event, fields) in done {
-                    self.emit(out, event, fields);
-                }
+            if parts.len() >= MAX_BLOCKS {
+                return Err(too_large(format_args!(
+                    "more than {MAX_BLOCKS} content parts"
+                )));
             }
-            let Some(Open {
-                item: Item::Message(parts),
-                ..
-            }) = &mut self.open
-            else {
-                return Ok(());
-            };
+            if let Some((k, t)) = parts.last() {
+                events.extend(part_done(id, index, parts.len() - 1, *k, t));
+            }
             parts.push((kind, String::new()));
-            let fields = json!({"item_id": id, "output_index": index,
-                                "content_index": parts.len() - 1, "part": kind.part("")});
-            self.emit(out, "response.content_part.added", fields);
+            events.push((
+                "response.content_part.added",
+                json!({"item_id": id, "output_index": index,
+                       "content_index": parts.len() - 1, "part": kind.part("")}),
+            ));
         }
-        let Some(Open {
-            item: Item::Message(parts),
-            ..
-        }) = &mut self.open
-        else {
-            return Ok(());
-        };
         let content_index = parts.len() - 1;
         if let Some((_, held)) = parts.last_mut() {
             held.push_str(text);
         }
-        let (event, mut fields) = match kind {
-            PartKind::Text => ("response.output_text.delta", json!({"logprobs": []})),
-            PartKind::Refusal => ("response.refusal.delta", json!({})),
+        let mut fields = json!({"item_id": id, "output_index": index,
+                                "content_index": content_index, "delta": text});
+        let event = match kind {
+            PartKind::Text => {
+                fields["logprobs"] = json!([]);
+                "response.output_text.delta"
+            }
+            PartKind::Refusal => "response.refusal.delta",
         };
-        if let Value::Object(map) = &mut fields {
-            map.insert("item_id".into(), id.into());
-            map.insert("output_index".into(), index.into());
-            map.insert("content_index".into(), content_index.into());
-            map.insert("delta".into(), text.into());
+        events.push((event, fields));
+        for (event, fields) in events {
+            self.emit(out, event, fields);
         }
-        self.emit(out, event, fields);
         Ok(())
     }
 
@@ -239,9 +228,6 @@ impl ResponsesEncoder {
             if self.closed_calls.contains(&index) {
                 return Ok(());
             }
-            if self.closed_calls.len() >= MAX_BLOCKS {
-                return Err(too_large(format_args!("more than {MAX_BLOCKS} tool calls")));
-            }
             self.close(out, "completed");
             let call_id = match fragment.get("id").and_then(Value::as_str) {
                 Some(id) if !id.is_empty() => id.to_owned(),
@@ -258,7 +244,7 @@ impl ResponsesEncoder {
                 out,
                 |id| call_item(id, "in_progress", &call_id, name, ""),
                 item,
-            );
+            )?;
         }
         self.hold(name)?;
         self.hold(args)?;
@@ -281,13 +267,20 @@ impl ResponsesEncoder {
         Ok(())
     }
 
-    /// Opens an item: `added` is the item as `output_item.added` shows it. Returns its id.
+    /// Opens an item: `added` is the item as `output_item.added` shows it. Past
+    /// [`MAX_BLOCKS`] items the stream fails, so a provider alternating tiny deltas of
+    /// reasoning and text cannot grow the output by an item per byte.
     fn open_item(
         &mut self,
         out: &mut BytesMut,
         added: impl FnOnce(&str) -> Value,
         item: Item,
-    ) -> String {
+    ) -> Result<(), EncodeError> {
+        if self.output.len() >= MAX_BLOCKS {
+            return Err(too_large(format_args!(
+                "more than {MAX_BLOCKS} output items"
+            )));
+        }
         let prefix = match item {
             Item::Reasoning { .. } => "rs",
             Item::Message(_) => "msg",
@@ -297,11 +290,8 @@ impl ResponsesEncoder {
         let id = self.meta.item_id(prefix, index);
         let fields = json!({"output_index": index, "item": added(&id)});
         self.emit(out, "response.output_item.added", fields);
-        self.open = Some(Open {
-            id: id.clone(),
-            item,
-        });
-        id
+        self.open = Some(Open { id, item });
+        Ok(())
     }
 
     /// Closes the open item, if any, with its done events.

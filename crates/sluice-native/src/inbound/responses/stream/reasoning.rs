@@ -24,7 +24,7 @@ impl ResponsesEncoder {
         );
         if !open_block {
             self.close(out, "completed");
-            self.open_reasoning(out);
+            self.open_reasoning(out)?;
         }
         let index = self.output.len();
         let Some(Open {
@@ -73,7 +73,7 @@ impl ResponsesEncoder {
         );
         if !open_block {
             self.close(out, "completed");
-            self.open_reasoning(out);
+            self.open_reasoning(out)?;
         }
         if let Some(Open {
             item: Item::Reasoning {
@@ -87,13 +87,13 @@ impl ResponsesEncoder {
         Ok(())
     }
 
-    fn open_reasoning(&mut self, out: &mut BytesMut) {
+    fn open_reasoning(&mut self, out: &mut BytesMut) -> Result<(), EncodeError> {
         let item = Item::Reasoning {
             text: String::new(),
             part: false,
             encrypted: None,
         };
-        self.open_item(out, |id| reasoning_item(id, "", None), item);
+        self.open_item(out, |id| reasoning_item(id, "", None), item)
     }
 
     /// The events that close a block's summary part.
