@@ -117,6 +117,13 @@ fn request_fields_table() {
     let user = json!([{"role": "user", "content": "hi"}]);
     // (request fields, chat fields expected beside model and messages, dropped)
     let table: Vec<(Value, Value, Vec<&str>)> = vec![
+        // Names the API does not publish are `other`, so clients cannot grow the labels.
+        (
+            json!({"x_made_up": 1, "y_made_up": 2, "tools": [{"type": "z_tool"}],
+                   "reasoning": {"effort": null, "z": 1}, "text": {"z": 1}}),
+            json!({}),
+            vec!["other", "reasoning.other", "text.other", "tools.other"],
+        ),
         (json!({}), json!({}), vec![]),
         (
             json!({"instructions": "be brief"}),
@@ -261,6 +268,11 @@ fn input_items_table() {
                     {"id": "c1", "type": "function", "function": {"name": "f", "arguments": "{}"}}]},
                 {"role": "tool", "tool_call_id": "c1", "content": "ok"}]),
             vec!["input.input_image"],
+        ),
+        (
+            json!([{"type": "z_item"}, {"role": "user", "content": [{"type": "z_part"}]}]),
+            json!([{"role": "user", "content": ""}]),
+            vec!["input.other"],
         ),
         // Items chat has no counterpart for; reasoning with nothing after it.
         (

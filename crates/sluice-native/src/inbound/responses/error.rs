@@ -78,16 +78,89 @@ impl fmt::Display for InboundError {
 impl std::error::Error for InboundError {}
 
 /// The names of what a translation could not carry (fields, tool types, item types), each
-/// once, for the gateway's metric: low-cardinality names such as `include`,
-/// `tools.web_search` or `input.reasoning.encrypted_content`, never a value from the request.
+/// once, for the gateway's metric. Names come from a fixed vocabulary, so a client cannot
+/// grow the metric's label set: a field or type the Responses API does not publish is named
+/// `other` (`tools.other`, `input.other`).
 #[derive(Debug, Default)]
 pub(crate) struct Dropped(pub Vec<String>);
 
+/// The Responses API's top-level fields that have no chat counterpart.
+const FIELDS: &[&str] = &[
+    "background",
+    "client_metadata",
+    "context_management",
+    "include",
+    "max_tool_calls",
+    "metadata",
+    "prompt",
+    "prompt_cache_key",
+    "prompt_cache_retention",
+    "safety_identifier",
+    "service_tier",
+    "stream_options",
+    "top_logprobs",
+    "truncation",
+];
+
+/// The Responses API's tool, tool-choice, item and content-part types.
+const TYPES: &[&str] = &[
+    "allowed_tools",
+    "apply_patch",
+    "apply_patch_call",
+    "apply_patch_call_output",
+    "code_interpreter",
+    "code_interpreter_call",
+    "compaction",
+    "computer_call",
+    "computer_call_output",
+    "computer_use",
+    "computer_use_preview",
+    "custom",
+    "custom_tool_call",
+    "custom_tool_call_output",
+    "file_search",
+    "file_search_call",
+    "image_generation",
+    "image_generation_call",
+    "input_audio",
+    "input_file",
+    "input_image",
+    "item_reference",
+    "local_shell",
+    "local_shell_call",
+    "local_shell_call_output",
+    "mcp",
+    "mcp_approval_request",
+    "mcp_approval_response",
+    "mcp_call",
+    "mcp_list_tools",
+    "namespace",
+    "shell",
+    "shell_call",
+    "shell_call_output",
+    "tool_search",
+    "web_search",
+    "web_search_call",
+    "web_search_preview",
+];
+
 impl Dropped {
+    /// A name of the crate's own making (`store`, `input.reasoning.encrypted_content`).
     pub fn add(&mut self, name: impl AsRef<str>) {
         let name = name.as_ref();
         if !self.0.iter().any(|n| n == name) {
             self.0.push(name.to_owned());
         }
+    }
+
+    /// A top-level field the request had.
+    pub fn field(&mut self, key: &str) {
+        self.add(if FIELDS.contains(&key) { key } else { "other" });
+    }
+
+    /// A type the request named, under `prefix` (`tools`, `input`, `tool_choice`).
+    pub fn kind(&mut self, prefix: &str, kind: &str) {
+        let kind = if TYPES.contains(&kind) { kind } else { "other" };
+        self.add(format!("{prefix}.{kind}"));
     }
 }

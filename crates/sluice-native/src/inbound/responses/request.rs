@@ -16,7 +16,9 @@ pub struct Inbound {
     /// The client asked for a stream.
     pub stream: bool,
     /// What the request had that the chat request cannot carry, each named once (`include`,
-    /// `tools.web_search`, `input.reasoning.encrypted_content`, …), for the gateway's metric.
+    /// `tools.web_search`, `input.reasoning.encrypted_content`, …), for the gateway's metric:
+    /// names from a fixed vocabulary, anything the Responses API does not publish being
+    /// `other` (`tools.other`), so no client can grow the metric's labels.
     pub dropped: Vec<String>,
 }
 
@@ -103,7 +105,7 @@ pub fn request(body: &[u8]) -> Result<Inbound, InboundError> {
             "user" => {
                 chat.insert("user".into(), string(value, "user")?.into());
             }
-            _ => dropped.add(key),
+            _ => dropped.field(&key),
         }
     }
     let model = model.ok_or_else(|| InboundError::malformed("model", "is required"))?;
@@ -180,7 +182,7 @@ fn read_tools(value: Value, dropped: &mut Dropped) -> Result<Vec<Value>, Inbound
             }
         };
         if kind != "function" {
-            dropped.add(format!("tools.{kind}"));
+            dropped.kind("tools", &kind);
             continue;
         }
         let mut function = Map::new();
@@ -224,7 +226,7 @@ fn read_tool_choice(value: Value, dropped: &mut Dropped) -> Result<Option<Value>
                 )),
             },
             Some(kind) => {
-                dropped.add(format!("tool_choice.{kind}"));
+                dropped.kind("tool_choice", kind);
                 Ok(None)
             }
             None => Err(InboundError::malformed(
@@ -253,7 +255,7 @@ fn reasoning(
                 chat.insert("reasoning_effort".into(), effort.into());
             }
             "summary" | "generate_summary" => dropped.add("reasoning.summary"),
-            _ => dropped.add(format!("reasoning.{key}")),
+            _ => dropped.add("reasoning.other"),
         }
     }
     Ok(())
@@ -298,7 +300,8 @@ fn text(
                     }
                 }
             }
-            _ => dropped.add(format!("text.{key}")),
+            "verbosity" => dropped.add("text.verbosity"),
+            _ => dropped.add("text.other"),
         }
     }
     Ok(())

@@ -7,7 +7,7 @@
 //! `reasoning_content` of the assistant message that follows, and the signature or redacted
 //! data the gateway's own stream put in `encrypted_content` its `reasoning_signature` or
 //! `reasoning_redacted`; other `encrypted_content` is dropped). Anything else is dropped and
-//! named `input.<type>`.
+//! named `input.<type>` (`input.other` for a type the API does not publish).
 
 use serde_json::{json, Map, Value};
 
@@ -147,7 +147,7 @@ impl Reader<'_> {
                 Ok(())
             }
             other => {
-                self.dropped.add(format!("input.{other}"));
+                self.dropped.kind("input", other);
                 Ok(())
             }
         }
@@ -229,7 +229,7 @@ impl Reader<'_> {
                                 "refusal" => {
                                     refusal.push_str(&part_text(&part, "refusal", &part_path)?)
                                 }
-                                other => self.dropped.add(format!("input.{other}")),
+                                other => self.dropped.kind("input", other),
                             }
                         }
                     }
@@ -309,7 +309,7 @@ impl Reader<'_> {
                     }
                     None => self.dropped.add("input.input_file.file_id"),
                 },
-                other => self.dropped.add(format!("input.{other}")),
+                other => self.dropped.kind("input", other),
             }
         }
         // One text part is written as a plain string, which every chat provider takes, and
@@ -333,7 +333,7 @@ impl Reader<'_> {
                 "input_text" | "output_text" | "text" => {
                     text.push_str(&part_text(&part, "text", &part_path)?)
                 }
-                other => self.dropped.add(format!("input.{other}")),
+                other => self.dropped.kind("input", other),
             }
         }
         Ok(text)
