@@ -274,6 +274,14 @@ fn input_items_table() {
             json!([{"role": "user", "content": ""}]),
             vec!["input.other"],
         ),
+        // Reasoning never rides on another turn's assistant message.
+        (
+            json!([{"type": "reasoning", "summary": [{"type": "summary_text", "text": "old"}]},
+                   {"role": "user", "content": "q"},
+                   {"role": "assistant", "content": "a"}]),
+            json!([{"role": "user", "content": "q"}, {"role": "assistant", "content": "a"}]),
+            vec!["input.reasoning"],
+        ),
         // Items chat has no counterpart for; reasoning with nothing after it.
         (
             json!([{"role": "user", "content": "q"},

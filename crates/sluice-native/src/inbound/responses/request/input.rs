@@ -93,6 +93,14 @@ struct Reader<'d> {
 }
 
 impl Reader<'_> {
+    /// A message that is not the assistant's: reasoning still waiting belonged to a turn that
+    /// had no assistant message, and must not ride on a later one.
+    fn end_turn(&mut self) {
+        if !std::mem::take(&mut self.reasoning).is_empty() {
+            self.dropped.add("input.reasoning");
+        }
+    }
+
     fn item(&mut self, item: Value, path: &str) -> Result<(), InboundError> {
         let Value::Object(mut map) = item else {
             return Err(InboundError::malformed(path, "must be an object"));
@@ -138,6 +146,7 @@ impl Reader<'_> {
                         ));
                     }
                 };
+                self.end_turn();
                 self.out
                     .push(json!({"role": "tool", "tool_call_id": call_id, "content": content}));
                 Ok(())
@@ -206,6 +215,7 @@ impl Reader<'_> {
         match role.as_str() {
             "user" => {
                 let content = self.user_content(content, path)?;
+                self.end_turn();
                 self.out.push(json!({"role": "user", "content": content}));
             }
             "system" | "developer" => {
@@ -213,6 +223,7 @@ impl Reader<'_> {
                     Value::Array(parts) => Value::String(self.output_text(parts, path)?),
                     text => text,
                 };
+                self.end_turn();
                 self.out.push(json!({"role": "system", "content": content}));
             }
             "assistant" => {
