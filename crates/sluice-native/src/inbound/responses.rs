@@ -7,7 +7,11 @@
 //! - [`response`]: a whole `chat.completion` → a Responses `response` object.
 //!
 //! The translation is stateless, as the gateway is: `previous_response_id` and `conversation`
-//! are refused ([`InboundErrorKind::Stateful`]), `store: true` is dropped.
+//! are refused ([`InboundErrorKind::Stateful`]), `store: true` is dropped. What a stateless
+//! client must carry from one turn to the next rides in the items it gives back: tool calls
+//! keep the provider's ids as `call_id`, and a reasoning block the provider signed (Anthropic,
+//! Gemini) keeps its signature in `encrypted_content`, so the next turn gives the provider the
+//! thinking it signed.
 
 mod error;
 mod object;
