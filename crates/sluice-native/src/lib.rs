@@ -1,6 +1,7 @@
 //! Translation between OpenAI's chat completions, Sluice's internal format, and the native APIs
 //! of Anthropic (Messages, `POST /v1/messages`) and Google (Gemini `generateContent` and
-//! `streamGenerateContent?alt=sse`).
+//! `streamGenerateContent?alt=sse`); and, inbound, between client APIs the gateway serves and
+//! chat completions ([`inbound`]).
 //!
 //! Each provider module has the same three parts:
 //! - `request`: a client's chat-completions body → the provider's JSON body, or a
@@ -31,8 +32,18 @@
 //!
 //! A whole answer's `message` carries the same fields, accumulated.
 //!
+//! # The other direction: client APIs served through chat completions
+//!
+//! [`inbound`] holds one module per client API the gateway serves by translation:
+//! [`inbound::responses`] (OpenAI's Responses API) reads the client's request into a chat
+//! request, naming what it could not carry instead of refusing it, writes the client's stream
+//! from the provider's chat chunks with a [`ClientEncoder`](sluice_openai::ClientEncoder),
+//! and translates a whole `chat.completion`.
+//!
 //! **Architecture invariants:** pure: no IO, no async runtime, no HTTP types, no clock, no
-//! money. Translation never buffers an answer: each provider event yields its chunks at once.
+//! money. Translation never buffers an answer: each provider event yields its chunks at once;
+//! the one exception is an inbound API whose last event repeats the whole answer (the
+//! Responses API), kept up to [`inbound::responses::MAX_OUTPUT_BYTES`].
 //! Bounded: a stream tracks at most [`MAX_BLOCKS`] content blocks or tool calls.
 
 pub mod anthropic;
@@ -40,6 +51,7 @@ mod chat;
 mod chunk;
 mod error;
 pub mod gemini;
+pub mod inbound;
 mod usage;
 
 pub use chat::IGNORED_FIELDS;
