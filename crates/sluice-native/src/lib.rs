@@ -40,6 +40,7 @@ mod chat;
 mod chunk;
 mod error;
 pub mod gemini;
+pub mod inbound;
 mod usage;
 
 pub use chat::IGNORED_FIELDS;
