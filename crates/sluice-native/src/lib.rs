@@ -31,6 +31,16 @@
 //!
 //! A whole answer's `message` carries the same fields, accumulated.
 //!
+//! # The other way: client APIs served through chat completions
+//!
+//! [`inbound`] holds the client APIs other than chat completions. [`inbound::messages`]
+//! serves Anthropic's Messages API from any provider: a Messages request becomes a chat
+//! request (what cannot be carried is dropped and named, never refused, since agents send
+//! such fields on every turn), the provider's chat chunks become Anthropic's event stream
+//! through [`inbound::messages::MessagesEncoder`] (a `sluice_openai::ClientEncoder`), and a
+//! whole completion becomes a `message`. Thinking and its signatures travel in the extra
+//! fields above, so a conversation that reaches an Anthropic provider keeps them.
+//!
 //! **Architecture invariants:** pure: no IO, no async runtime, no HTTP types, no clock, no
 //! money. Translation never buffers an answer: each provider event yields its chunks at once.
 //! Bounded: a stream tracks at most [`MAX_BLOCKS`] content blocks or tool calls.

@@ -49,6 +49,8 @@ enum Endpoint {
 ///   `input` as JSON text; `thinking` → `reasoning_content` and `reasoning_signature`,
 ///   `redacted_thinking` → `reasoning_redacted` (a string, or a list for several): the fields
 ///   this crate's Anthropic translation sends back, so the signed thinking survives a turn.
+///   Several thinking blocks in one turn are joined, with the last signature; an empty
+///   signature (thinking from a provider that signs nothing) is not sent.
 /// - `tools`: custom tools (`input_schema`, `description`, `strict`) → function tools;
 ///   server tools (`web_search`, `bash`, `text_editor`, `computer`, …) are dropped.
 ///   `tool_choice` `auto`/`any`/`tool`/`none` → `auto`/`required`/named/`none`, dropped when

@@ -251,8 +251,11 @@ fn assistant(
             "thinking" => {
                 let t = take_string(&mut map, "thinking", &path)?;
                 reasoning.get_or_insert_with(String::new).push_str(&t);
-                if let Some(Value::String(s)) = map.remove("signature") {
-                    signature = Some(s);
+                // Thinking streamed from a provider that signs nothing comes back with an
+                // empty signature, which no provider can check: it is not sent.
+                match map.remove("signature") {
+                    Some(Value::String(s)) if !s.is_empty() => signature = Some(s),
+                    _ => {}
                 }
             }
             "redacted_thinking" => redacted.push(take_string(&mut map, "data", &path)?),

@@ -189,6 +189,7 @@ fn content_blocks_become_parts() {
             {"type": "text", "text": "", "citations": [1]}
         ]},
         {"role": "assistant", "content": [
+            {"type": "thinking", "thinking": "unsigned", "signature": ""},
             {"type": "redacted_thinking", "data": "abc"},
             {"type": "server_tool_use", "id": "srv_1", "name": "web_search", "input": {}},
             {"type": "tool_use", "id": "toolu_B", "name": "ls", "input": {}}
@@ -213,6 +214,7 @@ fn content_blocks_become_parts() {
                 {"type": "text", "text": "notes"}
             ]},
             {"role": "assistant", "content": null, "reasoning_redacted": "abc",
+             "reasoning_content": "unsigned",
              "tool_calls": [{"id": "toolu_B", "type": "function",
                 "function": {"name": "ls", "arguments": "{}"}}]},
             {"role": "tool", "tool_call_id": "toolu_B", "content": "Error: denied"},
@@ -385,4 +387,47 @@ fn count_tokens_needs_no_max_tokens_and_never_streams() {
     assert!(!inbound.stream);
     assert_eq!(inbound.dropped, ["stream"]);
     assert!(request(body.to_string().as_bytes()).is_err());
+}
+
+/// What a Messages client sent reaches an Anthropic provider through this crate's own
+/// translation with its thinking, signature, redacted thinking and tool ids intact.
+#[test]
+fn a_round_trip_to_an_anthropic_provider_keeps_thinking_and_tool_ids() {
+    let body = json!({
+        "model": "claude-x", "max_tokens": 32000, "thinking": {"type": "adaptive"},
+        "system": "Be brief.",
+        "messages": [
+            {"role": "user", "content": "List files"},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "Use ls.", "signature": "EqQB=="},
+                {"type": "redacted_thinking", "data": "opaque"},
+                {"type": "tool_use", "id": "toolu_9", "name": "ls", "input": {"dir": "."}}]},
+            {"role": "user", "content": [
+                {"type": "tool_result", "tool_use_id": "toolu_9", "content": "a.txt"}]}
+        ],
+        "tools": [{"name": "ls", "input_schema": {"type": "object"}}]
+    });
+    let inbound = request(body.to_string().as_bytes()).unwrap();
+    let opts = crate::anthropic::AnthropicOptions {
+        default_max_tokens: 4096,
+    };
+    let out = crate::anthropic::request(&inbound.body, "claude-x", &opts).unwrap();
+    let out: Value = serde_json::from_slice(&out).unwrap();
+    assert_eq!(
+        out["system"],
+        json!([{"type": "text", "text": "Be brief."}])
+    );
+    assert_eq!(out["thinking"]["type"], "enabled");
+    assert_eq!(
+        out["messages"],
+        json!([
+            {"role": "user", "content": [{"type": "text", "text": "List files"}]},
+            {"role": "assistant", "content": [
+                {"type": "thinking", "thinking": "Use ls.", "signature": "EqQB=="},
+                {"type": "redacted_thinking", "data": "opaque"},
+                {"type": "tool_use", "id": "toolu_9", "name": "ls", "input": {"dir": "."}}]},
+            {"role": "user", "content": [{"type": "tool_result", "tool_use_id": "toolu_9",
+                "content": [{"type": "text", "text": "a.txt"}]}]}
+        ])
+    );
 }
