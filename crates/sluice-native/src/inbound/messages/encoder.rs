@@ -170,13 +170,13 @@ impl MessagesEncoder {
             .index
             .and_then(|i| i.get().parse::<u32>().ok())
             .unwrap_or(u32::try_from(position).unwrap_or(u32::MAX));
-        let arguments = call.function.as_ref().and_then(|f| f.arguments.text());
+        let arguments = call.function.0.as_ref().and_then(|f| f.arguments.text());
         if self.open != Some(Block::Tool(index)) {
             if self.tools.contains(&index) || self.tools.len() >= MAX_BLOCKS {
                 return;
             }
             self.tools.push(index);
-            let name = call.function.as_ref().and_then(|f| f.name.0);
+            let name = call.function.0.as_ref().and_then(|f| f.name.0);
             let name = name.map_or("\"\"", RawValue::get);
             let id = call.id.text();
             self.open(
@@ -200,7 +200,7 @@ impl MessagesEncoder {
     }
 
     fn choice(&mut self, choice: &ChoiceView<'_>, out: &mut BytesMut) {
-        if let Some(delta) = &choice.delta {
+        if let Some(delta) = &choice.delta.0 {
             let reasoning = delta.reasoning_content.text().or(delta.reasoning.text());
             if let Some(text) = reasoning {
                 self.open_thinking(out);
@@ -235,7 +235,7 @@ impl MessagesEncoder {
             {
                 self.text(text, out);
             }
-            for (position, call) in delta.tool_calls.iter().flatten().enumerate() {
+            for (position, call) in entries(&delta.tool_calls) {
                 self.tool(position, call, out);
             }
         }
@@ -258,14 +258,10 @@ impl ClientEncoder for MessagesEncoder {
             return Ok(Merge::No);
         }
         let chunk: ChunkView<'_> = serde_json::from_slice(payload)?;
-        let first = chunk
-            .choices
-            .iter()
-            .enumerate()
-            .find(|(position, c)| match c.index {
-                Some(i) => i.get() == "0",
-                None => *position == 0,
-            });
+        let first = entries(&chunk.choices).find(|(position, c)| match c.index {
+            Some(i) => i.get() == "0",
+            None => *position == 0,
+        });
         let Some((_, choice)) = first else {
             return Ok(Merge::No);
         };
@@ -328,8 +324,8 @@ impl<'de: 'a, 'a> Deserialize<'de> for Lit<'a> {
 struct ChunkView<'a> {
     #[serde(default, borrow)]
     id: Lit<'a>,
-    #[serde(default, borrow, deserialize_with = "list")]
-    choices: Vec<ChoiceView<'a>>,
+    #[serde(default, borrow)]
+    choices: Lenient<Vec<Lenient<ChoiceView<'a>>>>,
 }
 
 #[derive(Deserialize)]
@@ -337,7 +333,7 @@ struct ChoiceView<'a> {
     #[serde(default, borrow)]
     index: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    delta: Option<DeltaView<'a>>,
+    delta: Lenient<DeltaView<'a>>,
     #[serde(default, borrow)]
     finish_reason: Lit<'a>,
 }
@@ -357,7 +353,7 @@ struct DeltaView<'a> {
     #[serde(default, borrow)]
     reasoning_redacted: Option<&'a RawValue>,
     #[serde(default, borrow)]
-    tool_calls: Option<Vec<ToolView<'a>>>,
+    tool_calls: Lenient<Vec<Lenient<ToolView<'a>>>>,
 }
 
 #[derive(Deserialize)]
@@ -367,7 +363,7 @@ struct ToolView<'a> {
     #[serde(default, borrow)]
     id: Lit<'a>,
     #[serde(default, borrow)]
-    function: Option<FunctionView<'a>>,
+    function: Lenient<FunctionView<'a>>,
 }
 
 #[derive(Deserialize)]
@@ -378,11 +374,29 @@ struct FunctionView<'a> {
     arguments: Lit<'a>,
 }
 
-/// A list that may be `null`.
-fn list<'de, D, T>(de: D) -> Result<T, D::Error>
-where
-    D: Deserializer<'de>,
-    T: Deserialize<'de> + Default,
-{
-    Ok(Option::<T>::deserialize(de)?.unwrap_or_default())
+/// A value read if it has the expected shape, else absent: a chunk the relay could inspect
+/// is never refused for a field of an odd shape.
+#[derive(Debug)]
+struct Lenient<T>(Option<T>);
+
+impl<T> Default for Lenient<T> {
+    fn default() -> Self {
+        Lenient(None)
+    }
+}
+
+impl<'de, T: Deserialize<'de>> Deserialize<'de> for Lenient<T> {
+    fn deserialize<D: Deserializer<'de>>(de: D) -> Result<Self, D::Error> {
+        let raw = <&'de RawValue>::deserialize(de)?;
+        Ok(Lenient(serde_json::from_str(raw.get()).ok()))
+    }
+}
+
+/// The entries of a lenient list that have the expected shape.
+fn entries<T>(list: &Lenient<Vec<Lenient<T>>>) -> impl Iterator<Item = (usize, &T)> {
+    list.0
+        .iter()
+        .flatten()
+        .enumerate()
+        .filter_map(|(i, e)| Some((i, e.0.as_ref()?)))
 }
