@@ -4,16 +4,21 @@
 //! equivalent OpenAI chunk (what the relay does to every chunk of an OpenAI provider). The
 //! `+inspect` rows add the relay's own read of the translated chunk (a stream's `Inspector`,
 //! as the relay reads them), so they are the whole per-chunk work of a native stream.
+//! `inbound/messages_text_delta` is the other way: the OpenAI chunk written as an Anthropic
+//! `content_block_delta` for a `/v1/messages` client by `MessagesEncoder`.
 //!
 //! Run with `cargo bench -p sluice-native --bench translate`.
 
 use std::hint::black_box;
 
+use bytes::BytesMut;
 use criterion::{criterion_group, criterion_main, Criterion, Throughput};
 use sluice_native::anthropic::AnthropicStream;
 use sluice_native::gemini::GeminiStream;
+use sluice_native::inbound::messages::MessagesEncoder;
 use sluice_native::{ChunkMeta, Chunks, NativeStream};
 use sluice_openai::chunk::{self, Inspector};
+use sluice_openai::ClientEncoder;
 
 const OPENAI: &[u8] = br#"{"id":"chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL","object":"chat.completion.chunk","created":1727346168,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_5050236cbd","choices":[{"index":0,"delta":{"content":" weather"},"logprobs":null,"finish_reason":null}]}"#;
 
@@ -91,6 +96,18 @@ fn per_chunk(c: &mut Criterion) {
             })
         });
     }
+    let summary = chunk::inspect(OPENAI).unwrap();
+    let mut encoder = MessagesEncoder::new("claude-sonnet-4-5", None);
+    let mut frames = BytesMut::new();
+    group.bench_function("inbound/messages_text_delta", |b| {
+        b.iter(|| {
+            frames.clear();
+            encoder
+                .chunk(black_box(OPENAI), &summary, &mut frames)
+                .unwrap();
+            frames.len()
+        })
+    });
     group.finish();
 }
 

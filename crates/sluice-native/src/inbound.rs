@@ -1,4 +1,6 @@
-//! The client APIs the gateway serves besides chat completions, translated to and from its
-//! internal chat-completions format.
+//! Client APIs other than chat completions, translated to and from Sluice's internal format:
+//! a client's request becomes a chat-completions request, and the provider's chat chunks (or
+//! whole completion) become the client's own stream (or answer).
 
+pub mod messages;
 pub mod responses;

@@ -32,13 +32,19 @@
 //!
 //! A whole answer's `message` carries the same fields, accumulated.
 //!
-//! # The other direction: client APIs served through chat completions
+//! # The other way: client APIs served through chat completions
 //!
-//! [`inbound`] holds one module per client API the gateway serves by translation:
-//! [`inbound::responses`] (OpenAI's Responses API) reads the client's request into a chat
-//! request, naming what it could not carry instead of refusing it, writes the client's stream
-//! from the provider's chat chunks with a [`ClientEncoder`](sluice_openai::ClientEncoder),
-//! and translates a whole `chat.completion`.
+//! [`inbound`] holds one module per client API the gateway serves by translation. Each reads
+//! the client's request into a chat request (what cannot be carried is dropped and named,
+//! never refused, since agents send such fields on every turn), writes the client's stream
+//! from the provider's chat chunks with a [`ClientEncoder`](sluice_openai::ClientEncoder), and
+//! translates a whole `chat.completion`:
+//! - [`inbound::messages`]: Anthropic's Messages API ([`inbound::messages::MessagesEncoder`]);
+//!   thinking and its signatures travel in the extra fields above, so a conversation that
+//!   reaches an Anthropic provider keeps them.
+//! - [`inbound::responses`]: OpenAI's Responses API ([`inbound::responses::ResponsesEncoder`]);
+//!   it keeps no state: tool-call ids and reasoning signatures ride in the items the client
+//!   sends back.
 //!
 //! **Architecture invariants:** pure: no IO, no async runtime, no HTTP types, no clock, no
 //! money. Translation never buffers an answer: each provider event yields its chunks at once;
