@@ -307,9 +307,11 @@ impl Run<'_> {
                 headers: self.headers.clone(),
             };
             let result = if self.chat.stream {
-                attempt.stream(self.format, self.request_total).await
+                attempt.stream(&self.format, self.request_total).await
             } else {
-                attempt.complete(self.deadline, self.request_total).await
+                attempt
+                    .complete(&self.format, self.deadline, self.request_total)
+                    .await
             };
             match result {
                 Ok(res) => {

@@ -47,6 +47,16 @@ impl ApiError {
         )
     }
 
+    /// An error of `status` with `body` as its document (`{"error":{…}}`).
+    pub fn with_body(status: u16, body: sluice_openai::ErrorBody) -> Self {
+        ApiError {
+            status: StatusCode::from_u16(status).unwrap_or(StatusCode::BAD_REQUEST),
+            body: Box::new(body.to_json()),
+            retry_after: None,
+            provider: None,
+        }
+    }
+
     /// A field the route's provider API has no equivalent for: OpenAI's 400 naming it in
     /// `param`.
     pub fn untranslatable(err: &sluice_native::TranslateError) -> Self {

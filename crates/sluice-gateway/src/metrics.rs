@@ -26,8 +26,8 @@ use sluice_types::StreamErrorKind;
 use tokio::time::Instant;
 
 use self::labels::{
-    LimitedLabels, ProviderLabels, ReasonLabels, RequestLabels, RetryLabels, RouteLabels,
-    UpstreamErrorLabels, NO_PROVIDER, UNKNOWN_MODEL,
+    DroppedLabels, LimitedLabels, ProviderLabels, ReasonLabels, RequestLabels, RetryLabels,
+    RouteLabels, UpstreamErrorLabels, NO_PROVIDER, UNKNOWN_MODEL,
 };
 use self::registry::Families;
 use crate::breaker::{Breakers, CircuitState};
@@ -152,6 +152,19 @@ impl Metrics {
                 reason,
             })
             .inc();
+    }
+
+    /// Counts the fields an inbound API's request had that its translation dropped.
+    pub fn inbound_dropped(&self, api: &'static str, fields: &[String]) {
+        for field in fields {
+            self.families
+                .inbound_dropped
+                .get_or_create(&DroppedLabels {
+                    api,
+                    field: field.as_str().into(),
+                })
+                .inc();
+        }
     }
 
     /// Streams being relayed now (`sluice_active_streams`).

@@ -4,5 +4,6 @@ pub mod chat;
 pub mod health;
 pub mod metrics;
 pub mod models;
+pub mod responses;
 pub mod stream_chat;
 pub mod usage;

@@ -34,6 +34,7 @@ pub fn app(state: AppState) -> Router<()> {
     let cors = Cors::new(&state.config().cors.allow_origins);
     Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
+        .route("/v1/responses", post(crate::routes::responses::create))
         .route("/v1/models", get(models::list))
         .route("/v1/usage", get(crate::routes::usage::report))
         .route("/stream/chat", get(stream_chat::stream_chat))

@@ -9,7 +9,6 @@ use axum::body::Body;
 use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
-use sluice_openai::pricing::price_usage_in_chunk;
 use sluice_openai::UsagePricer;
 use sluice_relay::{Connect, End, Outcome, RelayConfig, StreamError};
 use tokio::sync::oneshot;
@@ -64,7 +63,7 @@ impl Attempt<'_> {
     /// failure that came before anything was sent. `request_total` bounds the whole request.
     pub async fn stream(
         self,
-        format: ClientFormat,
+        format: &ClientFormat,
         request_total: Duration,
     ) -> Result<Response, Failed> {
         let app = self.app;
@@ -134,6 +133,7 @@ impl Attempt<'_> {
     /// priced; or the failure.
     pub async fn complete(
         self,
+        format: &ClientFormat,
         deadline: Instant,
         request_total: Duration,
     ) -> Result<Response, Failed> {
@@ -173,12 +173,18 @@ impl Attempt<'_> {
         let summary = sluice_openai::inspect(&done.body).ok();
         let usage = summary.and_then(|s| s.usage.or(s.vendor_usage));
         draft.whole_ended(sent, Ok(usage)).record(self.app);
-        // The client's usage carries the gateway's cost, as on the stream's usage chunk.
-        let body = match usage.and_then(|u| price.price(&u)) {
-            Some(priced) => price_usage_in_chunk(&done.body, &priced)
-                .map(Bytes::from)
-                .unwrap_or(done.body),
-            None => done.body,
+        let body = match format.whole(done.body, usage.as_ref(), &*price) {
+            Ok(body) => body,
+            // Recorded as served (the provider answered); the client's format cannot say it.
+            Err(err) => {
+                let err = match err {
+                    sluice_native::ResponseError::Provider(body) => {
+                        StreamError::ProviderEvent(body)
+                    }
+                    sluice_native::ResponseError::Protocol(p) => StreamError::Protocol(p.0),
+                };
+                return Ok(ApiError::from_stream(&err, &provider.name).into_response());
+            }
         };
         let content_type = HeaderValue::from_str(&done.content_type)
             .unwrap_or(HeaderValue::from_static("application/json"));

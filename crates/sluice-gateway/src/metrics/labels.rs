@@ -43,6 +43,14 @@ pub(super) struct LimitedLabels {
     pub reason: &'static str,
 }
 
+/// A field or tool type an inbound API's translation could not carry: the API (`responses`,
+/// `messages`) and the field's name from the translation's fixed vocabulary.
+#[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
+pub(super) struct DroppedLabels {
+    pub api: &'static str,
+    pub field: Arc<str>,
+}
+
 /// A refused key, by why.
 #[derive(Debug, Clone, Hash, PartialEq, Eq, EncodeLabelSet)]
 pub(super) struct ReasonLabels {

@@ -9,8 +9,8 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::labels::{
-    LimitedLabels, ProviderLabels, ReasonLabels, RequestLabels, RetryLabels, RouteLabels,
-    TokenLabels, UpstreamErrorLabels,
+    DroppedLabels, LimitedLabels, ProviderLabels, ReasonLabels, RequestLabels, RetryLabels,
+    RouteLabels, TokenLabels, UpstreamErrorLabels,
 };
 
 /// Buckets for latencies of LLM requests, in seconds: from sub-millisecond gateway work to
@@ -68,6 +68,7 @@ pub(super) struct Families {
     pub fallbacks: Family<ProviderLabels, Counter>,
     pub circuit_open: Family<ProviderLabels, Gauge>,
     pub limited: Family<LimitedLabels, Counter>,
+    pub inbound_dropped: Family<DroppedLabels, Counter>,
     pub auth_failures: Family<ReasonLabels, Counter>,
     /// The limiter's figures, brought up to date when the exposition is rendered.
     pub limit_store_up: Gauge,
@@ -100,6 +101,7 @@ impl Families {
             fallbacks: Family::default(),
             circuit_open: Family::default(),
             limited: Family::default(),
+            inbound_dropped: Family::default(),
             auth_failures: Family::default(),
             limit_store_up: Gauge::default(),
             limit_store_errors: Counter::default(),
@@ -226,6 +228,12 @@ impl Families {
             "Requests refused by their key's limits, by key id and limit: rpm, tpm, too_large, \
              budget, model (not on the key's allow-list), unavailable (limits not checkable)",
             self.limited.clone(),
+        );
+        r.register(
+            "sluice_inbound_dropped_fields",
+            "Request fields and tool types an inbound API's translation to chat completions \
+             could not carry and dropped, by API (responses, messages) and field",
+            self.inbound_dropped.clone(),
         );
         r.register(
             "sluice_auth_failures",
