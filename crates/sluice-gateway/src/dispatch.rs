@@ -143,6 +143,7 @@ pub async fn chat(
             return refusing.response;
         }
     };
+    let protocol = protocol_headers(&ctx.client_headers, &format);
     let mut run = Run {
         app,
         chat: &chat,
@@ -152,6 +153,7 @@ pub async fn chat(
         at_ms: unix_ms(),
         request_total,
         deadline: ctx.started + request_total,
+        protocol,
         headers: forwarded_headers(&ctx.client_headers),
         attempts: 0,
         out_of_time: false,
@@ -202,6 +204,8 @@ struct Run<'a> {
     request_total: Duration,
     deadline: Instant,
     headers: HeaderMap,
+    /// Headers of a native API the client sent for its provider (`anthropic-beta`).
+    protocol: HeaderMap,
     /// Provider attempts made so far.
     attempts: u32,
     /// The deadline left no room for another attempt.
@@ -236,7 +240,7 @@ impl Run<'_> {
         // Held from here: a target refused below releases its breaker's probe slot when the
         // permit drops.
         let mut permit = Permit::new(app.breakers(), &provider.name);
-        let body = match provider.body(self.chat, &target.model) {
+        let body = match provider.body(self.chat, &target.model, self.format.messages_body()) {
             Ok(b) => b,
             Err(BodyError::Untranslatable(e)) => {
                 // This target cannot take the request; another of the route may.
@@ -305,6 +309,7 @@ impl Run<'_> {
                 },
                 body: body.clone(),
                 headers: self.headers.clone(),
+                protocol: self.protocol.clone(),
             };
             let result = if self.chat.stream {
                 attempt.stream(&self.format, self.request_total).await
@@ -397,6 +402,18 @@ impl Drop for Run<'_> {
 
 #[cfg(test)]
 mod tests;
+
+/// A Messages client's `anthropic-beta` flags, for an Anthropic provider its request is passed
+/// through to.
+fn protocol_headers(client: &HeaderMap, format: &ClientFormat) -> HeaderMap {
+    let mut out = HeaderMap::new();
+    if format.messages_body().is_some() {
+        for value in client.get_all("anthropic-beta") {
+            out.append("anthropic-beta", value.clone());
+        }
+    }
+    out
+}
 
 fn error_response(err: &StreamError, provider: &str, attempts: u32) -> Response {
     let mut res = ApiError::from_stream(err, provider).into_response();

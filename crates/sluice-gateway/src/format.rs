@@ -2,6 +2,7 @@
 //! stateful encoder the relay writes a stream through, and writes a whole answer.
 
 use bytes::Bytes;
+use sluice_native::inbound::messages;
 use sluice_native::inbound::responses::{self, ResponseMeta};
 use sluice_native::ResponseError;
 use sluice_openai::encode::{ChatChunks, SimpleChat};
@@ -19,6 +20,13 @@ pub enum ClientFormat {
     SimpleChat,
     /// `/v1/responses`: OpenAI's Responses events, translated from the chat stream.
     Responses(ResponseMeta),
+    /// `/v1/messages`: Anthropic's Messages events, translated from the chat stream. `raw` is
+    /// the client's own Messages body, passed through to Anthropic providers as it is.
+    Messages {
+        model: String,
+        id: String,
+        raw: Bytes,
+    },
 }
 
 impl ClientFormat {
@@ -33,6 +41,18 @@ impl ClientFormat {
             ClientFormat::Responses(meta) => {
                 Box::new(responses::ResponsesEncoder::new(meta.clone(), pricer))
             }
+            ClientFormat::Messages { model, id, .. } => Box::new(messages::MessagesEncoder::new(
+                model.clone(),
+                Some(id.clone()),
+            )),
+        }
+    }
+
+    /// The client's own Messages body, for a provider that speaks the Messages API.
+    pub fn messages_body(&self) -> Option<&Bytes> {
+        match self {
+            ClientFormat::Messages { raw, .. } => Some(raw),
+            _ => None,
         }
     }
 
@@ -56,6 +76,9 @@ impl ClientFormat {
             }
             ClientFormat::Responses(meta) => {
                 responses::response(&completion, meta, Some(pricer)).map(Bytes::from)
+            }
+            ClientFormat::Messages { model, .. } => {
+                messages::response(&completion, model).map(Bytes::from)
             }
         }
     }

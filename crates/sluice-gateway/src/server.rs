@@ -1,8 +1,8 @@
 //! The HTTP server: the router with its layers, and serving until a shutdown signal.
 //!
 //! Layer order, outermost first: request id → allowed hosts (`[server] allowed_hosts`, against
-//! DNS rebinding) → CORS (by route: `Cors`) → auth (a gateway key on `/v1/*` and `/stream/*`:
-//! `crate::auth`) → the route's handler. Connections are accepted and timed in `listen` and
+//! DNS rebinding) → CORS (by route: `Cors`) → Anthropic-shaped errors on `/v1/messages*` →
+//! auth (a gateway key on `/v1/*` and `/stream/*`: `crate::auth`) → the route's handler. Connections are accepted and timed in `listen` and
 //! `conn`.
 //! Nothing here compresses: SSE must leave as soon as it is written.
 
@@ -35,6 +35,11 @@ pub fn app(state: AppState) -> Router<()> {
     Router::new()
         .route("/v1/chat/completions", post(chat::chat_completions))
         .route("/v1/responses", post(crate::routes::responses::create))
+        .route("/v1/messages", post(crate::routes::messages::create))
+        .route(
+            "/v1/messages/count_tokens",
+            post(crate::routes::messages::count_tokens),
+        )
         .route("/v1/models", get(models::list))
         .route("/v1/usage", get(crate::routes::usage::report))
         .route("/stream/chat", get(stream_chat::stream_chat))
@@ -47,6 +52,9 @@ pub fn app(state: AppState) -> Router<()> {
         .layer(middleware::from_fn_with_state(
             state.clone(),
             crate::auth::authenticate,
+        ))
+        .layer(middleware::from_fn(
+            crate::routes::messages::anthropic_errors,
         ))
         .layer(middleware::from_fn_with_state(cors, Cors::apply))
         .layer(middleware::from_fn_with_state(

@@ -55,6 +55,9 @@ pub struct Call {
     pub body: Bytes,
     /// The client's headers that are passed on (the simulated provider's controls).
     pub headers: HeaderMap,
+    /// Headers of the provider's own API the client sent, for a request passed through to it
+    /// (`anthropic-beta`).
+    pub protocol: HeaderMap,
 }
 
 /// Why a request cannot be sent to a provider.
@@ -113,9 +116,25 @@ impl ProviderClient {
 
     /// The body of `chat` for this provider's model `model`: OpenAI's with the model renamed
     /// and usage asked for (`ChatRequest::body_for`), or translated to the provider's API.
-    pub fn body(&self, chat: &ChatRequest, model: &str) -> Result<Bytes, BodyError> {
+    /// A Messages client's own body (`messages`) goes to an Anthropic provider as it is, with
+    /// the provider's model name: nothing the chat request could not carry (cache breakpoints,
+    /// beta fields) is lost on the way.
+    pub fn body(
+        &self,
+        chat: &ChatRequest,
+        model: &str,
+        messages: Option<&Bytes>,
+    ) -> Result<Bytes, BodyError> {
         match &self.transport {
-            Transport::Native(c) => c.body(chat.raw(), model).map_err(BodyError::Untranslatable),
+            Transport::Native(c) => match messages.filter(|_| c.speaks_messages()) {
+                Some(raw) => {
+                    let name = serde_json::Value::from(model).to_string();
+                    sluice_openai::rewrite::set_top_level(raw, "model", Some(&name))
+                        .map(Bytes::from)
+                        .map_err(|e| BodyError::Rewrite(RequestError(e.to_string())))
+                }
+                None => c.body(chat.raw(), model).map_err(BodyError::Untranslatable),
+            },
             Transport::OpenAi(_) | Transport::Simulated(_) => {
                 chat.body_for(model).map_err(BodyError::Rewrite)
             }
@@ -125,10 +144,14 @@ impl ProviderClient {
     /// Starts a streaming request; the future resolves once the provider answered.
     pub fn stream(&self, call: Call) -> Connect {
         match &self.transport {
-            Transport::OpenAi(c) => c.stream(CHAT_COMPLETIONS, call.body, call.headers),
+            Transport::OpenAi(c) => c.stream(CHAT_COMPLETIONS, call.body, extra(call.headers)),
             Transport::Native(c) => {
                 let meta = chunk_meta(&call);
-                c.stream(&call.model, meta, call.body, call.headers)
+                let extra = http::Extra {
+                    client: call.headers,
+                    protocol: call.protocol,
+                };
+                c.stream(&call.model, meta, call.body, extra)
             }
             Transport::Simulated(s) => s.stream(call.body, call.headers),
         }
@@ -139,10 +162,17 @@ impl ProviderClient {
         let total = self.timeouts.total;
         let fut = async {
             match &self.transport {
-                Transport::OpenAi(c) => c.complete(CHAT_COMPLETIONS, call.body, call.headers).await,
+                Transport::OpenAi(c) => {
+                    c.complete(CHAT_COMPLETIONS, call.body, extra(call.headers))
+                        .await
+                }
                 Transport::Native(c) => {
                     let meta = chunk_meta(&call);
-                    c.complete(&call.model, meta, call.body, call.headers).await
+                    let extra = http::Extra {
+                        client: call.headers,
+                        protocol: call.protocol,
+                    };
+                    c.complete(&call.model, meta, call.body, extra).await
                 }
                 Transport::Simulated(s) => s.complete(call.body, call.headers).await,
             }
@@ -155,6 +185,14 @@ impl ProviderClient {
 
 pub use http::ClientError;
 pub use simulated::MockHandle;
+
+/// The client's controls, and nothing of a native API's, for an OpenAI-compatible provider.
+fn extra(client: HeaderMap) -> http::Extra {
+    http::Extra {
+        client,
+        protocol: HeaderMap::new(),
+    }
+}
 
 /// What a translated answer says of itself where the provider does not: OpenAI's id shape
 /// around the gateway's request id, the provider's model name, the time now.

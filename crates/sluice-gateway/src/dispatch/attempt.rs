@@ -56,6 +56,8 @@ pub(super) struct Attempt<'a> {
     pub body: Bytes,
     /// The client's headers that are passed on (the simulated provider's controls).
     pub headers: HeaderMap,
+    /// Headers of the provider's API the client sent for it (`anthropic-beta`).
+    pub protocol: HeaderMap,
 }
 
 impl Attempt<'_> {
@@ -96,6 +98,7 @@ impl Attempt<'_> {
             request_id: draft.request_id.clone(),
             body: self.body,
             headers: self.headers,
+            protocol: self.protocol,
         };
         let connect = mark_sent(provider.stream(call), sent.clone());
         let (handoff, failure) = Handoff::new(app.clone());
@@ -146,6 +149,7 @@ impl Attempt<'_> {
             request_id: self.draft.request_id.clone(),
             body: self.body,
             headers: self.headers,
+            protocol: self.protocol,
         };
         // If the client leaves while the provider works, this future is dropped with the
         // provider's request: the guard records the request then.

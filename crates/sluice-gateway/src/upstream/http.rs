@@ -48,6 +48,17 @@ enum Wire {
     },
 }
 
+/// Headers a request adds to the provider's own.
+#[derive(Debug, Default)]
+pub(super) struct Extra {
+    /// The client's controls of the simulated provider (`x-mock-*`): sent only to a provider
+    /// on this machine's loopback.
+    pub client: HeaderMap,
+    /// Headers of the provider's own API that the client sent for it (`anthropic-beta` on a
+    /// Messages request passed through to Anthropic).
+    pub protocol: HeaderMap,
+}
+
 /// The provider could not be set up.
 #[derive(Debug, thiserror::Error)]
 pub enum ClientError {
@@ -124,11 +135,17 @@ impl HttpClient {
         })
     }
 
-    fn headers(&self, extra: HeaderMap, accept: &'static str) -> HeaderMap {
+    /// The request's headers: the provider's own, `protocol` (headers of the provider's API
+    /// the client chose, such as `anthropic-beta`), and the client's `extra` controls only for
+    /// a provider on this machine's loopback.
+    fn headers(&self, extra: Extra, accept: &'static str) -> HeaderMap {
         let mut headers = self.base_headers.clone();
         headers.insert(header::ACCEPT, HeaderValue::from_static(accept));
+        for (name, value) in extra.protocol.iter() {
+            headers.insert(name.clone(), value.clone());
+        }
         if self.local {
-            for (name, value) in extra.iter() {
+            for (name, value) in extra.client.iter() {
                 headers.insert(name.clone(), value.clone());
             }
         }
@@ -136,7 +153,7 @@ impl HttpClient {
     }
 
     /// POSTs `body` to `path` (under the base URL: `/chat/completions`) for an SSE stream.
-    pub(super) fn stream(&self, path: &str, body: Bytes, extra: HeaderMap) -> Connect {
+    pub(super) fn stream(&self, path: &str, body: Bytes, extra: Extra) -> Connect {
         let headers = self.headers(extra, "text/event-stream");
         match &self.wire {
             Wire::Plain { client, base_path } => {
@@ -186,7 +203,7 @@ impl HttpClient {
         &self,
         path: &str,
         body: Bytes,
-        extra: HeaderMap,
+        extra: Extra,
     ) -> Result<Completion, StreamError> {
         let headers = self.headers(extra, "application/json");
         let limit = self.max_response_body;

@@ -19,7 +19,7 @@ use sluice_native::gemini::{GeminiOptions, GeminiStream};
 use sluice_native::{ChunkMeta, NativeStream, ResponseError, TranslateError};
 use sluice_relay::{Connect, StreamError, UpstreamBody};
 
-use super::http::{ClientError, HttpClient};
+use super::http::{ClientError, Extra, HttpClient};
 use super::Completion;
 use translate::Translated;
 
@@ -81,6 +81,12 @@ impl NativeClient {
         })
     }
 
+    /// Whether the provider speaks Anthropic's Messages API (a Messages client's own request
+    /// can be passed to it).
+    pub(super) fn speaks_messages(&self) -> bool {
+        matches!(self.api, Api::Anthropic(_))
+    }
+
     /// The client's chat body (`chat`) as the provider's, for its model `model`.
     pub(super) fn body(&self, chat: &[u8], model: &str) -> Result<Bytes, TranslateError> {
         let body = match &self.api {
@@ -95,8 +101,11 @@ impl NativeClient {
         model: &str,
         meta: ChunkMeta,
         body: Bytes,
-        headers: HeaderMap,
+        mut extra: Extra,
     ) -> Connect {
+        if !self.speaks_messages() {
+            extra.protocol.clear();
+        }
         let (path, translator): (String, Box<dyn NativeStream>) = match &self.api {
             Api::Anthropic(_) => ("/messages".to_owned(), Box::new(AnthropicStream::new(meta))),
             Api::Gemini(_) => (
@@ -107,7 +116,7 @@ impl NativeClient {
                 Box::new(GeminiStream::new(meta)),
             ),
         };
-        let connect = self.http.stream(&path, body, headers);
+        let connect = self.http.stream(&path, body, extra);
         Box::pin(async move {
             let inner = connect.await?;
             Ok(Box::pin(Translated::new(inner, translator)) as UpstreamBody)
@@ -119,13 +128,16 @@ impl NativeClient {
         model: &str,
         meta: ChunkMeta,
         body: Bytes,
-        headers: HeaderMap,
+        mut extra: Extra,
     ) -> Result<Completion, StreamError> {
+        if !self.speaks_messages() {
+            extra.protocol.clear();
+        }
         let path = match &self.api {
             Api::Anthropic(_) => "/messages".to_owned(),
             Api::Gemini(_) => format!("/models/{}:generateContent", model_path(model)),
         };
-        let answer = self.http.complete(&path, body, headers).await?;
+        let answer = self.http.complete(&path, body, extra).await?;
         let translated = match &self.api {
             Api::Anthropic(_) => sluice_native::anthropic::response(&answer.body, &meta),
             Api::Gemini(_) => sluice_native::gemini::response(&answer.body, &meta),
