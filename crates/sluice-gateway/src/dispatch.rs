@@ -195,8 +195,13 @@ async fn serve(app: &AppState, ctx: RequestCtx, job: Job<'_>) -> Response {
         }
     }
     if run.attempts == 0 {
-        // Every target's circuit is open: probe the one whose cool-down ends first.
-        if let Some((_, target)) = denied.iter().min_by_key(|(until, _)| *until) {
+        // Every target's circuit is open: probe the one whose cool-down ends first, among
+        // those that serve the request's API if any does.
+        let serves = |t: &Target| {
+            app.provider(&t.provider)
+                .is_some_and(|p| p.serves(job.api()))
+        };
+        if let Some((_, target)) = denied.iter().min_by_key(|(until, t)| (!serves(t), *until)) {
             breakers.force_probe(&target.provider);
             if let Some(res) = run.target(target).await {
                 return res;

@@ -150,12 +150,15 @@ impl ProviderClient {
         request: &EmbeddingsRequest,
         model: &str,
     ) -> Result<Bytes, BodyError> {
-        match &self.transport {
-            Transport::Native(_) => Err(BodyError::NoEmbeddings),
-            Transport::OpenAi(_) | Transport::Simulated(_) => {
-                request.body_for(model).map_err(BodyError::Rewrite)
-            }
+        if !self.serves(Api::Embeddings) {
+            return Err(BodyError::NoEmbeddings);
         }
+        request.body_for(model).map_err(BodyError::Rewrite)
+    }
+
+    /// Whether this provider serves `api` (native providers have no embeddings).
+    pub fn serves(&self, api: Api) -> bool {
+        api == Api::ChatCompletions || !matches!(self.transport, Transport::Native(_))
     }
 
     /// Starts a streaming chat request; the future resolves once the provider answered.
