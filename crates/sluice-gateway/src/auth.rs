@@ -118,7 +118,10 @@ fn refuse(app: &AppState, req: &Request, failure: AuthFailure) -> Response {
 
 /// Routes whose requests reach a provider and are billed, so their refusals have ledger rows.
 fn is_billable(path: &str) -> bool {
-    matches!(path, "/v1/chat/completions" | "/stream/chat")
+    matches!(
+        path,
+        "/v1/chat/completions" | "/v1/embeddings" | "/stream/chat"
+    )
 }
 
 #[cfg(test)]

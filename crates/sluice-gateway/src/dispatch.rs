@@ -1,6 +1,7 @@
-//! A chat request's way from its route to a provider and back: which targets are tried, in
-//! which order, how often and when ([`attempt`] does one try; [`backoff`] says how long to
-//! wait before the next).
+//! A request's way from its route to a provider and back: which targets are tried, in which
+//! order, how often and when ([`attempt`] does one try; [`backoff`] says how long to wait
+//! before the next). Chat completions ([`chat`]) and embeddings ([`embeddings`]) take the same
+//! way; a [`Job`] says what differs between them.
 //!
 //! **Retries and fallback.** The route's targets are tried in order. At each target the request
 //! is tried once and then retried up to `retry.attempts` times (so `attempts = 2` allows three
@@ -26,20 +27,21 @@
 
 mod attempt;
 mod backoff;
+mod job;
 
 use std::time::Duration;
 
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use sluice_config::Target;
-use sluice_native::TranslateError;
-use sluice_openai::ChatRequest;
+use sluice_openai::{ChatRequest, EmbeddingsRequest};
 use sluice_relay::StreamError;
 use sluice_types::unix_ms;
 use tokio::time::Instant;
 
 use self::attempt::{Attempt, Failed};
 use self::backoff::Jitter;
+use self::job::Job;
 use crate::auth::Caller;
 use crate::breaker::{Admission, Permit};
 use crate::ending::{Draft, Ending};
@@ -108,25 +110,40 @@ pub async fn chat(
     chat: ChatRequest,
     format: ClientFormat,
 ) -> Response {
-    let Some(route) = app.config().route(&chat.model) else {
+    let job = Job::Chat {
+        request: &chat,
+        format,
+    };
+    serve(app, ctx, job).await
+}
+
+/// Serves an embeddings request on its route: its targets that serve embeddings, with the
+/// retries, fallback and breakers of a whole chat answer.
+pub async fn embeddings(app: &AppState, ctx: RequestCtx, request: EmbeddingsRequest) -> Response {
+    serve(app, ctx, Job::Embeddings(&request)).await
+}
+
+async fn serve(app: &AppState, ctx: RequestCtx, job: Job<'_>) -> Response {
+    let Some(route) = app.config().route(job.model()) else {
         Ending::refused(
             Refused::NotFound,
             ctx.id.as_str(),
             ctx.started,
-            &chat.model,
+            job.model(),
             404,
         )
         .with_key(ctx.caller.key_id())
         .with_client_id(ctx.client_id.as_ref())
         .record(app);
-        return ApiError::unknown_model(&chat.model).into_response();
+        return ApiError::unknown_model(job.model()).into_response();
     };
     let request_total = app.provider(&route.targets[0].provider).map_or_else(
         || sluice_config::Timeouts::default().total,
         |p| p.timeouts.total,
     );
     // The one admission point of a key's limits: the model is known, no provider tried yet.
-    let hold = match limits::admit(app, &ctx.caller, &route.model, &chat, request_total).await {
+    let tokens = job.reserve(app.config().limits.default_max_tokens);
+    let hold = match limits::admit(app, &ctx.caller, &route.model, tokens, request_total).await {
         Ok(hold) => hold,
         Err(refusing) => {
             let status = refusing.response.status().as_u16();
@@ -134,7 +151,7 @@ pub async fn chat(
                 refusing.why,
                 ctx.id.as_str(),
                 ctx.started,
-                &chat.model,
+                job.model(),
                 status,
             )
             .with_key(ctx.caller.key_id())
@@ -143,11 +160,10 @@ pub async fn chat(
             return refusing.response;
         }
     };
-    let protocol = protocol_headers(&ctx.client_headers, &format);
+    let protocol = protocol_headers(&ctx.client_headers, job.messages_body().is_some());
     let mut run = Run {
         app,
-        chat: &chat,
-        format,
+        job,
         id: ctx.id.as_str().to_owned(),
         started: ctx.started,
         at_ms: unix_ms(),
@@ -163,7 +179,7 @@ pub async fn chat(
         key_id: ctx.caller.key_id().map(str::to_owned),
         client_id: ctx.client_id.clone(),
         hold,
-        untranslatable: None,
+        unservable: None,
     };
     let breakers = app.breakers();
     let mut denied: Vec<(Instant, &Target)> = Vec::new();
@@ -181,8 +197,11 @@ pub async fn chat(
         }
     }
     if run.attempts == 0 {
-        // Every target's circuit is open: probe the one whose cool-down ends first.
-        if let Some((_, target)) = denied.iter().min_by_key(|(until, _)| *until) {
+        // Every target's circuit is open: probe the one whose cool-down ends first, among
+        // those that serve the request's API if any does.
+        let api = run.job.api();
+        let serves = |t: &Target| app.provider(&t.provider).is_some_and(|p| p.serves(api));
+        if let Some((_, target)) = denied.iter().min_by_key(|(until, t)| (!serves(t), *until)) {
             breakers.force_probe(&target.provider);
             if let Some(res) = run.target(target).await {
                 return res;
@@ -195,8 +214,7 @@ pub async fn chat(
 /// One request's attempts across its route's targets.
 struct Run<'a> {
     app: &'a AppState,
-    chat: &'a ChatRequest,
-    format: ClientFormat,
+    job: Job<'a>,
     id: String,
     started: Instant,
     at_ms: i64,
@@ -221,7 +239,7 @@ struct Run<'a> {
     hold: Option<Hold>,
     /// The first target whose API could not take the request said why: the client's 400 if
     /// no target was tried.
-    untranslatable: Option<TranslateError>,
+    unservable: Option<ApiError>,
 }
 
 impl Run<'_> {
@@ -229,7 +247,7 @@ impl Run<'_> {
     /// next target (the failure is kept in `last`).
     async fn target(&mut self, target: &Target) -> Option<Response> {
         let app = self.app;
-        let metrics = app.metrics().route(&self.chat.model, &target.provider);
+        let metrics = app.metrics().route(self.job.model(), &target.provider);
         let Some(provider) = app.provider(&target.provider) else {
             self.refuse_internal(format!("provider {} is not set up", target.provider));
             return Some(
@@ -240,12 +258,19 @@ impl Run<'_> {
         // Held from here: a target refused below releases its breaker's probe slot when the
         // permit drops.
         let mut permit = Permit::new(app.breakers(), &provider.name);
-        let body = match provider.body(self.chat, &target.model, self.format.messages_body()) {
+        let body = match self.job.body(provider, &target.model) {
             Ok(b) => b,
+            // This target cannot take the request; another of the route may.
             Err(BodyError::Untranslatable(e)) => {
-                // This target cannot take the request; another of the route may.
                 tracing::debug!(request_id = %self.id, provider = %provider.name, "{e}");
-                self.untranslatable.get_or_insert(e);
+                self.unservable
+                    .get_or_insert_with(|| ApiError::untranslatable(&e));
+                return None;
+            }
+            Err(BodyError::NoEmbeddings) => {
+                let model = self.job.model();
+                self.unservable
+                    .get_or_insert_with(|| ApiError::no_embeddings(model));
                 return None;
             }
             Err(BodyError::Rewrite(e)) => {
@@ -293,30 +318,31 @@ impl Run<'_> {
                     request_id: self.id.clone(),
                     at_ms: self.at_ms,
                     started: self.started,
-                    model: self.chat.model.clone(),
+                    model: self.job.model().to_owned(),
                     provider: provider.name.clone(),
                     provider_model: target.model.clone(),
                     metrics: metrics.clone(),
                     price: app.prices().target(&target.provider, &target.model),
-                    // The client's own body: its messages are the prompt a tokenizer counts,
-                    // whatever the provider's format.
-                    request_body: self.chat.raw().clone(),
+                    request_body: self.job.raw().clone(),
                     attempts: self.attempts,
                     earlier_failures: (!self.earlier.is_empty()).then(|| self.earlier.join("; ")),
                     key_id: self.key_id.clone(),
                     client_request_id: self.client_id.as_ref().map(|c| c.as_str().to_owned()),
                     hold: self.hold.clone(),
                 },
+                api: self.job.api(),
                 body: body.clone(),
                 headers: self.headers.clone(),
                 protocol: self.protocol.clone(),
             };
-            let result = if self.chat.stream {
-                attempt.stream(&self.format, self.request_total).await
-            } else {
-                attempt
-                    .complete(&self.format, self.deadline, self.request_total)
-                    .await
+            let result = match self.job.streamed() {
+                Some(format) => attempt.stream(format, self.request_total).await,
+                None => {
+                    let format = self.job.whole_format();
+                    attempt
+                        .complete(format, self.deadline, self.request_total)
+                        .await
+                }
             };
             match result {
                 Ok(res) => {
@@ -350,7 +376,7 @@ impl Run<'_> {
             Refused::Internal,
             &self.id,
             self.started,
-            &self.chat.model,
+            self.job.model(),
             500,
         )
         .with_key(self.key_id.as_deref())
@@ -367,14 +393,14 @@ impl Run<'_> {
                 failed.finish(self.app);
                 res
             }
-            None if self.untranslatable.is_some() => {
-                let err = self.untranslatable.take().expect("checked just above");
-                let res = ApiError::untranslatable(&err).into_response();
+            None if self.unservable.is_some() => {
+                let err = self.unservable.take().expect("checked just above");
+                let res = err.into_response();
                 Ending::refused(
                     Refused::BadRequest,
                     &self.id,
                     self.started,
-                    &self.chat.model,
+                    self.job.model(),
                     400,
                 )
                 .with_key(self.key_id.as_deref())
@@ -405,9 +431,9 @@ mod tests;
 
 /// A Messages client's `anthropic-beta` flags, for an Anthropic provider its request is passed
 /// through to.
-fn protocol_headers(client: &HeaderMap, format: &ClientFormat) -> HeaderMap {
+fn protocol_headers(client: &HeaderMap, messages: bool) -> HeaderMap {
     let mut out = HeaderMap::new();
-    if format.messages_body().is_some() {
+    if messages {
         for value in client.get_all("anthropic-beta") {
             out.append("anthropic-beta", value.clone());
         }

@@ -68,6 +68,21 @@ impl ApiError {
         }
     }
 
+    /// No target of the model's route serves embeddings (only OpenAI-compatible and simulated
+    /// providers do): OpenAI's 400 naming `model`.
+    pub fn no_embeddings(model: &str) -> Self {
+        let mut err = Self::new(
+            StatusCode::BAD_REQUEST,
+            "invalid_request_error",
+            "model_not_supported",
+            format!(
+                "The model `{model}` has no provider that serves embeddings: only OpenAI-compatible providers serve /v1/embeddings, and this route's providers are Anthropic or Gemini ones."
+            ),
+        );
+        err.body["error"]["param"] = Value::from("model");
+        err
+    }
+
     pub fn unknown_model(model: &str) -> Self {
         Self::new(
             StatusCode::NOT_FOUND,

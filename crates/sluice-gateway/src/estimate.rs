@@ -58,12 +58,15 @@ pub fn count_text(model: &str, text: &str, tables: Tables) -> u64 {
     }
 }
 
-/// Prompt tokens of a chat request body: its messages' text plus OpenAI's per-message framing.
+/// Prompt tokens of a chat request body: its messages' text plus OpenAI's per-message framing;
+/// of an embeddings request body: its input's text (a token array counts its ids).
 pub fn count_prompt(model: &str, body: &[u8], tables: Tables) -> u64 {
     #[derive(Deserialize)]
     struct Request {
         #[serde(default)]
         messages: Vec<Message>,
+        #[serde(default)]
+        input: Option<serde_json::Value>,
     }
     #[derive(Deserialize)]
     struct Message {
@@ -77,6 +80,9 @@ pub fn count_prompt(model: &str, body: &[u8], tables: Tables) -> u64 {
         // counted by its size rather than as nothing.
         return (body.len() as u64).div_ceil(4).max(1);
     };
+    if let Some(input) = &req.input {
+        return count_input(model, input, tables);
+    }
     let mut text = String::new();
     for m in &req.messages {
         match &m.content {
@@ -99,6 +105,22 @@ pub fn count_prompt(model: &str, body: &[u8], tables: Tables) -> u64 {
     count_text(model, &text, tables)
         + TOKENS_PER_MESSAGE * req.messages.len() as u64
         + REPLY_PRIMING
+}
+
+/// An embeddings `input`: strings with the tokenizer, token arrays by their length.
+fn count_input(model: &str, input: &serde_json::Value, tables: Tables) -> u64 {
+    use serde_json::Value;
+    match input {
+        Value::String(s) => count_text(model, s, tables),
+        Value::Array(items) => items
+            .iter()
+            .map(|item| match item {
+                Value::Number(_) => 1,
+                other => count_input(model, other, tables),
+            })
+            .sum(),
+        _ => 0,
+    }
 }
 
 #[cfg(test)]
@@ -132,5 +154,16 @@ mod tests {
         // Unreadable, but sent: counted by size, never as nothing.
         assert_eq!(count_prompt("gpt-4o", b"not json", load), 2);
         assert_eq!(count_text("gpt-4o", "hello world!", Tables::None), 3);
+    }
+
+    #[test]
+    fn embeddings_input_counts_its_text_and_token_ids() {
+        let load = Tables::Load;
+        let one = br#"{"model":"text-embedding-3-small","input":"hello world"}"#;
+        assert_eq!(count_prompt("text-embedding-3-small", one, load), 2);
+        let many = br#"{"model":"m","input":["hello world","hello"]}"#;
+        assert_eq!(count_prompt("m", many, load), 3);
+        let ids = br#"{"model":"m","input":[[1,2,3],[4]]}"#;
+        assert_eq!(count_prompt("m", ids, load), 4);
     }
 }

@@ -3,7 +3,7 @@
 //!
 //! Admission checks the model allow-list (403), then reserves with the [`Limiter`] what the
 //! request may use: its prompt's estimate plus its output allowance (`max_completion_tokens`,
-//! `max_tokens`, or `[limits] default_max_tokens`) against tokens per minute, one request
+//! `max_tokens`, or `[limits] default_max_tokens`; none for embeddings) against tokens per minute, one request
 //! against requests per minute, and that many tokens at its route's first target's price,
 //! charged in the budget's currency, against the budget. Over a limit: 429 with `Retry-After`,
 //! never forwarded. The request's [`Hold`] travels with its attempts; whichever ending is
@@ -17,7 +17,6 @@ use std::time::Duration;
 use axum::http::{header, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use sluice_limit::{Ask, LimitReason, Refusal};
-use sluice_openai::ChatRequest;
 use sluice_pricing::charge_in;
 use sluice_types::{Decimal, Usage};
 
@@ -34,13 +33,13 @@ pub struct Refusing {
     pub response: Response,
 }
 
-/// Admits a request of `caller` for `route_model`, or refuses it. `None` when the caller has no
-/// key (an open gateway): nothing to count.
+/// Admits a request of `caller` for `route_model` that may use `(prompt, output)` tokens, or
+/// refuses it. `None` when the caller has no key (an open gateway): nothing to count.
 pub async fn admit(
     app: &AppState,
     caller: &Caller,
     route_model: &str,
-    chat: &ChatRequest,
+    (prompt, output): (u64, u64),
     hold_for: Duration,
 ) -> Result<Option<Hold>, Refusing> {
     let Caller::Key(key) = caller else {
@@ -54,10 +53,6 @@ pub async fn admit(
             response: ApiError::model_not_allowed(route_model).into_response(),
         });
     }
-    let prompt = chat.prompt_estimate();
-    let output = chat
-        .max_tokens
-        .unwrap_or(u64::from(app.config().limits.default_max_tokens));
     let rate = key
         .limits
         .budget

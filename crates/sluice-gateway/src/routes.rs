@@ -1,6 +1,7 @@
 //! HTTP handlers, one module per route family. Handlers only read the request and hand it on.
 
 pub mod chat;
+pub mod embeddings;
 pub mod health;
 pub mod messages;
 pub mod metrics;

@@ -26,7 +26,7 @@ use self::conn::ConnLimits;
 use self::listen::ListenConfig;
 use crate::error::ApiError;
 use crate::headers::{self, ATTEMPTS, PROVIDER, REQUEST_ID, SLUICE_REQUEST_ID};
-use crate::routes::{chat, health, metrics, models, stream_chat};
+use crate::routes::{chat, embeddings, health, metrics, models, stream_chat};
 use crate::state::AppState;
 
 /// The gateway's router; tests can serve it on any listener.
@@ -40,6 +40,7 @@ pub fn app(state: AppState) -> Router<()> {
             "/v1/messages/count_tokens",
             post(crate::routes::messages::count_tokens),
         )
+        .route("/v1/embeddings", post(embeddings::embeddings))
         .route("/v1/models", get(models::list))
         .route("/v1/usage", get(crate::routes::usage::report))
         .route("/stream/chat", get(stream_chat::stream_chat))

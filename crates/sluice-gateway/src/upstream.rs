@@ -5,7 +5,8 @@
 //! translated to and from OpenAI's ([`native`]: Anthropic, Gemini), and the built-in simulated
 //! one ([`simulated`]), which produces the very bytes `sluice mock-upstream` would send. All
 //! three answer with OpenAI's chat-completion stream or body, so everything downstream of this
-//! module treats them alike.
+//! module treats them alike. OpenAI-compatible and simulated providers also serve embeddings
+//! ([`Api::Embeddings`]), as whole answers passed through as they come; native ones do not.
 
 mod http;
 mod native;
@@ -17,7 +18,7 @@ use axum::http::{header, HeaderMap, HeaderValue};
 use bytes::Bytes;
 use sluice_config::{Provider, ProviderKind, Timeouts};
 use sluice_native::{ChunkMeta, TranslateError};
-use sluice_openai::{ChatRequest, ErrorBody, RequestError};
+use sluice_openai::{ChatRequest, EmbeddingsRequest, ErrorBody, RequestError};
 use sluice_relay::{Connect, StreamError};
 
 /// A provider's whole answer to a non-streaming request.
@@ -42,12 +43,29 @@ enum Transport {
     Simulated(simulated::Simulated),
 }
 
-/// The path of OpenAI's chat completions under a provider's base URL.
-const CHAT_COMPLETIONS: &str = "/chat/completions";
+/// Which of OpenAI's APIs a call is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Api {
+    /// Chat completions, streamed or whole: every provider kind.
+    ChatCompletions,
+    /// Embeddings, whole answers only: OpenAI-compatible and simulated providers.
+    Embeddings,
+}
+
+impl Api {
+    /// The path under an OpenAI-compatible provider's base URL.
+    fn path(self) -> &'static str {
+        match self {
+            Api::ChatCompletions => "/chat/completions",
+            Api::Embeddings => "/embeddings",
+        }
+    }
+}
 
 /// One request to a provider, its body already in the provider's format.
 #[derive(Debug)]
 pub struct Call {
+    pub api: Api,
     /// The provider's model name.
     pub model: String,
     /// The gateway's request id: a translated stream's chunk id when the provider gives none.
@@ -69,6 +87,9 @@ pub enum BodyError {
     /// The request's own bytes, already parsed once, could not be rewritten: the gateway's
     /// fault.
     Rewrite(RequestError),
+    /// The provider's API has no embeddings (a native provider): another target of the route
+    /// may serve them, else the client's 400.
+    NoEmbeddings,
 }
 
 /// Request headers a client may send that are passed on: only the simulated provider's
@@ -141,10 +162,30 @@ impl ProviderClient {
         }
     }
 
-    /// Starts a streaming request; the future resolves once the provider answered.
+    /// The body of an embeddings request for this provider's model `model`: the client's with
+    /// the model renamed, for the providers that serve embeddings.
+    pub fn embeddings_body(
+        &self,
+        request: &EmbeddingsRequest,
+        model: &str,
+    ) -> Result<Bytes, BodyError> {
+        if !self.serves(Api::Embeddings) {
+            return Err(BodyError::NoEmbeddings);
+        }
+        request.body_for(model).map_err(BodyError::Rewrite)
+    }
+
+    /// Whether this provider serves `api` (native providers have no embeddings).
+    pub fn serves(&self, api: Api) -> bool {
+        api == Api::ChatCompletions || !matches!(self.transport, Transport::Native(_))
+    }
+
+    /// Starts a streaming chat request; the future resolves once the provider answered.
     pub fn stream(&self, call: Call) -> Connect {
         match &self.transport {
-            Transport::OpenAi(c) => c.stream(CHAT_COMPLETIONS, call.body, extra(call.headers)),
+            Transport::OpenAi(c) => {
+                c.stream(Api::ChatCompletions.path(), call.body, extra(call.headers))
+            }
             Transport::Native(c) => {
                 let meta = chunk_meta(&call);
                 let extra = http::Extra {
@@ -163,9 +204,14 @@ impl ProviderClient {
         let fut = async {
             match &self.transport {
                 Transport::OpenAi(c) => {
-                    c.complete(CHAT_COMPLETIONS, call.body, extra(call.headers))
+                    c.complete(call.api.path(), call.body, extra(call.headers))
                         .await
                 }
+                // `embeddings_body` keeps embeddings from native providers; should one get here
+                // all the same, it is refused rather than sent to a path that does not exist.
+                Transport::Native(_) if call.api == Api::Embeddings => Err(StreamError::Protocol(
+                    "this provider's API has no embeddings".to_owned(),
+                )),
                 Transport::Native(c) => {
                     let meta = chunk_meta(&call);
                     let extra = http::Extra {
@@ -174,7 +220,7 @@ impl ProviderClient {
                     };
                     c.complete(&call.model, meta, call.body, extra).await
                 }
-                Transport::Simulated(s) => s.complete(call.body, call.headers).await,
+                Transport::Simulated(s) => s.complete(call.api, call.body, call.headers).await,
             }
         };
         tokio::time::timeout(total, fut)

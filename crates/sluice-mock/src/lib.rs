@@ -9,7 +9,9 @@
 //!
 //! It speaks three APIs, each in its own wire format, with the same generator, timing and
 //! fault models:
-//! - OpenAI chat completions, `POST /v1/chat/completions` ([`respond`]);
+//! - OpenAI chat completions, `POST /v1/chat/completions` ([`respond`]), and OpenAI
+//!   embeddings, `POST /v1/embeddings` ([`embeddings::respond`]: deterministic unit-length
+//!   vectors, never streamed);
 //! - Anthropic Messages, `POST /v1/messages` ([`anthropic::respond`]; a Sluice provider of
 //!   `kind = "anthropic"` has `base_url = "http://ADDR/v1"`);
 //! - Gemini, `POST /v1beta/models/{model}:streamGenerateContent?alt=sse` and
@@ -32,6 +34,7 @@
 //! counted alike on every API: each message's whitespace-separated words plus 4, at least 1.
 
 pub mod anthropic;
+pub mod embeddings;
 mod encode;
 pub mod gemini;
 mod generator;

@@ -9,13 +9,14 @@
 //! - [`pricing`]: the gateway's cost written into a usage object;
 //! - [`error`]: error bodies, as providers send them and as OpenAI's clients expect them;
 //! - [`request`]: the fields of a client's request the gateway routes on, the rest kept byte
-//!   for byte;
+//!   for byte; [`embeddings`], the same for an embeddings request;
 //! - [`encode`]: the client's side of a stream, one stateful encoder per stream.
 //!
 //! **Architecture invariant:** pure: no IO, no async runtime, no HTTP types, no money (amounts
 //! arrive as text from a [`UsagePricer`]). Unmodified chunks are relayed as the same bytes.
 
 pub mod chunk;
+pub mod embeddings;
 pub mod encode;
 pub mod error;
 pub mod pricing;
@@ -23,6 +24,7 @@ pub mod request;
 pub mod rewrite;
 
 pub use chunk::{inspect, ChunkSummary};
+pub use embeddings::EmbeddingsRequest;
 pub use encode::{ClientEncoder, EncodeError, Merge};
 pub use error::ErrorBody;
 pub use pricing::{PricedUsage, Pricer, UsagePricer};

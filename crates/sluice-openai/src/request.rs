@@ -54,26 +54,43 @@ struct StreamOptions {
     include_usage: Option<bool>,
 }
 
+/// Reads a request body as `T`: only a JSON object in UTF-8 is a request.
+pub(crate) fn read_object<'a, T: Deserialize<'a>>(raw: &'a [u8]) -> Result<T, RequestError> {
+    // serde would also read a struct from a JSON array; only an object is a request.
+    if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
+        return Err(bad("The request body is not a valid JSON object."));
+    }
+    // JSON is UTF-8, but serde skips the fields it does not read without checking them;
+    // a body that is not would only fail later, when it is rewritten for the provider.
+    if std::str::from_utf8(raw).is_err() {
+        return Err(bad(
+            "The request body is not a valid JSON object: it is not UTF-8.",
+        ));
+    }
+    serde_json::from_slice(raw)
+        .map_err(|e| bad(format!("The request body is not a valid JSON object: {e}")))
+}
+
+/// The `model` field: a non-empty string.
+pub(crate) fn read_model(model: Option<&RawValue>) -> Result<String, RequestError> {
+    match model.map(|m| serde_json::from_str::<Value>(m.get())) {
+        None => Err(bad("The `model` field is required.")),
+        Some(Ok(Value::String(s))) if !s.is_empty() => Ok(s),
+        Some(_) => Err(bad("The `model` field must be a non-empty string.")),
+    }
+}
+
+/// `body` with its top-level `model` set to `model`, every other byte kept.
+pub(crate) fn with_model(body: &[u8], model: &str) -> Result<Vec<u8>, RequestError> {
+    let model = Value::String(model.to_owned()).to_string();
+    set_top_level(body, "model", Some(&model))
+        .map_err(|e| bad(format!("rewriting the request: {e}")))
+}
+
 impl ChatRequest {
     pub fn parse(raw: Bytes) -> Result<Self, RequestError> {
-        // serde would also read a struct from a JSON array; only an object is a request.
-        if raw.iter().find(|b| !b.is_ascii_whitespace()) != Some(&b'{') {
-            return Err(bad("The request body is not a valid JSON object."));
-        }
-        // JSON is UTF-8, but serde skips the fields it does not read without checking them;
-        // a body that is not would only fail later, when it is rewritten for the provider.
-        if std::str::from_utf8(&raw).is_err() {
-            return Err(bad(
-                "The request body is not a valid JSON object: it is not UTF-8.",
-            ));
-        }
-        let view: View<'_> = serde_json::from_slice(&raw)
-            .map_err(|e| bad(format!("The request body is not a valid JSON object: {e}")))?;
-        let model = match view.model.map(|m| serde_json::from_str::<Value>(m.get())) {
-            None => return Err(bad("The `model` field is required.")),
-            Some(Ok(Value::String(s))) if !s.is_empty() => s,
-            Some(_) => return Err(bad("The `model` field must be a non-empty string.")),
-        };
+        let view: View<'_> = read_object(&raw)?;
+        let model = read_model(view.model)?;
         match view.messages.map(|m| m.get().trim_start().starts_with('[')) {
             None => return Err(bad("The `messages` field is required.")),
             Some(false) => return Err(bad("The `messages` field must be an array.")),
@@ -191,8 +208,7 @@ impl ChatRequest {
         let to_err = |e: serde_json::Error| bad(format!("rewriting the request: {e}"));
         let mut body = self.raw.to_vec();
         if provider_model != self.model {
-            let model = Value::String(provider_model.to_owned()).to_string();
-            body = set_top_level(&body, "model", Some(&model)).map_err(to_err)?;
+            body = with_model(&body, provider_model)?;
         }
         if self.stream && !self.include_usage {
             let options = match &self.stream_options {

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::format::ClientFormat;
 use crate::headers::{ACCEL_BUFFERING, ATTEMPTS, PROVIDER};
 use crate::state::AppState;
-use crate::upstream::{Call, ProviderClient};
+use crate::upstream::{Api, Call, ProviderClient};
 
 /// An attempt that failed before anything reached the client.
 #[derive(Debug)]
@@ -52,6 +52,8 @@ pub(super) struct Attempt<'a> {
     pub provider: &'a ProviderClient,
     /// The ending the attempt will have, less its result.
     pub draft: Draft,
+    /// The API asked for (a stream is always a chat completion).
+    pub api: Api,
     /// The body for this provider.
     pub body: Bytes,
     /// The client's headers that are passed on (the simulated provider's controls).
@@ -94,6 +96,7 @@ impl Attempt<'_> {
         let active = draft.metrics.stream_started();
         let sent = Arc::new(OnceLock::new());
         let call = Call {
+            api: self.api,
             model: draft.provider_model.clone(),
             request_id: draft.request_id.clone(),
             body: self.body,
@@ -132,8 +135,8 @@ impl Attempt<'_> {
         }
     }
 
-    /// Asks for a whole answer within the request's deadline and passes it through, its usage
-    /// priced; or the failure.
+    /// Asks for a whole answer (a chat completion, or embeddings) within the request's deadline
+    /// and passes it through, its usage priced; or the failure.
     pub async fn complete(
         self,
         format: &ClientFormat,
@@ -145,6 +148,7 @@ impl Attempt<'_> {
         let price = self.draft.price.clone();
         let attempts = self.draft.attempts;
         let call = Call {
+            api: self.api,
             model: self.draft.provider_model.clone(),
             request_id: self.draft.request_id.clone(),
             body: self.body,

@@ -1,6 +1,6 @@
 //! The routing policy against the built-in simulated provider, in process: retries, fallback,
 //! `Retry-After`, and each way a request ends — every request recorded exactly once (one
-//! count in `sluice_requests_total`, one ledger row).
+//! count in `sluice_requests_total`, one ledger row) — for chat completions and embeddings.
 
 use std::time::Duration;
 
@@ -9,10 +9,10 @@ use axum::response::Response;
 use bytes::Bytes;
 use sluice_ledger::{Ledger, LedgerHandle, Row, WriterConfig};
 use sluice_mock::{MockSettings, Stats};
-use sluice_openai::ChatRequest;
+use sluice_openai::{ChatRequest, EmbeddingsRequest};
 use tokio::time::Instant;
 
-use super::{chat, RequestCtx};
+use super::{chat, embeddings, RequestCtx};
 use crate::accounting::Accounts;
 use crate::auth::Caller;
 use crate::format::ClientFormat;
@@ -20,7 +20,8 @@ use crate::headers::RequestId;
 use crate::state::AppState;
 use crate::upstream::MockHandle;
 
-/// A gateway state over two simulated providers `a` and `b`, with a SQLite ledger.
+/// A gateway state over two simulated providers `a` and `b` and an Anthropic one `c` (never
+/// reached: nothing listens at its address), with a SQLite ledger.
 struct Setup {
     app: AppState,
     ledger: Ledger,
@@ -35,6 +36,7 @@ async fn setup(routes: &str, retry: &str) -> Setup {
         "ledger = \"sqlite://{}/ledger.db\"\n\
          [providers.a]\nkind = \"mock\"\n\
          [providers.b]\nkind = \"mock\"\n\
+         [providers.c]\nkind = \"anthropic\"\nbase_url = \"http://127.0.0.1:9/v1\"\n\
          [retry]\n{retry}\n\
          [routes]\n{routes}\n",
         dir.path().display()
@@ -93,6 +95,20 @@ impl Setup {
             include_usage: false,
         };
         chat(&self.app, ctx, chat_req, format)
+    }
+
+    /// An embeddings request for `model` from an open gateway's client.
+    async fn embed(&self, id: &'static str, model: &str) -> Response {
+        let body = serde_json::json!({"model": model, "input": ["one two", "three"]});
+        let request = EmbeddingsRequest::parse(Bytes::from(body.to_string())).unwrap();
+        let ctx = RequestCtx {
+            id: RequestId(HeaderValue::from_static(id)),
+            started: Instant::now(),
+            client_headers: HeaderMap::new(),
+            caller: Caller::Open,
+            client_id: None,
+        };
+        embeddings(&self.app, ctx, request).await
     }
 
     /// Every row written so far, and the number of endings the metrics counted.
@@ -297,5 +313,66 @@ async fn an_unknown_model_is_refused_and_recorded() {
     assert_eq!(s.flushed().await, (1, 1));
     let row = s.row("r-404").await;
     assert_eq!((row.status.as_str(), row.http_status), ("not_found", 404));
+    assert_eq!(row.provider, None);
+}
+
+#[tokio::test]
+async fn embeddings_are_retried_fall_back_and_are_recorded_once() {
+    let s = setup(
+        r#""e" = [{ provider = "a", model = "mock-500" }, { provider = "b", model = "mock" }]"#,
+        "attempts = 1\nbackoff = \"1ms\"",
+    )
+    .await;
+    let res = s.embed("r-embed", "e").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "x-sluice-provider"), "b");
+    assert_eq!(header(&res, "x-sluice-attempts"), "3");
+    let v: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    assert_eq!(v["data"].as_array().unwrap().len(), 2);
+    assert_eq!(v["model"], "mock");
+    // Three words; the simulated provider has no price, so the cost is zero, but written.
+    assert_eq!(v["usage"]["prompt_tokens"], 3);
+    assert_eq!(v["usage"]["cost"], 0);
+    assert_eq!(s.stats.snapshot().requests, 3);
+    assert_eq!(
+        s.metric(r#"sluice_retries_total{provider="a",reason="provider_5xx"}"#),
+        Some(2.0)
+    );
+    assert_eq!(
+        s.metric(r#"sluice_tokens_total{model="e",provider="b",kind="prompt"}"#),
+        Some(3.0)
+    );
+    assert_eq!(s.flushed().await, (1, 1));
+    let row = s.row("r-embed").await;
+    assert_eq!(
+        (row.status.as_str(), row.http_status, row.attempts),
+        ("ok", 200, 3)
+    );
+    assert_eq!((row.prompt_tokens, row.completion_tokens), (3, 0));
+    assert!(!row.stream && !row.estimated);
+}
+
+#[tokio::test]
+async fn embeddings_skip_native_targets_and_need_one_that_serves_them() {
+    let s = setup("\"n\" = [\"c\"]\n\"x\" = [\"c\", \"a\"]", "attempts = 0").await;
+    let res = s.embed("r-native", "n").await;
+    assert_eq!(res.status(), 400);
+    let v: serde_json::Value = serde_json::from_str(&body_text(res).await).unwrap();
+    assert_eq!(v["error"]["type"], "invalid_request_error");
+    assert_eq!(v["error"]["param"], "model");
+    assert!(v["error"]["message"]
+        .as_str()
+        .unwrap()
+        .contains("serves embeddings"));
+
+    let res = s.embed("r-mixed", "x").await;
+    assert_eq!(res.status(), 200);
+    assert_eq!(header(&res, "x-sluice-provider"), "a");
+    assert_eq!(header(&res, "x-sluice-attempts"), "1");
+    body_text(res).await;
+    assert_eq!(s.stats.snapshot().requests, 1);
+    assert_eq!(s.flushed().await, (2, 2));
+    let row = s.row("r-native").await;
+    assert_eq!((row.status.as_str(), row.http_status), ("bad_request", 400));
     assert_eq!(row.provider, None);
 }

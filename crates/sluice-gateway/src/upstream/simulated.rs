@@ -10,7 +10,7 @@ use futures_util::StreamExt;
 use sluice_mock::{MockSettings, Stats};
 use sluice_relay::{Connect, StreamError, UpstreamBody};
 
-use super::{retry_after, status_error, Completion};
+use super::{retry_after, status_error, Api, Completion};
 
 /// The settings and counters shared by every simulated provider of one gateway.
 #[derive(Debug, Clone, Default)]
@@ -31,12 +31,16 @@ impl Simulated {
         }
     }
 
-    fn call(&self, body: &[u8], headers: &HeaderMap) -> sluice_mock::MockResponse {
-        sluice_mock::respond(&self.mock.settings, &self.mock.stats, headers, body)
+    fn call(&self, api: Api, body: &[u8], headers: &HeaderMap) -> sluice_mock::MockResponse {
+        let (settings, stats) = (&self.mock.settings, &self.mock.stats);
+        match api {
+            Api::ChatCompletions => sluice_mock::respond(settings, stats, headers, body),
+            Api::Embeddings => sluice_mock::embeddings::respond(settings, stats, headers, body),
+        }
     }
 
     pub(super) fn stream(&self, body: Bytes, headers: HeaderMap) -> Connect {
-        let res = self.call(&body, &headers);
+        let res = self.call(Api::ChatCompletions, &body, &headers);
         Box::pin(async move {
             if !res.status.is_success() {
                 let retry = retry_after(&response_headers(&res.headers));
@@ -52,10 +56,11 @@ impl Simulated {
 
     pub(super) async fn complete(
         &self,
+        api: Api,
         body: Bytes,
         headers: HeaderMap,
     ) -> Result<Completion, StreamError> {
-        let res = self.call(&body, &headers);
+        let res = self.call(api, &body, &headers);
         let status = res.status;
         let retry = retry_after(&response_headers(&res.headers));
         let body = collect(res.body)

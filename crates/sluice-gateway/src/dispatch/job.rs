@@ -1,0 +1,96 @@
+//! What a request asks of its route's providers: a chat completion (streamed or whole) or
+//! embeddings (whole). The routing policy in `dispatch` is the same for both; a [`Job`] says
+//! what differs: the body each provider gets, what the key's limits reserve, and whether an
+//! attempt is a stream or a whole answer.
+
+use bytes::Bytes;
+use sluice_openai::{ChatRequest, EmbeddingsRequest};
+
+use crate::format::ClientFormat;
+use crate::upstream::{Api, BodyError, ProviderClient};
+
+/// One request's work.
+#[derive(Debug, Clone)]
+pub(super) enum Job<'a> {
+    /// A chat completion, whose stream the client reads in `format`.
+    Chat {
+        request: &'a ChatRequest,
+        format: ClientFormat,
+    },
+    /// Embeddings: OpenAI-compatible and simulated providers only, always a whole answer.
+    Embeddings(&'a EmbeddingsRequest),
+}
+
+impl Job<'_> {
+    /// The model the client asked for (the route's name).
+    pub fn model(&self) -> &str {
+        match self {
+            Job::Chat { request, .. } => &request.model,
+            Job::Embeddings(request) => &request.model,
+        }
+    }
+
+    /// The client's own body: the prompt a tokenizer counts when the provider reports no
+    /// usage, whatever the provider's format.
+    pub fn raw(&self) -> &Bytes {
+        match self {
+            Job::Chat { request, .. } => request.raw(),
+            Job::Embeddings(request) => request.raw(),
+        }
+    }
+
+    pub fn api(&self) -> Api {
+        match self {
+            Job::Chat { .. } => Api::ChatCompletions,
+            Job::Embeddings(_) => Api::Embeddings,
+        }
+    }
+
+    /// The client's stream format when the answer is streamed; `None` for a whole answer.
+    pub fn streamed(&self) -> Option<&ClientFormat> {
+        match self {
+            Job::Chat { request, format } if request.stream => Some(format),
+            _ => None,
+        }
+    }
+
+    /// The client's format of a whole answer: embeddings pass through, their usage priced as
+    /// a chat completion's is.
+    pub fn whole_format(&self) -> &ClientFormat {
+        static AS_IS: ClientFormat = ClientFormat::ChatCompletions {
+            include_usage: true,
+        };
+        match self {
+            Job::Chat { format, .. } => format,
+            Job::Embeddings(_) => &AS_IS,
+        }
+    }
+
+    /// The client's own Messages body, for a provider that speaks the Messages API.
+    pub fn messages_body(&self) -> Option<&Bytes> {
+        match self {
+            Job::Chat { format, .. } => format.messages_body(),
+            Job::Embeddings(_) => None,
+        }
+    }
+
+    /// The tokens the key's limits reserve before any provider: the prompt's estimate, and the
+    /// output allowance (`max_tokens`, else `default_max_tokens`; embeddings have no output).
+    pub fn reserve(&self, default_max_tokens: u32) -> (u64, u64) {
+        match self {
+            Job::Chat { request, .. } => (
+                request.prompt_estimate(),
+                request.max_tokens.unwrap_or(u64::from(default_max_tokens)),
+            ),
+            Job::Embeddings(request) => (request.prompt_estimate, 0),
+        }
+    }
+
+    /// The body for `provider`'s model `model`, or why that provider cannot take it.
+    pub fn body(&self, provider: &ProviderClient, model: &str) -> Result<Bytes, BodyError> {
+        match self {
+            Job::Chat { request, format } => provider.body(request, model, format.messages_body()),
+            Job::Embeddings(request) => provider.embeddings_body(request, model),
+        }
+    }
+}
