@@ -37,6 +37,9 @@ pub use self::labels::Refused;
 pub use self::route::RouteMetrics;
 
 /// The gateway's registry and the metrics in it. Built once, from the config.
+/// The most distinct field names `sluice_inbound_dropped_fields_total` labels.
+pub const MAX_DROPPED_FIELDS: usize = 256;
+
 #[derive(Debug)]
 pub struct Metrics {
     registry: Registry,
@@ -154,15 +157,35 @@ impl Metrics {
             .inc();
     }
 
-    /// Counts the fields an inbound API's request had that its translation dropped.
+    /// Counts the fields an inbound API's request had that its translation dropped. A client
+    /// can name any field, so a name is a label only if it is short and plain, and only the
+    /// first [`MAX_DROPPED_FIELDS`] names get labels of their own: any other is `other`.
     pub fn inbound_dropped(&self, api: &'static str, fields: &[String]) {
+        if fields.is_empty() {
+            return;
+        }
+        let mut seen = self
+            .families
+            .inbound_dropped_fields
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         for field in fields {
+            let plain = field.len() <= 64
+                && field
+                    .bytes()
+                    .all(|b| b.is_ascii_alphanumeric() || b"_.:-[]".contains(&b));
+            let field: Arc<str> = match seen.get(field.as_str()) {
+                Some(known) => known.clone(),
+                None if plain && seen.len() < MAX_DROPPED_FIELDS => {
+                    let name: Arc<str> = field.as_str().into();
+                    seen.insert(name.clone());
+                    name
+                }
+                None => "other".into(),
+            };
             self.families
                 .inbound_dropped
-                .get_or_create(&DroppedLabels {
-                    api,
-                    field: field.as_str().into(),
-                })
+                .get_or_create(&DroppedLabels { api, field })
                 .inc();
         }
     }
@@ -249,6 +272,34 @@ api_key = "k"
 "m" = ["up"]
 "#;
         sluice_config::parse(toml, "sluice.toml", &|_| None).expect("config")
+    }
+
+    #[test]
+    fn dropped_fields_have_bounded_labels() {
+        let m = Metrics::new(&config());
+        m.inbound_dropped("messages", &["top_k".into(), "top_k".into()]);
+        m.inbound_dropped("responses", &["tools.web_search".into()]);
+        // A name a client made up that is not plain is `other`.
+        m.inbound_dropped("messages", &["a\"b{c}".into(), "x".repeat(200)]);
+        for i in 0..MAX_DROPPED_FIELDS + 10 {
+            m.inbound_dropped("messages", &[format!("f{i}")]);
+        }
+        let text = m.render(None, None);
+        let line = |api: &str, field: &str| {
+            format!(r#"sluice_inbound_dropped_fields_total{{api="{api}",field="{field}"}}"#)
+        };
+        assert!(
+            text.contains(&format!("{} 2", line("messages", "top_k"))),
+            "{text}"
+        );
+        assert!(text.contains(&format!("{} 1", line("responses", "tools.web_search"))));
+        assert!(text.contains(&line("messages", "f0")));
+        // 2 names above, then 254 of the f-names; the rest and the odd ones are `other`.
+        assert!(!text.contains(&line("messages", &format!("f{}", MAX_DROPPED_FIELDS))));
+        assert!(
+            text.contains(&format!("{} 14", line("messages", "other"))),
+            "{text}"
+        );
     }
 
     #[test]

@@ -1,6 +1,7 @@
 //! The metric families (SPEC §5 and the gateway's own), created and registered once.
 
 use std::sync::atomic::AtomicU64;
+use std::sync::Arc;
 
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
@@ -69,6 +70,9 @@ pub(super) struct Families {
     pub circuit_open: Family<ProviderLabels, Gauge>,
     pub limited: Family<LimitedLabels, Counter>,
     pub inbound_dropped: Family<DroppedLabels, Counter>,
+    /// The `field` labels of `inbound_dropped` so far: a client can name fields, so their
+    /// number is bounded (see `Metrics::inbound_dropped`).
+    pub inbound_dropped_fields: std::sync::Mutex<std::collections::HashSet<Arc<str>>>,
     pub auth_failures: Family<ReasonLabels, Counter>,
     /// The limiter's figures, brought up to date when the exposition is rendered.
     pub limit_store_up: Gauge,
@@ -102,6 +106,7 @@ impl Families {
             circuit_open: Family::default(),
             limited: Family::default(),
             inbound_dropped: Family::default(),
+            inbound_dropped_fields: Default::default(),
             auth_failures: Family::default(),
             limit_store_up: Gauge::default(),
             limit_store_errors: Counter::default(),
