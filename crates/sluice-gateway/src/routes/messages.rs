@@ -121,6 +121,12 @@ pub async fn anthropic_errors(req: Request, next: Next) -> Response {
                     .to_owned(),
             )
         });
+    // OpenAI calls most refusals `invalid_request_error` (a wrong key, an unknown model);
+    // Anthropic names them by their status.
+    let mut err = err;
+    if status.as_u16() != 400 && err.error_type.as_deref() == Some("invalid_request_error") {
+        err.error_type = None;
+    }
     let doc = messages::error_json(status.as_u16(), &err);
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.insert(
