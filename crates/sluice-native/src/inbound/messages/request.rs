@@ -60,8 +60,8 @@ enum Endpoint {
 ///   `metadata.user_id` → `user`; `stream` (a stream also asks for
 ///   `stream_options.include_usage`).
 /// - `thinking`: `enabled` → the `reasoning_effort` whose [`thinking_budget`] is the largest
-///   not above `budget_tokens` (`minimal` below 2,048), `adaptive` → `medium`, `disabled` →
-///   none.
+///   not above `budget_tokens` (`minimal` below 2,048); `adaptive` (the model decides) and
+///   `disabled` → none.
 /// - Dropped and named in [`Inbound::dropped`]: `top_k`, `output_config`,
 ///   `context_management`, `service_tier`, `container`, `mcp_servers`, `cache_control`
 ///   anywhere, citations, server tool blocks, and any field not named here.
@@ -246,7 +246,9 @@ fn effort(value: Value, dropped: &mut Dropped) -> Result<Option<&'static str>, I
             };
             Some(effort_for_budget(budget))
         }
-        Some("adaptive") => Some("medium"),
+        // The model decides how much to think: the provider's default, which every model
+        // takes (a `reasoning_effort` would be refused by a model that does not reason).
+        Some("adaptive") => None,
         Some("disabled") => None,
         _ => {
             dropped.push("thinking");

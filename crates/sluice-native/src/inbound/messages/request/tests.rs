@@ -64,7 +64,6 @@ fn a_claude_code_request_translates_and_names_what_it_drops() {
             "max_tokens": 32000,
             "stream": true,
             "stream_options": {"include_usage": true},
-            "reasoning_effort": "medium",
             "user": "user_abc_account_1_session_2",
             "tools": [{"type": "function", "function": {"name": "Read",
                 "description": "Reads a file",
@@ -394,7 +393,8 @@ fn count_tokens_needs_no_max_tokens_and_never_streams() {
 #[test]
 fn a_round_trip_to_an_anthropic_provider_keeps_thinking_and_tool_ids() {
     let body = json!({
-        "model": "claude-x", "max_tokens": 32000, "thinking": {"type": "adaptive"},
+        "model": "claude-x", "max_tokens": 32000,
+        "thinking": {"type": "enabled", "budget_tokens": 8192},
         "system": "Be brief.",
         "messages": [
             {"role": "user", "content": "List files"},
