@@ -35,9 +35,13 @@ ledger = "sqlite://ledger.db"
 kind = "anthropic"
 base_url = "{cls.mock.url}/v1"
 api_key = "sk-ant-test"
+[providers.claude.prices]
+"claude-sonnet-4-5" = {{ input = 3.00, output = 15.00 }}
 [providers.local]
 kind = "openai"
 base_url = "{cls.mock.url}/v1"
+[providers.local.prices]
+"m" = {{ input = 1.00, output = 2.00 }}
 [retry]
 attempts = 0
 [routes]
@@ -82,7 +86,12 @@ attempts = 0
                     system=[{"type": "text", "text": "Be brief.", "cache_control": {"type": "ephemeral"}}],
                     messages=[{"role": "user", "content": "Tell me about rivers."}],
                 ) as stream:
-                    text = "".join(stream.text_stream)
+                    text, delta = "", None
+                    for event in stream:
+                        if event.type == "text":
+                            text += event.text
+                        elif event.type == "message_delta":
+                            delta = event
                     final = stream.get_final_message()
                 self.assertEqual(text, want)
                 self.assertEqual(final.content[0].text, want)
@@ -90,6 +99,10 @@ attempts = 0
                 self.assertEqual(final.stop_reason, stop)
                 self.assertEqual(final.usage.output_tokens, usage.completion_tokens)
                 self.assertGreater(final.usage.input_tokens, 0)
+                # The gateway's cost rides on the final usage, at the route's prices.
+                rates = {"claude": (3, 15), "openai": (1, 2)}[model]
+                cost = (usage.prompt_tokens * rates[0] + usage.completion_tokens * rates[1]) / 1e6
+                self.assertAlmostEqual(float(delta.usage.model_extra["cost"]), cost, places=12)
                 whole = self.client.messages.create(
                     model=model,
                     max_tokens=30,

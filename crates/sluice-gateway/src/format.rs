@@ -41,10 +41,10 @@ impl ClientFormat {
             ClientFormat::Responses(meta) => {
                 Box::new(responses::ResponsesEncoder::new(meta.clone(), pricer))
             }
-            ClientFormat::Messages { model, id, .. } => Box::new(messages::MessagesEncoder::new(
-                model.clone(),
-                Some(id.clone()),
-            )),
+            ClientFormat::Messages { model, id, .. } => {
+                let encoder = messages::MessagesEncoder::new(model.clone(), Some(id.clone()));
+                Box::new(encoder.with_pricer(pricer))
+            }
         }
     }
 

@@ -5,7 +5,7 @@ use serde::de::Deserializer;
 use serde::Deserialize;
 use serde_json::value::RawValue;
 use sluice_openai::chunk::ChunkSummary;
-use sluice_openai::{ClientEncoder, EncodeError, ErrorBody, Merge};
+use sluice_openai::{ClientEncoder, EncodeError, ErrorBody, Merge, Pricer};
 use sluice_sse::write_event;
 use sluice_types::Usage;
 
@@ -46,6 +46,9 @@ pub struct MessagesEncoder {
     /// `end` or `error` was written: nothing more is.
     over: bool,
     buf: Vec<u8>,
+    /// Prices the final usage: `message_delta.usage` then carries the gateway's `cost` and
+    /// `cost_local`, as the other APIs' final usage does.
+    pricer: Option<Pricer>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -70,7 +73,14 @@ impl MessagesEncoder {
             stop: None,
             over: false,
             buf: Vec::with_capacity(256),
+            pricer: None,
         }
+    }
+
+    /// The same, with the final usage priced by `pricer`.
+    pub fn with_pricer(mut self, pricer: Option<Pricer>) -> Self {
+        self.pricer = pricer;
+        self
     }
 
     /// Writes the frame in `self.buf` as an event of type `kind`.
@@ -283,8 +293,17 @@ impl ClientEncoder for MessagesEncoder {
         push_str(&mut self.buf, self.stop.unwrap_or("end_turn"));
         self.buf
             .extend_from_slice(b",\"stop_sequence\":null},\"usage\":");
-        self.buf
-            .extend_from_slice(usage_json(usage).to_string().as_bytes());
+        let mut written = usage_json(usage).to_string();
+        if let Some(priced) = usage.and_then(|u| self.pricer.as_ref()?.price(u)) {
+            // The usage object's closing brace gives way to the cost, written as exact text.
+            written.pop();
+            written.push_str(&format!(
+                ",\"cost\":{},\"cost_local\":{}}}",
+                priced.cost_usd,
+                priced.cost_local_json()
+            ));
+        }
+        self.buf.extend_from_slice(written.as_bytes());
         self.buf.push(b'}');
         self.emit("message_delta", out);
         self.buf.extend_from_slice(b"{\"type\":\"message_stop\"}");
