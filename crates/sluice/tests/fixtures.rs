@@ -14,54 +14,16 @@ mod replay;
 
 use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 use std::net::SocketAddr;
-use std::path::Path;
 
 use serde_json::value::RawValue;
 use serde_json::{json, Value};
 use sluice_sse::{Decoder, Frame};
 
 use common::{eventually, get, post, raw_json_at, report_row, Proc, Reply};
-use replay::{header_values, Recorded, ReplayProvider};
+use replay::{header_values, load_fixtures, Fixture, Recorded, ReplayProvider};
 
 const PROVIDER_KEY: &str = "sk-replay-provider-key";
 const CLIENT_SECRET: &str = "client-secret";
-
-/// One recorded stream and what a correct reader gets out of it.
-struct Fixture {
-    name: String,
-    sse: Vec<u8>,
-    expected: Value,
-}
-
-/// Every `<name>.sse` with its `<name>.expected.json`, sorted by name.
-fn load_fixtures(dir: &Path) -> Vec<Fixture> {
-    let mut names: Vec<String> = std::fs::read_dir(dir)
-        .expect("read fixtures/sse")
-        .map(|e| {
-            e.expect("dir entry")
-                .file_name()
-                .to_string_lossy()
-                .into_owned()
-        })
-        .filter_map(|f| f.strip_suffix(".sse").map(str::to_owned))
-        .collect();
-    names.sort();
-    names
-        .into_iter()
-        .map(|name| {
-            let sse = std::fs::read(dir.join(format!("{name}.sse"))).expect("read .sse");
-            let expected_path = dir.join(format!("{name}.expected.json"));
-            let expected = std::fs::read(&expected_path)
-                .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
-            let expected = serde_json::from_slice(&expected).expect("expected.json is JSON");
-            Fixture {
-                name,
-                sse,
-                expected,
-            }
-        })
-        .collect()
-}
 
 // ---------------------------------------------------------------------------------------------
 // The gateway

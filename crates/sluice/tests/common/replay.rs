@@ -1,8 +1,10 @@
 //! A replay provider for black-box tests: a bare HTTP/1.1 server that answers with recorded
-//! streams in pseudo-random TCP pieces and records what it was sent.
+//! streams in pseudo-random TCP pieces and records what it was sent, and the recorded streams.
+#![allow(dead_code)] // Each test binary uses a different part.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
+use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -184,4 +186,41 @@ pub fn fnv1a(bytes: &[u8]) -> u64 {
     bytes.iter().fold(0xcbf2_9ce4_8422_2325, |h, b| {
         (h ^ u64::from(*b)).wrapping_mul(0x0100_0000_01b3)
     })
+}
+
+/// One recorded stream and what a correct reader gets out of it.
+pub struct Fixture {
+    pub name: String,
+    pub sse: Vec<u8>,
+    pub expected: Value,
+}
+
+/// Every `<name>.sse` with its `<name>.expected.json`, sorted by name.
+pub fn load_fixtures(dir: &Path) -> Vec<Fixture> {
+    let mut names: Vec<String> = std::fs::read_dir(dir)
+        .expect("read fixtures/sse")
+        .map(|e| {
+            e.expect("dir entry")
+                .file_name()
+                .to_string_lossy()
+                .into_owned()
+        })
+        .filter_map(|f| f.strip_suffix(".sse").map(str::to_owned))
+        .collect();
+    names.sort();
+    names
+        .into_iter()
+        .map(|name| {
+            let sse = std::fs::read(dir.join(format!("{name}.sse"))).expect("read .sse");
+            let expected_path = dir.join(format!("{name}.expected.json"));
+            let expected = std::fs::read(&expected_path)
+                .unwrap_or_else(|e| panic!("{}: {e}", expected_path.display()));
+            let expected = serde_json::from_slice(&expected).expect("expected.json is JSON");
+            Fixture {
+                name,
+                sse,
+                expected,
+            }
+        })
+        .collect()
 }
