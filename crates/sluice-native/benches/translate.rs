@@ -5,17 +5,21 @@
 //! `+inspect` rows add the relay's own read of the translated chunk (a stream's `Inspector`,
 //! as the relay reads them), so they are the whole per-chunk work of a native stream.
 //! `inbound/messages_text_delta` is the other way: the OpenAI chunk written as an Anthropic
-//! `content_block_delta` for a `/v1/messages` client by `MessagesEncoder`.
+//! `content_block_delta` for a `/v1/messages` client by `MessagesEncoder`;
+//! `inbound/responses_text_delta` the same chunk as a `response.output_text.delta` by
+//! `ResponsesEncoder` (an encoder past its stream's first delta, made afresh per batch: it
+//! keeps the answer for its last event).
 //!
 //! Run with `cargo bench -p sluice-native --bench translate`.
 
 use std::hint::black_box;
 
 use bytes::BytesMut;
-use criterion::{criterion_group, criterion_main, Criterion, Throughput};
+use criterion::{criterion_group, criterion_main, BatchSize, Criterion, Throughput};
 use sluice_native::anthropic::AnthropicStream;
 use sluice_native::gemini::GeminiStream;
 use sluice_native::inbound::messages::MessagesEncoder;
+use sluice_native::inbound::responses::{ResponseMeta, ResponsesEncoder};
 use sluice_native::{ChunkMeta, Chunks, NativeStream};
 use sluice_openai::chunk::{self, Inspector};
 use sluice_openai::ClientEncoder;
@@ -107,6 +111,28 @@ fn per_chunk(c: &mut Criterion) {
                 .unwrap();
             frames.len()
         })
+    });
+    group.bench_function("inbound/responses_text_delta", |b| {
+        b.iter_batched_ref(
+            || {
+                let meta = ResponseMeta {
+                    id: "resp_1".into(),
+                    model: "gpt-4o".into(),
+                    created_at: 1_760_000_000,
+                };
+                let mut encoder = ResponsesEncoder::new(meta, None);
+                let mut frames = BytesMut::new();
+                encoder.chunk(OPENAI, &summary, &mut frames).unwrap();
+                frames.clear();
+                (encoder, frames)
+            },
+            |(encoder, frames)| {
+                frames.clear();
+                encoder.chunk(black_box(OPENAI), &summary, frames).unwrap();
+                frames.len()
+            },
+            BatchSize::SmallInput,
+        )
     });
     group.finish();
 }
