@@ -3,6 +3,7 @@
 pub mod chat;
 pub mod embeddings;
 pub mod health;
+mod inbound;
 pub mod messages;
 pub mod metrics;
 pub mod models;

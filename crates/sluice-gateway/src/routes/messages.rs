@@ -11,18 +11,17 @@ use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use bytes::Bytes;
 use serde_json::json;
 use sluice_native::inbound::messages;
-use sluice_openai::{ChatRequest, ErrorBody};
+use sluice_openai::ErrorBody;
 use tokio::time::Instant;
 
 use super::chat::{is_json, read_body};
+use super::inbound::{self, Translation};
 use crate::dispatch::{self, RequestCtx};
 use crate::error::ApiError;
 use crate::estimate::{count_prompt, Tables};
 use crate::format::ClientFormat;
-use crate::metrics::Refused;
 use crate::state::AppState;
 
 /// The longest error document reshaped; a longer one is replaced by its status's message.
@@ -32,36 +31,24 @@ pub async fn create(State(app): State<AppState>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let ctx = RequestCtx::from_parts(&parts, started);
-    if !is_json(&parts.headers) {
-        let res = ApiError::not_json().into_response();
-        return ctx.refuse(&app, Refused::BadRequest, "-", res);
-    }
-    let server = &app.config().server;
-    let raw = match read_body(body, app.config().max_body, server.body_timeout).await {
-        Ok(raw) => raw,
-        Err(e) => return ctx.refuse(&app, Refused::BadRequest, "-", e.into_response()),
-    };
-    let inbound = match messages::request(&raw) {
-        Ok(inbound) => inbound,
-        Err(e) => {
-            let res = ApiError::with_body(400, e.to_error_body()).into_response();
-            return ctx.refuse(&app, Refused::BadRequest, "-", res);
-        }
-    };
-    app.metrics().inbound_dropped("messages", &inbound.dropped);
-    let chat = match ChatRequest::parse(Bytes::from(inbound.body)) {
-        Ok(chat) => chat,
-        Err(e) => {
-            let res = ApiError::bad_request(e.0).into_response();
-            return ctx.refuse(&app, Refused::BadRequest, &inbound.model, res);
-        }
+    let read = inbound::read(&app, &ctx, &parts, body, "messages", |raw| {
+        let m = messages::request(raw).map_err(|e| Box::new(e.to_error_body()))?;
+        Ok(Translation {
+            body: m.body,
+            model: m.model,
+            dropped: m.dropped,
+        })
+    });
+    let request = match read.await {
+        Ok(request) => request,
+        Err(refused) => return refused,
     };
     let format = ClientFormat::Messages {
-        model: inbound.model,
+        model: request.model,
         id: format!("msg_{}", ctx.id.as_str().replace('-', "")),
-        raw,
+        raw: request.raw,
     };
-    dispatch::chat(&app, ctx, chat, format).await
+    dispatch::chat(&app, ctx, request.chat, format).await
 }
 
 /// The prompt's tokens, counted by the gateway with the route's first provider model's

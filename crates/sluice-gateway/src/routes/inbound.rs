@@ -1,0 +1,73 @@
+//! What the inbound API routes (`/v1/responses`, `/v1/messages`) share: reading the client's
+//! body and turning it into the chat request the gateway routes, every refusal on the way
+//! recorded.
+
+use axum::body::Body;
+use axum::http::request::Parts;
+use axum::response::{IntoResponse, Response};
+use bytes::Bytes;
+use sluice_openai::{ChatRequest, ErrorBody};
+
+use super::chat::{is_json, read_body};
+use crate::dispatch::RequestCtx;
+use crate::error::ApiError;
+use crate::metrics::Refused;
+use crate::state::AppState;
+
+/// A client's request in the gateway's terms.
+pub(super) struct Translated {
+    /// The client's body as it sent it.
+    pub raw: Bytes,
+    /// The chat request it became.
+    pub chat: ChatRequest,
+    /// The model the client asked for.
+    pub model: String,
+}
+
+/// What an inbound API's translation gives: the chat body, the model asked for, and the
+/// fields it dropped (counted in `sluice_inbound_dropped_fields_total`).
+pub(super) struct Translation {
+    pub body: Vec<u8>,
+    pub model: String,
+    pub dropped: Vec<String>,
+}
+
+/// Reads the body of an `api` request and translates it with `translate` (whose error is the
+/// client's 400); a refusal is recorded and returned as the response.
+pub(super) async fn read(
+    app: &AppState,
+    ctx: &RequestCtx,
+    parts: &Parts,
+    body: Body,
+    api: &'static str,
+    translate: impl FnOnce(&[u8]) -> Result<Translation, Box<ErrorBody>>,
+) -> Result<Translated, Response> {
+    if !is_json(&parts.headers) {
+        let res = ApiError::not_json().into_response();
+        return Err(ctx.refuse(app, Refused::BadRequest, "-", res));
+    }
+    let server = &app.config().server;
+    let raw = match read_body(body, app.config().max_body, server.body_timeout).await {
+        Ok(raw) => raw,
+        Err(e) => return Err(ctx.refuse(app, Refused::BadRequest, "-", e.into_response())),
+    };
+    let translation = match translate(&raw) {
+        Ok(t) => t,
+        Err(e) => {
+            let res = ApiError::with_body(400, *e).into_response();
+            return Err(ctx.refuse(app, Refused::BadRequest, "-", res));
+        }
+    };
+    app.metrics().inbound_dropped(api, &translation.dropped);
+    match ChatRequest::parse(Bytes::from(translation.body)) {
+        Ok(chat) => Ok(Translated {
+            raw,
+            chat,
+            model: translation.model,
+        }),
+        Err(e) => {
+            let res = ApiError::bad_request(e.0).into_response();
+            Err(ctx.refuse(app, Refused::BadRequest, &translation.model, res))
+        }
+    }
+}
