@@ -2,6 +2,7 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
+use axum::http::request::Parts;
 use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
@@ -18,26 +19,40 @@ pub async fn chat_completions(State(app): State<AppState>, req: Request) -> Resp
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let ctx = RequestCtx::from_parts(&parts, started);
-    if !is_json(&parts.headers) {
-        return ctx.refuse(
-            &app,
-            Refused::BadRequest,
-            "-",
-            ApiError::not_json().into_response(),
-        );
-    }
-    let server = &app.config().server;
-    let read = read_body(body, app.config().max_body, server.body_timeout).await;
-    let chat = match read
-        .and_then(|raw| ChatRequest::parse(raw).map_err(|e| ApiError::bad_request(e.0)))
-    {
+    let raw = match read_json(&app, &ctx, &parts, body).await {
+        Ok(raw) => raw,
+        Err(refused) => return refused,
+    };
+    let chat = match ChatRequest::parse(raw) {
         Ok(c) => c,
-        Err(e) => return ctx.refuse(&app, Refused::BadRequest, "-", e.into_response()),
+        Err(e) => {
+            let res = ApiError::bad_request(e.0).into_response();
+            return ctx.refuse(&app, Refused::BadRequest, "-", res);
+        }
     };
     let format = ClientFormat::ChatCompletions {
         include_usage: chat.include_usage,
     };
     dispatch::chat(&app, ctx, chat, format).await
+}
+
+/// The body of a POST every `/v1/*` API route reads the same way: JSON ([`is_json`], else 415),
+/// within the size and time limits ([`read_body`]); a refusal is recorded and returned as the
+/// response.
+pub async fn read_json(
+    app: &AppState,
+    ctx: &RequestCtx,
+    parts: &Parts,
+    body: Body,
+) -> Result<Bytes, Response> {
+    if !is_json(&parts.headers) {
+        let res = ApiError::not_json().into_response();
+        return Err(ctx.refuse(app, Refused::BadRequest, "-", res));
+    }
+    let server = &app.config().server;
+    read_body(body, app.config().max_body, server.body_timeout)
+        .await
+        .map_err(|e| ctx.refuse(app, Refused::BadRequest, "-", e.into_response()))
 }
 
 /// Whether a POST may be read as JSON: it says `application/json` (or a `+json` type, with any

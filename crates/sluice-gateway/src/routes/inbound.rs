@@ -8,7 +8,7 @@ use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use sluice_openai::{ChatRequest, ErrorBody};
 
-use super::chat::{is_json, read_body};
+use super::chat::read_json;
 use crate::dispatch::RequestCtx;
 use crate::error::ApiError;
 use crate::metrics::Refused;
@@ -42,15 +42,7 @@ pub(super) async fn read(
     api: &'static str,
     translate: impl FnOnce(&[u8]) -> Result<Translation, Box<ErrorBody>>,
 ) -> Result<Translated, Response> {
-    if !is_json(&parts.headers) {
-        let res = ApiError::not_json().into_response();
-        return Err(ctx.refuse(app, Refused::BadRequest, "-", res));
-    }
-    let server = &app.config().server;
-    let raw = match read_body(body, app.config().max_body, server.body_timeout).await {
-        Ok(raw) => raw,
-        Err(e) => return Err(ctx.refuse(app, Refused::BadRequest, "-", e.into_response())),
-    };
+    let raw = read_json(app, ctx, parts, body).await?;
     let translation = match translate(&raw) {
         Ok(t) => t,
         Err(e) => {
