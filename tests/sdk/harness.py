@@ -11,6 +11,7 @@ import subprocess
 import tempfile
 import threading
 import time
+import unittest
 
 ROOT = pathlib.Path(__file__).resolve().parents[2]
 LISTENING = re.compile(r"listening on http://([0-9.:\[\]a-z]+)")
@@ -101,3 +102,40 @@ def wait_until(what, check, timeout=10.0):
         if time.monotonic() > deadline:
             raise AssertionError("timed out waiting for " + what)
         time.sleep(0.05)
+
+
+class GatewayCase(unittest.TestCase):
+    """A test class with one simulated provider (`cls.mock`) and one gateway in front of it
+    (`cls.gateway`), started once for the class. `config(mock_url)` gives the gateway's TOML
+    (its ledger is `ledger.db` in the gateway's own directory); `openai` and `anthropic` are
+    the official clients pointed at the gateway, which never retry on their own."""
+
+    @classmethod
+    def config(cls, mock_url):
+        raise NotImplementedError
+
+    @classmethod
+    def setUpClass(cls):
+        cls.mock = mock_upstream()
+        try:
+            cls.gateway = Gateway('ledger = "sqlite://ledger.db"\n' + cls.config(cls.mock.url))
+        except Exception:
+            cls.mock.stop()
+            raise
+
+    @classmethod
+    def tearDownClass(cls):
+        cls.gateway.stop()
+        cls.mock.stop()
+
+    @classmethod
+    def openai(cls):
+        import openai
+
+        return openai.OpenAI(base_url=cls.gateway.url + "/v1", api_key="unused", max_retries=0)
+
+    @classmethod
+    def anthropic(cls):
+        import anthropic
+
+        return anthropic.Anthropic(base_url=cls.gateway.url, api_key="unused", max_retries=0)

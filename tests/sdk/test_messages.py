@@ -7,9 +7,8 @@ final message, and errors raised as the SDK's own exception types.
 import unittest
 
 import anthropic
-import openai
 
-from harness import Gateway, mock_upstream
+from harness import GatewayCase
 
 TOOLS = [
     {
@@ -24,22 +23,19 @@ TOOLS = [
 ]
 
 
-class Messages(unittest.TestCase):
+class Messages(GatewayCase):
     @classmethod
-    def setUpClass(cls):
-        cls.mock = mock_upstream()
-        cls.gateway = Gateway(
-            f"""
-ledger = "sqlite://ledger.db"
+    def config(cls, mock_url):
+        return f"""
 [providers.claude]
 kind = "anthropic"
-base_url = "{cls.mock.url}/v1"
+base_url = "{mock_url}/v1"
 api_key = "sk-ant-test"
 [providers.claude.prices]
 "claude-sonnet-4-5" = {{ input = 3.00, output = 15.00 }}
 [providers.local]
 kind = "openai"
-base_url = "{cls.mock.url}/v1"
+base_url = "{mock_url}/v1"
 [providers.local.prices]
 "m" = {{ input = 1.00, output = 2.00 }}
 [retry]
@@ -51,18 +47,12 @@ attempts = 0
 "claude-429" = [{{ provider = "claude", model = "mock-429" }}]
 "claude-broken" = [{{ provider = "claude", model = "mock-error-midstream" }}]
 """
-        )
-        cls.client = anthropic.Anthropic(
-            base_url=cls.gateway.url, api_key="unused", max_retries=0
-        )
-        cls.chat = openai.OpenAI(
-            base_url=cls.gateway.url + "/v1", api_key="unused", max_retries=0
-        )
 
     @classmethod
-    def tearDownClass(cls):
-        cls.gateway.stop()
-        cls.mock.stop()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.client = cls.anthropic()
+        cls.chat = cls.openai()
 
     def reference(self, model, prompt, max_tokens):
         """The same conversation's answer through chat completions."""

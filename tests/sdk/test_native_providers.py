@@ -11,7 +11,7 @@ import urllib.request
 
 import openai
 
-from harness import Gateway, mock_upstream
+from harness import GatewayCase
 
 PROMPT = [
     {"role": "system", "content": "You are terse."},
@@ -45,28 +45,26 @@ def post_json(url, body, headers):
         return json.load(res)
 
 
-class NativeProviders(unittest.TestCase):
+class NativeProviders(GatewayCase):
     @classmethod
-    def setUpClass(cls):
-        cls.mock = mock_upstream()
+    def config(cls, mock_url):
         routes = []
         for api, provider in (("claude", "claude"), ("gemini", "google")):
             model = "claude-sonnet-4-5" if api == "claude" else "gemini-2.5-flash"
             routes.append(f'"{api}" = [{{ provider = "{provider}", model = "{model}" }}]')
             for fault in ("mock-tool", "mock-think", "mock-429", "mock-error-midstream"):
                 routes.append(f'"{api}-{fault}" = [{{ provider = "{provider}", model = "{fault}" }}]')
-        cls.gateway = Gateway(
+        return (
             f"""
-ledger = "sqlite://ledger.db"
 [providers.claude]
 kind = "anthropic"
-base_url = "{cls.mock.url}/v1"
+base_url = "{mock_url}/v1"
 api_key = "sk-ant-test"
 [providers.claude.prices]
 "claude-sonnet-4-5" = {{ input = 3.00, output = 15.00 }}
 [providers.google]
 kind = "gemini"
-base_url = "{cls.mock.url}/v1beta"
+base_url = "{mock_url}/v1beta"
 api_key = "gemini-test"
 [providers.google.prices]
 "gemini-2.5-flash" = {{ input = 0.30, output = 2.50 }}
@@ -77,14 +75,11 @@ attempts = 0
             + "\n".join(routes)
             + "\n"
         )
-        cls.client = openai.OpenAI(
-            base_url=cls.gateway.url + "/v1", api_key="unused", max_retries=0
-        )
 
     @classmethod
-    def tearDownClass(cls):
-        cls.gateway.stop()
-        cls.mock.stop()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.client = cls.openai()
 
     def native_answer(self, api):
         """The provider's own whole answer to PROMPT, asked directly in its native API:

@@ -1,14 +1,15 @@
-"""The official OpenAI Python SDK's Responses API through the gateway, which serves it by
-translation through chat completions, against the simulated provider (OpenAI-compatible and
-Anthropic-native): exact text, function calls over two turns, usage with the gateway's cost in
-the final event, and errors as the SDK's own exceptions.
+"""The official OpenAI Python SDK's Responses API through the gateway, against the simulated
+provider: translated through chat completions (OpenAI-compatible and Anthropic-native
+providers) — exact text, function calls over two turns, usage with the gateway's cost in the
+final event, errors as the SDK's own exceptions — and passed through to a provider that serves
+the Responses API itself, a stored conversation included.
 """
 
 import unittest
 
 import openai
 
-from harness import Gateway, mock_upstream
+from harness import GatewayCase
 
 TOOLS = [
     {
@@ -24,21 +25,18 @@ TOOLS = [
 ]
 
 
-class Responses(unittest.TestCase):
+class Responses(GatewayCase):
     @classmethod
-    def setUpClass(cls):
-        cls.mock = mock_upstream()
-        cls.gateway = Gateway(
-            f"""
-ledger = "sqlite://ledger.db"
+    def config(cls, mock_url):
+        return f"""
 [providers.local]
 kind = "openai"
-base_url = "{cls.mock.url}/v1"
+base_url = "{mock_url}/v1"
 [providers.local.prices]
 "m" = {{ input = 1.00, output = 2.00 }}
 [providers.claude]
 kind = "anthropic"
-base_url = "{cls.mock.url}/v1"
+base_url = "{mock_url}/v1"
 api_key = "sk-ant-test"
 [retry]
 attempts = 0
@@ -49,15 +47,11 @@ attempts = 0
 "openai-429" = [{{ provider = "local", model = "mock-429" }}]
 "openai-broken" = [{{ provider = "local", model = "mock-error-midstream" }}]
 """
-        )
-        cls.client = openai.OpenAI(
-            base_url=cls.gateway.url + "/v1", api_key="unused", max_retries=0
-        )
 
     @classmethod
-    def tearDownClass(cls):
-        cls.gateway.stop()
-        cls.mock.stop()
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.client = cls.openai()
 
     def chat_text(self, model, prompt, max_tokens):
         """The same conversation's answer through chat completions: the reference text."""
@@ -157,6 +151,67 @@ attempts = 0
         self.assertEqual(events[-1].type, "response.failed")
         self.assertEqual(events[-1].response.status, "failed")
         self.assertTrue(events[-1].response.error.message)
+
+
+class ResponsesPassThrough(GatewayCase):
+    """A provider that serves the Responses API itself (`responses = true`): the SDK gets the
+    provider's own events and response (its ids, the stored state it keeps), the gateway's
+    cost on the final usage."""
+
+    @classmethod
+    def config(cls, mock_url):
+        return f"""
+[providers.native]
+kind = "openai"
+base_url = "{mock_url}/v1"
+responses = true
+[providers.native.prices]
+"gpt-x" = {{ input = 1.00, output = 2.00 }}
+[routes]
+"native" = [{{ provider = "native", model = "gpt-x" }}]
+"""
+
+    @classmethod
+    def setUpClass(cls):
+        super().setUpClass()
+        cls.client = cls.openai()
+
+    def test_a_stored_conversation_continues_through_the_gateway(self):
+        first = self.client.responses.create(
+            model="native", input="Tell me about rivers.", max_output_tokens=20
+        )
+        self.assertTrue(first.id.startswith("resp_mock_"), first.id)
+        self.assertTrue(first.output_text)
+        events = list(
+            self.client.responses.create(
+                model="native",
+                input="And lakes?",
+                previous_response_id=first.id,
+                max_output_tokens=20,
+                stream=True,
+            )
+        )
+        self.assertEqual(
+            [e.sequence_number for e in events], list(range(len(events)))
+        )
+        self.assertEqual(events[0].response.previous_response_id, first.id)
+        final = events[-1].response
+        self.assertEqual(events[-1].type, "response.completed")
+        text = "".join(e.delta for e in events if e.type == "response.output_text.delta")
+        self.assertEqual(final.output_text, text)
+        cost = (final.usage.input_tokens * 1 + final.usage.output_tokens * 2) / 1e6
+        self.assertAlmostEqual(float(final.usage.model_extra["cost"]), cost, places=12)
+
+    def test_stream_helper(self):
+        with self.client.responses.stream(
+            model="native", input="Say something.", max_output_tokens=500
+        ) as stream:
+            deltas = [e.delta for e in stream if e.type == "response.output_text.delta"]
+            final = stream.get_final_response()
+        self.assertEqual(final.status, "completed")
+        self.assertEqual(final.output_text, "".join(deltas))
+        self.assertEqual(final.usage.output_tokens, len(deltas))
+        self.assertIn("cost", final.usage.model_extra)
 
 
 if __name__ == "__main__":

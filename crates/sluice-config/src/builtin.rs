@@ -54,6 +54,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
                 timeouts: Timeouts::default(),
                 prices,
                 default_max_tokens: None,
+                responses: false,
             },
         );
         routes.extend(HOLYSHEEP_PRICES.iter().map(|&(model, _, _)| Route {
@@ -76,6 +77,7 @@ pub fn builtin(env: &dyn Fn(&str) -> Option<String>) -> Config {
             timeouts: Timeouts::default(),
             prices: BTreeMap::new(),
             default_max_tokens: None,
+            responses: false,
         },
     );
     routes.push(Route {

@@ -165,6 +165,10 @@ pub struct Provider {
     /// providers only): Anthropic requires one ([`DEFAULT_ANTHROPIC_MAX_TOKENS`] when unset);
     /// Gemini gets the model's own limit when unset.
     pub default_max_tokens: Option<u64>,
+    /// The provider also serves OpenAI's Responses API (`POST {base_url}/responses`;
+    /// `responses = true`, `openai` providers only): a `/v1/responses` client's request is
+    /// passed through to it instead of being translated to chat completions.
+    pub responses: bool,
 }
 
 /// The `max_tokens` an `anthropic` provider sends when neither the request nor the config

@@ -74,6 +74,12 @@ impl Config {
             if let Some(n) = default_max_tokens {
                 writeln!(out, "    max_tokens when a request sets none: {n}")?;
             }
+            if provider.responses {
+                writeln!(
+                    out,
+                    "    serves the Responses API: /v1/responses passed through"
+                )?;
+            }
             writeln!(
                 out,
                 "    billing: {} {} per USD",

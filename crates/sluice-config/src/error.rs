@@ -107,6 +107,8 @@ pub enum Problem {
     MissingBaseUrl { kind: &'static str },
     #[error("only a provider of kind \"anthropic\" or \"gemini\" takes it (this one is {kind:?})")]
     NativeOnly { kind: &'static str },
+    #[error("only a provider of kind \"openai\" takes it (this one is {kind:?})")]
+    OpenAiOnly { kind: &'static str },
     #[error("invalid base_url {value:?}: must start with http:// or https://")]
     BaseUrl { value: String },
     #[error("must be greater than zero (got {value})")]

@@ -54,6 +54,8 @@ pub(crate) struct RawProvider {
     #[serde(default)]
     pub(crate) prices: Ordered<RawPrice>,
     pub(crate) default_max_tokens: Option<u64>,
+    #[serde(default)]
+    pub(crate) responses: bool,
 }
 
 #[derive(Debug, Default, Deserialize)]

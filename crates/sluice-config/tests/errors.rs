@@ -102,6 +102,11 @@ fn bad_kind() {
         ],
     );
     check(
+        "[providers.x]\nkind = \"anthropic\"\nresponses = true",
+        Some("providers.x.responses"),
+        &["only a provider of kind \"openai\"", "\"anthropic\""],
+    );
+    check(
         "[providers.x]\nkind = \"anthropic\"\ndefault_max_tokens = 0",
         Some("providers.x.default_max_tokens"),
         &["at least 1"],

@@ -373,6 +373,24 @@ fn provider_defaults() {
     assert_eq!(p.timeouts.first_token, Duration::from_secs(60));
     assert_eq!(p.timeouts.idle, Duration::from_secs(30));
     assert_eq!(p.timeouts.total, Duration::from_secs(600));
+    assert!(
+        !p.responses,
+        "chat completions only unless the config says more"
+    );
+}
+
+#[test]
+fn an_openai_provider_may_serve_the_responses_api() {
+    let cfg = parse(
+        "[providers.p]\nkind = \"openai\"\nbase_url = \"http://h/v1\"\nresponses = true\n",
+        "p.toml",
+        &no_env,
+    )
+    .unwrap();
+    assert!(cfg.providers["p"].responses);
+    assert!(cfg
+        .describe()
+        .contains("serves the Responses API: /v1/responses passed through"));
 }
 
 #[test]

@@ -34,6 +34,7 @@ use std::time::Duration;
 use axum::http::{HeaderMap, HeaderValue};
 use axum::response::{IntoResponse, Response};
 use sluice_config::Target;
+use sluice_native::passthrough::NativeApi;
 use sluice_openai::{ChatRequest, EmbeddingsRequest};
 use sluice_relay::StreamError;
 use sluice_types::unix_ms;
@@ -160,7 +161,8 @@ async fn serve(app: &AppState, ctx: RequestCtx, job: Job<'_>) -> Response {
             return refusing.response;
         }
     };
-    let protocol = protocol_headers(&ctx.client_headers, job.messages_body().is_some());
+    let messages = matches!(job.native(), Some((NativeApi::Messages, _)));
+    let protocol = protocol_headers(&ctx.client_headers, messages);
     let mut run = Run {
         app,
         job,
@@ -258,8 +260,8 @@ impl Run<'_> {
         // Held from here: a target refused below releases its breaker's probe slot when the
         // permit drops.
         let mut permit = Permit::new(app.breakers(), &provider.name);
-        let body = match self.job.body(provider, &target.model) {
-            Ok(b) => b,
+        let (body, api) = match self.job.body(provider, &target.model) {
+            Ok(prepared) => prepared,
             // This target cannot take the request; another of the route may.
             Err(BodyError::Untranslatable(e)) => {
                 tracing::debug!(request_id = %self.id, provider = %provider.name, "{e}");
@@ -330,7 +332,7 @@ impl Run<'_> {
                     client_request_id: self.client_id.as_ref().map(|c| c.as_str().to_owned()),
                     hold: self.hold.clone(),
                 },
-                api: self.job.api(),
+                api,
                 body: body.clone(),
                 headers: self.headers.clone(),
                 protocol: self.protocol.clone(),

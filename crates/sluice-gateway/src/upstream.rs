@@ -7,6 +7,9 @@
 //! three answer with OpenAI's chat-completion stream or body, so everything downstream of this
 //! module treats them alike. OpenAI-compatible and simulated providers also serve embeddings
 //! ([`Api::Embeddings`]), as whole answers passed through as they come; native ones do not.
+//! A client that speaks a provider's own API is passed through to it ([`Api::Native`]: Messages
+//! to an Anthropic provider, Responses to an OpenAI-compatible one configured with
+//! `responses = true`): its request and the provider's answer cross untranslated.
 
 mod http;
 mod native;
@@ -17,6 +20,7 @@ use std::time::Duration;
 use axum::http::{header, HeaderMap, HeaderValue};
 use bytes::Bytes;
 use sluice_config::{Provider, ProviderKind, Timeouts};
+use sluice_native::passthrough::NativeApi;
 use sluice_native::{ChunkMeta, TranslateError};
 use sluice_openai::{ChatRequest, EmbeddingsRequest, ErrorBody, RequestError};
 use sluice_relay::{Connect, StreamError};
@@ -34,6 +38,8 @@ pub struct ProviderClient {
     pub name: String,
     pub timeouts: Timeouts,
     transport: Transport,
+    /// An OpenAI-compatible provider that also serves the Responses API.
+    responses: bool,
 }
 
 #[derive(Debug)]
@@ -50,6 +56,8 @@ pub enum Api {
     ChatCompletions,
     /// Embeddings, whole answers only: OpenAI-compatible and simulated providers.
     Embeddings,
+    /// The client's own API, which this provider speaks: passed through untranslated.
+    Native(NativeApi),
 }
 
 impl Api {
@@ -58,6 +66,7 @@ impl Api {
         match self {
             Api::ChatCompletions => "/chat/completions",
             Api::Embeddings => "/embeddings",
+            Api::Native(api) => api.path(),
         }
     }
 }
@@ -132,34 +141,38 @@ impl ProviderClient {
             name: provider.name.clone(),
             timeouts: provider.timeouts.clone(),
             transport,
+            responses: provider.responses,
         })
+    }
+
+    /// Whether this provider speaks `api` itself, so a client of that API is passed through.
+    pub fn speaks(&self, api: NativeApi) -> bool {
+        match (&self.transport, api) {
+            (Transport::Native(c), NativeApi::Messages) => c.speaks_messages(),
+            (Transport::OpenAi(_), NativeApi::Responses) => self.responses,
+            _ => false,
+        }
     }
 
     /// The body of `chat` for this provider's model `model`: OpenAI's with the model renamed
     /// and usage asked for (`ChatRequest::body_for`), or translated to the provider's API.
-    /// A Messages client's own body (`messages`) goes to an Anthropic provider as it is, with
-    /// the provider's model name: nothing the chat request could not carry (cache breakpoints,
-    /// beta fields) is lost on the way.
-    pub fn body(
-        &self,
-        chat: &ChatRequest,
-        model: &str,
-        messages: Option<&Bytes>,
-    ) -> Result<Bytes, BodyError> {
+    pub fn body(&self, chat: &ChatRequest, model: &str) -> Result<Bytes, BodyError> {
         match &self.transport {
-            Transport::Native(c) => match messages.filter(|_| c.speaks_messages()) {
-                Some(raw) => {
-                    let name = serde_json::Value::from(model).to_string();
-                    sluice_openai::rewrite::set_top_level(raw, "model", Some(&name))
-                        .map(Bytes::from)
-                        .map_err(|e| BodyError::Rewrite(RequestError(e.to_string())))
-                }
-                None => c.body(chat.raw(), model).map_err(BodyError::Untranslatable),
-            },
+            Transport::Native(c) => c.body(chat.raw(), model).map_err(BodyError::Untranslatable),
             Transport::OpenAi(_) | Transport::Simulated(_) => {
                 chat.body_for(model).map_err(BodyError::Rewrite)
             }
         }
+    }
+
+    /// A client's own body in an API this provider speaks ([`Self::speaks`]), for its model
+    /// `model`: as the client wrote it but for the model's name, so nothing a translation could
+    /// not carry (cache breakpoints, beta fields, server tools, stored state) is lost.
+    pub fn native_body(raw: &[u8], model: &str) -> Result<Bytes, BodyError> {
+        let name = serde_json::Value::from(model).to_string();
+        sluice_openai::rewrite::set_top_level(raw, "model", Some(&name))
+            .map(Bytes::from)
+            .map_err(|e| BodyError::Rewrite(RequestError(e.to_string())))
     }
 
     /// The body of an embeddings request for this provider's model `model`: the client's with
@@ -177,14 +190,23 @@ impl ProviderClient {
 
     /// Whether this provider serves `api` (native providers have no embeddings).
     pub fn serves(&self, api: Api) -> bool {
-        api == Api::ChatCompletions || !matches!(self.transport, Transport::Native(_))
+        match api {
+            Api::ChatCompletions => true,
+            Api::Embeddings => !matches!(self.transport, Transport::Native(_)),
+            Api::Native(native) => self.speaks(native),
+        }
     }
 
     /// Starts a streaming chat request; the future resolves once the provider answered.
     pub fn stream(&self, call: Call) -> Connect {
         match &self.transport {
-            Transport::OpenAi(c) => {
-                c.stream(Api::ChatCompletions.path(), call.body, extra(call.headers))
+            Transport::OpenAi(c) => c.stream(call.api.path(), call.body, extra(call.headers)),
+            Transport::Native(c) if matches!(call.api, Api::Native(_)) => {
+                let extra = http::Extra {
+                    client: call.headers,
+                    protocol: call.protocol,
+                };
+                c.pass_through(call.api.path(), call.body, extra)
             }
             Transport::Native(c) => {
                 let meta = chunk_meta(&call);
@@ -194,7 +216,7 @@ impl ProviderClient {
                 };
                 c.stream(&call.model, meta, call.body, extra)
             }
-            Transport::Simulated(s) => s.stream(call.body, call.headers),
+            Transport::Simulated(s) => s.stream(call.api, call.body, call.headers),
         }
     }
 
@@ -212,6 +234,13 @@ impl ProviderClient {
                 Transport::Native(_) if call.api == Api::Embeddings => Err(StreamError::Protocol(
                     "this provider's API has no embeddings".to_owned(),
                 )),
+                Transport::Native(c) if matches!(call.api, Api::Native(_)) => {
+                    let extra = http::Extra {
+                        client: call.headers,
+                        protocol: call.protocol,
+                    };
+                    c.complete_as_is(call.api.path(), call.body, extra).await
+                }
                 Transport::Native(c) => {
                     let meta = chunk_meta(&call);
                     let extra = http::Extra {

@@ -1,7 +1,7 @@
 //! Anthropic's Messages API, `POST /v1/messages` (also as `/v1/messages?beta=true`), in the
 //! shapes Anthropic publishes: the stream `message_start` → `content_block_start` → `ping` →
-//! a `content_block_delta` per token → `content_block_stop` → `message_delta` →
-//! `message_stop`; a whole answer is the `message` object; errors are
+//! a `content_block_delta` per token → `content_block_stop` → `message_delta` (whose usage
+//! repeats the input counts beside the output's, as Anthropic's does) → `message_stop`; a whole answer is the `message` object; errors are
 //! `{"type":"error","error":{"type","message"}}`.
 //!
 //! The request must have `model`, `messages` and `max_tokens` (a 400 `invalid_request_error`
@@ -400,8 +400,8 @@ impl Script for MessageScript {
             buf,
             "message_delta",
             format_args!(
-                r#"{{"type":"message_delta","delta":{{"stop_reason":"{}","stop_sequence":null}},"usage":{{"output_tokens":{}}}}}"#,
-                self.stop_reason, self.total
+                r#"{{"type":"message_delta","delta":{{"stop_reason":"{}","stop_sequence":null}},"usage":{{"input_tokens":{},"cache_creation_input_tokens":0,"cache_read_input_tokens":0,"output_tokens":{}}}}}"#,
+                self.stop_reason, self.input_tokens, self.total
             ),
         );
         event(

@@ -7,7 +7,7 @@
 //! [`MAX_DELAY`]), so neither the mock nor a gateway running it in-process can be made to build
 //! gigabytes or stay silent for more than a minute.
 //!
-//! It speaks three APIs, each in its own wire format, with the same generator, timing and
+//! It speaks four APIs, each in its own wire format, with the same generator, timing and
 //! fault models:
 //! - OpenAI chat completions, `POST /v1/chat/completions` ([`respond`]), and OpenAI
 //!   embeddings, `POST /v1/embeddings` ([`embeddings::respond`]: deterministic unit-length
@@ -16,7 +16,9 @@
 //!   `kind = "anthropic"` has `base_url = "http://ADDR/v1"`);
 //! - Gemini, `POST /v1beta/models/{model}:streamGenerateContent?alt=sse` and
 //!   `…:generateContent` ([`gemini::respond`]; `kind = "gemini"` has
-//!   `base_url = "http://ADDR/v1beta"`).
+//!   `base_url = "http://ADDR/v1beta"`);
+//! - OpenAI Responses, `POST /v1/responses` ([`responses::respond`]: text answers, for a
+//!   `kind = "openai"` provider with `responses = true`).
 //!
 //! Controls on every API: the `x-mock-tokens`, `x-mock-ttft-ms` and `x-mock-itl-ms` headers,
 //! and the model name: `mock-500`, `mock-429` (with `retry-after: 1`), `mock-529` (overloaded),
@@ -41,6 +43,7 @@ mod generator;
 mod native;
 mod openai;
 mod respond;
+pub mod responses;
 mod scenario;
 mod server;
 mod settings;

@@ -1,9 +1,10 @@
 //! The HTTP/1.1 server of `sluice mock-upstream`: it owns accepting connections, routing
-//! `POST /v1/chat/completions`, `POST /v1/embeddings`, `POST /v1/messages` (Anthropic), `POST
-//! /v1beta/models/{model}:generateContent` and `:streamGenerateContent` (Gemini),
-//! `GET /v1/models`, `GET /stats` and `GET /healthz`, writing a [`MockResponse`] to the wire,
-//! and the graceful shutdown. Completions are answered by [`respond`](fn@crate::respond),
-//! [`embeddings::respond`], [`anthropic::respond`] and [`gemini::respond`]; this module only adapts their answers to
+//! `POST /v1/chat/completions`, `POST /v1/embeddings`, `POST /v1/responses`, `POST
+//! /v1/messages` (Anthropic), `POST /v1beta/models/{model}:generateContent` and
+//! `:streamGenerateContent` (Gemini), `GET /v1/models`, `GET /stats` and `GET /healthz`,
+//! writing a [`MockResponse`] to the wire, and the graceful shutdown. Completions are answered
+//! by [`respond`](fn@crate::respond), [`embeddings::respond`], [`responses::respond`],
+//! [`anthropic::respond`] and [`gemini::respond`]; this module only adapts their answers to
 //! hyper. A query string never changes the route (`/v1/messages?beta=true` is
 //! `/v1/messages`); Gemini's `alt=sse` is read by [`GeminiCall`].
 
@@ -29,7 +30,7 @@ use tokio::net::{TcpListener, TcpStream};
 
 use crate::encode::models_body;
 use crate::gemini::GeminiCall;
-use crate::{anthropic, embeddings, gemini, respond, MockResponse, MockSettings, Stats};
+use crate::{anthropic, embeddings, gemini, respond, responses, MockResponse, MockSettings, Stats};
 
 /// Request bodies up to this size are accepted.
 const MAX_BODY: usize = 16 * 1024 * 1024;
@@ -125,6 +126,7 @@ enum Route {
     ChatCompletions,
     Embeddings,
     Messages,
+    Responses,
     Gemini(GeminiCall),
     Models,
     Stats,
@@ -138,6 +140,7 @@ impl Route {
             "/v1/chat/completions" => Route::ChatCompletions,
             "/v1/embeddings" => Route::Embeddings,
             "/v1/messages" => Route::Messages,
+            "/v1/responses" => Route::Responses,
             "/v1/models" => Route::Models,
             "/stats" => Route::Stats,
             "/healthz" => Route::Health,
@@ -150,7 +153,11 @@ impl Route {
     fn posts(&self) -> bool {
         matches!(
             self,
-            Route::ChatCompletions | Route::Embeddings | Route::Messages | Route::Gemini(_)
+            Route::ChatCompletions
+                | Route::Embeddings
+                | Route::Messages
+                | Route::Responses
+                | Route::Gemini(_)
         )
     }
 }
@@ -178,7 +185,11 @@ async fn route(state: &State, request: Request<Incoming>) -> Response<Body> {
         Route::Models => return json(&models_body()),
         Route::Stats => return json(&state.stats.snapshot()),
         Route::Health => return text(StatusCode::OK, "ok".to_owned()),
-        Route::ChatCompletions | Route::Embeddings | Route::Messages | Route::Gemini(_) => {}
+        Route::ChatCompletions
+        | Route::Embeddings
+        | Route::Messages
+        | Route::Responses
+        | Route::Gemini(_) => {}
     }
     let body = match read_body(body).await {
         Ok(body) => body,
@@ -187,6 +198,7 @@ async fn route(state: &State, request: Request<Incoming>) -> Response<Body> {
     into_response(match route {
         Route::Embeddings => embeddings::respond(settings, stats, headers, &body),
         Route::Messages => anthropic::respond(settings, stats, headers, &body),
+        Route::Responses => responses::respond(settings, stats, headers, &body),
         Route::Gemini(call) => gemini::respond(settings, stats, &call, headers, &body),
         // `Route::ChatCompletions`, the only route left.
         _ => respond(settings, stats, headers, &body),

@@ -117,7 +117,8 @@ async fn stream_events_text_and_usage() {
     assert_eq!(
         evs[16].1,
         json!({"type":"message_delta","delta":{"stop_reason":"end_turn","stop_sequence":null},
-            "usage":{"output_tokens":12}})
+            "usage":{"input_tokens":prompt_tokens("one two three"),"cache_creation_input_tokens":0,
+                "cache_read_input_tokens":0,"output_tokens":12}})
     );
     assert_eq!(evs[17].1, json!({"type":"message_stop"}));
 

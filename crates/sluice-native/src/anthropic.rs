@@ -14,7 +14,7 @@ mod fast;
 mod request;
 mod response;
 mod stream;
-mod usage;
+pub(crate) mod usage;
 
 pub use request::{request, thinking_budget, AnthropicOptions};
 pub use response::response;

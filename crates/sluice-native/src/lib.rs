@@ -46,6 +46,12 @@
 //!   it keeps no state: tool-call ids and reasoning signatures ride in the items the client
 //!   sends back.
 //!
+//! # No translation: pass-through
+//!
+//! [`passthrough`]: a client that speaks its provider's own API (Messages to Anthropic,
+//! Responses to a provider that serves it) gets the provider's events as they came, read for
+//! the relay and with the gateway's cost put on the final usage.
+//!
 //! **Architecture invariants:** pure: no IO, no async runtime, no HTTP types, no clock, no
 //! money. Translation never buffers an answer: each provider event yields its chunks at once;
 //! the one exception is an inbound API whose last event repeats the whole answer (the
@@ -58,6 +64,7 @@ mod chunk;
 mod error;
 pub mod gemini;
 pub mod inbound;
+pub mod passthrough;
 mod usage;
 
 pub use chat::IGNORED_FIELDS;

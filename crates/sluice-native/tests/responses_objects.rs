@@ -308,7 +308,7 @@ fn input_items_table() {
 }
 
 #[test]
-fn malformed_and_stateful_requests_are_errors() {
+fn malformed_requests_are_errors() {
     let table: Vec<(&[u8], &str, InboundErrorKind)> = vec![
         (b"not json", "", InboundErrorKind::Malformed),
         (b"[1]", "", InboundErrorKind::Malformed),
@@ -329,8 +329,6 @@ fn malformed_and_stateful_requests_are_errors() {
         (br#"{"model":"m","input":"hi","tools":[{"type":"function","name":"f","parameters":"x"}]}"#, "tools[0].parameters", InboundErrorKind::Malformed),
         (br#"{"model":"m","input":"hi","tool_choice":"always"}"#, "tool_choice", InboundErrorKind::Malformed),
         (br#"{"model":"m","input":"hi","text":{"format":{"type":"yaml"}}}"#, "text.format.type", InboundErrorKind::Malformed),
-        (br#"{"model":"m","input":"hi","previous_response_id":"resp_1"}"#, "previous_response_id", InboundErrorKind::Stateful),
-        (br#"{"model":"m","input":"hi","conversation":"conv_1"}"#, "conversation", InboundErrorKind::Stateful),
     ];
     for (body, param, kind) in table {
         let text = String::from_utf8_lossy(body);
@@ -350,6 +348,31 @@ fn malformed_and_stateful_requests_are_errors() {
         assert_eq!(json["error"]["param"], want_param);
         assert!(!err.message.is_empty());
     }
+}
+
+#[test]
+fn a_stateful_request_is_translated_without_its_state_and_says_what_it_needs() {
+    for field in ["previous_response_id", "conversation"] {
+        let body = format!(r#"{{"model":"m","input":"hi","{field}":"x_1"}}"#);
+        let inbound = request(body.as_bytes()).unwrap();
+        let chat: Value = serde_json::from_slice(&inbound.body).unwrap();
+        assert!(chat.get(field).is_none(), "{chat}");
+        assert!(
+            !inbound.dropped.iter().any(|d| d == field),
+            "needed, not dropped"
+        );
+        let need = inbound.stateful.expect("named");
+        assert_eq!(
+            (need.param.as_str(), need.kind),
+            (field, InboundErrorKind::Stateful)
+        );
+        let json = need.to_error_body().to_json();
+        assert_eq!(json["error"]["param"], field);
+    }
+    assert!(request(br#"{"model":"m","input":"hi"}"#)
+        .unwrap()
+        .stateful
+        .is_none());
 }
 
 fn whole(completion: Value) -> Value {

@@ -9,8 +9,11 @@
 //!
 //! Two encoders live here: [`ChatChunks`] (`/v1/chat/completions`: each chunk relayed as the
 //! provider wrote it, zero-copy when unchanged) and [`SimpleChat`] (the seed's `/stream/chat`).
+//! A client of the provider's own API needs no encoder: a [`PassThrough`] relays the provider's
+//! events to it.
 
 mod chat;
+mod passthrough;
 mod simple;
 
 use bytes::BytesMut;
@@ -20,6 +23,7 @@ use crate::chunk::ChunkSummary;
 use crate::error::ErrorBody;
 
 pub use chat::ChatChunks;
+pub use passthrough::{PassThrough, Passed};
 pub use simple::SimpleChat;
 
 /// Writes one client stream from the provider's chunks.

@@ -25,7 +25,7 @@ pub mod rewrite;
 
 pub use chunk::{inspect, ChunkSummary};
 pub use embeddings::EmbeddingsRequest;
-pub use encode::{ClientEncoder, EncodeError, Merge};
+pub use encode::{ClientEncoder, EncodeError, Merge, PassThrough, Passed};
 pub use error::ErrorBody;
 pub use pricing::{PricedUsage, Pricer, UsagePricer};
 pub use request::{ChatRequest, RequestError};

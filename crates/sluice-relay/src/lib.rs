@@ -23,4 +23,4 @@ mod relay;
 pub use error::StreamError;
 pub use outcome::{Commit, End, Outcome, OutcomeSink, Tally, MAX_TEXT};
 pub use queue::ClientStream;
-pub use relay::{start, Connect, Lifecycle, RelayConfig, UpstreamBody};
+pub use relay::{start, Connect, Encoder, Lifecycle, RelayConfig, UpstreamBody};

@@ -6,6 +6,9 @@
 //!  timers: first token, idle gap, total, keep-alive                commit ──► handler sends 200
 //! ```
 //!
+//! A client that speaks the provider's own API (a pass-through) gets the provider's events
+//! instead, read and written by its [`PassThrough`] in place of the inspector and encoder.
+//!
 //! The commit point: the handler sends the 200 and headers only once the relay has queued
 //! something, i.e. the provider's first event or, if that takes longer than `keepalive`, a
 //! keep-alive comment. A failure before then reaches the handler through [`Commit`] and becomes
@@ -22,7 +25,7 @@ use bytes::{Bytes, BytesMut};
 use futures_util::{Stream, StreamExt};
 use sluice_openai::chunk::Inspector;
 use sluice_openai::encode::DATA_PREFIX;
-use sluice_openai::{ClientEncoder, ErrorBody, Merge};
+use sluice_openai::{ClientEncoder, ErrorBody, Merge, PassThrough};
 use sluice_sse::{Decoder, Event, Frame, KEEPALIVE};
 use sluice_types::SlowClient;
 use tokio::sync::oneshot;
@@ -67,9 +70,27 @@ pub struct RelayConfig {
     /// When the gateway received the request.
     pub started: Instant,
     /// Writes the client's format (and puts the gateway's cost on the usage it shows).
-    pub encoder: Box<dyn ClientEncoder>,
+    pub encoder: Encoder,
     /// Where relay tasks are spawned and told to stop, so shutdown can wait for their outcomes.
     pub lifecycle: Lifecycle,
+}
+
+/// How a stream's provider events become the client's.
+#[derive(Debug)]
+pub enum Encoder {
+    /// The provider's events are chat chunks, read by the inspector and written in the
+    /// client's format by its encoder (which may merge deltas for a slow client).
+    Chat(Box<dyn ClientEncoder>),
+    /// The client speaks the provider's own API: its events are relayed as they came. They
+    /// are never merged; a slow client slows the provider down instead (as `block` does), up
+    /// to the slow-client limit.
+    PassThrough(Box<dyn PassThrough>),
+}
+
+impl From<Box<dyn ClientEncoder>> for Encoder {
+    fn from(encoder: Box<dyn ClientEncoder>) -> Self {
+        Encoder::Chat(encoder)
+    }
 }
 
 /// The gateway's handle on its relay tasks: cancelling `shutdown` ends every open stream with
@@ -145,9 +166,9 @@ impl Relay {
         let mut end = self.drive(connect).await;
         match &end {
             End::Completed => {
-                self.cfg
-                    .encoder
-                    .end(self.tally.usage.as_ref(), &mut self.out);
+                if let Encoder::Chat(encoder) = &mut self.cfg.encoder {
+                    encoder.end(self.tally.usage.as_ref(), &mut self.out);
+                }
                 self.flush_final().await;
             }
             End::Failed(err) => match self.commit.take() {
@@ -158,7 +179,10 @@ impl Relay {
                 // connection is closed instead.
                 None if matches!(err, StreamError::SlowClient(_)) => self.tx.cut_off(),
                 None => {
-                    self.cfg.encoder.error(&err.body(), &mut self.out);
+                    match &mut self.cfg.encoder {
+                        Encoder::Chat(encoder) => encoder.error(&err.body(), &mut self.out),
+                        Encoder::PassThrough(pass) => pass.error(&err.body(), &mut self.out),
+                    }
                     self.flush_final().await;
                 }
             },
@@ -321,6 +345,10 @@ impl Relay {
     /// serves every event of a read.
     async fn on_event(&mut self, event: Event, now: Instant) -> Flow {
         self.tally.first_event_at.get_or_insert(now);
+        let encoder = match &mut self.cfg.encoder {
+            Encoder::Chat(encoder) => encoder,
+            Encoder::PassThrough(_) => return self.on_native_event(event, now).await,
+        };
         if event.event_type() == b"error" {
             return fail(provider_error(&event.data));
         }
@@ -344,7 +372,7 @@ impl Relay {
         }
         self.tally.events += 1;
         self.tally.finished |= summary.finish;
-        let merge = match self.cfg.encoder.chunk(&event.data, &summary, &mut self.out) {
+        let merge = match encoder.chunk(&event.data, &summary, &mut self.out) {
             Ok(m) => m,
             Err(err) => return fail(StreamError::Protocol(err.to_string())),
         };
@@ -371,6 +399,51 @@ impl Relay {
         match self.send(frame, kind, now).await {
             Ok(()) => Flow::Continue,
             Err(end) => Flow::Stop(end),
+        }
+    }
+
+    /// Handles one event of a pass-through stream: its [`PassThrough`] reads it and writes it.
+    async fn on_native_event(&mut self, event: Event, now: Instant) -> Flow {
+        let Encoder::PassThrough(pass) = &mut self.cfg.encoder else {
+            return Flow::Continue;
+        };
+        let passed = match pass.event(&event, &mut self.out) {
+            Ok(passed) => passed,
+            Err(err) => return fail(StreamError::Protocol(err.to_string())),
+        };
+        if let Some(usage) = passed.usage {
+            self.tally.usage = Some(usage);
+        }
+        if let Some(err) = passed.error {
+            return fail(StreamError::ProviderEvent(err));
+        }
+        self.tally.events += 1;
+        self.tally.finished |= passed.last;
+        if passed.content {
+            if let Some(text) = passed.text.as_deref() {
+                if self.tally.usage.is_none() && self.tally.text.len() < MAX_TEXT {
+                    self.tally.text.push_str(text);
+                }
+            }
+            self.tally.content_events += 1;
+            self.tally.first_content_at.get_or_insert(now);
+            self.tally.last_content_at = Some(now);
+        }
+        if !self.out.is_empty() {
+            let kind = if passed.content {
+                FrameKind::Content
+            } else {
+                FrameKind::Other
+            };
+            let frame = self.out.split().freeze();
+            if let Err(end) = self.send(frame, kind, now).await {
+                return Flow::Stop(end);
+            }
+        }
+        if passed.last {
+            Flow::Stop(End::Completed)
+        } else {
+            Flow::Continue
         }
     }
 

@@ -1,7 +1,9 @@
-// The official OpenAI Node SDK's Responses API through the gateway (served by translation
-// through chat completions), against the simulated provider: responses.create with stream:
+// The official OpenAI Node SDK's Responses API through the gateway, against the simulated
+// provider. Served by translation through chat completions: responses.create with stream:
 // true and responses.stream give the text the chat API gives, in the documented event order,
 // with usage and the gateway's cost last; a provider's rate limit is the SDK's own error.
+// Passed through to a provider that serves the Responses API: a stored conversation goes on
+// (previous_response_id), the provider's own events with the gateway's cost last.
 import { test, before, after } from "node:test";
 import assert from "node:assert/strict";
 import { spawn } from "node:child_process";
@@ -48,11 +50,18 @@ kind = "openai"
 base_url = "${mock}/v1"
 [providers.local.prices]
 "m" = { input = 1.00, output = 2.00 }
+[providers.native]
+kind = "openai"
+base_url = "${mock}/v1"
+responses = true
+[providers.native.prices]
+"gpt-x" = { input = 1.00, output = 2.00 }
 [retry]
 attempts = 0
 [routes]
 "openai" = [{ provider = "local", model = "m" }]
 "openai-429" = [{ provider = "local", model = "mock-429" }]
+"native" = [{ provider = "native", model = "gpt-x" }]
 `,
   );
   const gateway = await start(["serve", "--config", join(dir, "sluice.toml"), "--listen", "127.0.0.1:0"], dir);
@@ -110,4 +119,27 @@ test("a provider's rate limit is the SDK's RateLimitError", async () => {
     client.responses.create({ model: "openai-429", input: "hi", stream: true }),
     (err) => err instanceof OpenAI.RateLimitError,
   );
+});
+
+test("passed through to a provider that serves the Responses API", async () => {
+  const first = await client.responses.create({ model: "native", input: "Tell me about rivers.", max_output_tokens: 500 });
+  assert.ok(first.id.startsWith("resp_mock_"), first.id);
+  const stream = await client.responses.create({
+    model: "native",
+    input: "And lakes?",
+    previous_response_id: first.id,
+    max_output_tokens: 500,
+    stream: true,
+  });
+  const events = [];
+  for await (const event of stream) events.push(event);
+  assert.deepEqual(events.map((e) => e.sequence_number), events.map((_, i) => i));
+  assert.equal(events[0].response.previous_response_id, first.id);
+  const last = events.at(-1);
+  assert.equal(last.type, "response.completed");
+  const text = events.filter((e) => e.type === "response.output_text.delta").map((e) => e.delta).join("");
+  assert.equal(last.response.output_text ?? last.response.output[0].content[0].text, text);
+  const usage = last.response.usage;
+  const cost = (usage.input_tokens * 1 + usage.output_tokens * 2) / 1e6;
+  assert.ok(Math.abs(Number(usage.cost) - cost) < 1e-12, JSON.stringify(usage));
 });

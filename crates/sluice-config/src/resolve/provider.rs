@@ -80,6 +80,12 @@ impl Cx {
             }
             (n, _) => n,
         };
+        if let Some(k) = kind.filter(|k| raw.responses && *k != ProviderKind::OpenAi) {
+            self.push(
+                join(&base, &["responses"]),
+                Problem::OpenAiOnly { kind: k.as_str() },
+            );
+        }
         let api_key = raw.api_key.filter(|k| !k.is_empty()).map(Secret::new);
 
         // TOML numbers arrive as f64: checked as such (so messages show them as written),
@@ -160,6 +166,7 @@ impl Cx {
             timeouts,
             prices,
             default_max_tokens,
+            responses: raw.responses,
         })
     }
 }

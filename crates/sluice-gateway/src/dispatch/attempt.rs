@@ -10,13 +10,13 @@ use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use sluice_openai::UsagePricer;
-use sluice_relay::{Connect, End, Outcome, RelayConfig, StreamError};
+use sluice_relay::{Connect, Encoder, End, Outcome, RelayConfig, StreamError};
 use tokio::sync::oneshot;
 use tokio::time::Instant;
 
 use crate::ending::{Draft, Ending};
 use crate::error::ApiError;
-use crate::format::ClientFormat;
+use crate::format::{pass_through, whole_passed_through, ClientFormat};
 use crate::headers::{ACCEL_BUFFERING, ATTEMPTS, PROVIDER};
 use crate::state::AppState;
 use crate::upstream::{Api, Call, ProviderClient};
@@ -52,7 +52,8 @@ pub(super) struct Attempt<'a> {
     pub provider: &'a ProviderClient,
     /// The ending the attempt will have, less its result.
     pub draft: Draft,
-    /// The API asked for (a stream is always a chat completion).
+    /// The API asked for: a stream is a chat completion, or the client's own API passed
+    /// through.
     pub api: Api,
     /// The body for this provider.
     pub body: Bytes,
@@ -88,7 +89,10 @@ impl Attempt<'_> {
             slow_client_timeout: stream_cfg.slow_client_timeout,
             slow_client: stream_cfg.slow_client,
             started: draft.started,
-            encoder: format.encoder(Some(pricer)),
+            encoder: match self.api {
+                Api::Native(api) => Encoder::PassThrough(pass_through(api, Some(pricer))),
+                _ => format.encoder(Some(pricer)).into(),
+            },
             lifecycle: app.relays().clone(),
         };
         let attempts = draft.attempts;
@@ -145,6 +149,7 @@ impl Attempt<'_> {
     ) -> Result<Response, Failed> {
         let sent = Instant::now();
         let provider = self.provider;
+        let api = self.api;
         let price = self.draft.price.clone();
         let attempts = self.draft.attempts;
         let call = Call {
@@ -177,11 +182,24 @@ impl Attempt<'_> {
                 });
             }
         };
-        // One pass over the answer, without a JSON tree, as for a stream's chunks.
-        let summary = sluice_openai::inspect(&done.body).ok();
-        let usage = summary.and_then(|s| s.usage.or(s.vendor_usage));
+        let usage = match api {
+            Api::Native(native) => native.whole_usage(&done.body),
+            // One pass over the answer, without a JSON tree, as for a stream's chunks.
+            _ => sluice_openai::inspect(&done.body)
+                .ok()
+                .and_then(|s| s.usage.or(s.vendor_usage)),
+        };
         draft.whole_ended(sent, Ok(usage)).record(self.app);
-        let body = match format.whole(done.body, usage.as_ref(), &*price) {
+        let whole = match api {
+            Api::Native(native) => Ok(whole_passed_through(
+                native,
+                done.body,
+                usage.as_ref(),
+                &*price,
+            )),
+            _ => format.whole(done.body, usage.as_ref(), &*price),
+        };
+        let body = match whole {
             Ok(body) => body,
             // Recorded as served (the provider answered); the client's format cannot say it.
             Err(err) => {

@@ -4,6 +4,7 @@
 //! attempt is a stream or a whole answer.
 
 use bytes::Bytes;
+use sluice_native::passthrough::NativeApi;
 use sluice_openai::{ChatRequest, EmbeddingsRequest};
 
 use crate::format::ClientFormat;
@@ -66,10 +67,10 @@ impl Job<'_> {
         }
     }
 
-    /// The client's own Messages body, for a provider that speaks the Messages API.
-    pub fn messages_body(&self) -> Option<&Bytes> {
+    /// The provider API the client speaks (if not chat completions), and its own body.
+    pub fn native(&self) -> Option<(NativeApi, &Bytes)> {
         match self {
-            Job::Chat { format, .. } => format.messages_body(),
+            Job::Chat { format, .. } => format.native(),
             Job::Embeddings(_) => None,
         }
     }
@@ -86,11 +87,23 @@ impl Job<'_> {
         }
     }
 
-    /// The body for `provider`'s model `model`, or why that provider cannot take it.
-    pub fn body(&self, provider: &ProviderClient, model: &str) -> Result<Bytes, BodyError> {
+    /// The body for `provider`'s model `model` and the API it is for, or why that provider
+    /// cannot take it. A client of an API the provider speaks itself is passed through; any
+    /// other is translated, unless its request needs the provider's own API (stored state).
+    pub fn body(&self, provider: &ProviderClient, model: &str) -> Result<(Bytes, Api), BodyError> {
         match self {
-            Job::Chat { request, format } => provider.body(request, model, format.messages_body()),
-            Job::Embeddings(request) => provider.embeddings_body(request, model),
+            Job::Chat { request, format } => {
+                if let Some((api, raw)) = format.native().filter(|(api, _)| provider.speaks(*api)) {
+                    return Ok((ProviderClient::native_body(raw, model)?, Api::Native(api)));
+                }
+                if let Some(err) = format.stateful() {
+                    return Err(BodyError::Untranslatable(err.clone()));
+                }
+                Ok((provider.body(request, model)?, Api::ChatCompletions))
+            }
+            Job::Embeddings(request) => {
+                Ok((provider.embeddings_body(request, model)?, Api::Embeddings))
+            }
         }
     }
 }

@@ -1,11 +1,14 @@
-//! `POST /v1/responses`: OpenAI's Responses API, served through chat completions. The request
-//! is translated (`sluice_native::inbound::responses`; what it cannot carry is dropped and
-//! counted in `sluice_inbound_dropped_fields_total`, never refused), routed and relayed like a
-//! chat request, and written back as Responses events or a `response` object.
+//! `POST /v1/responses`: OpenAI's Responses API. To a provider that serves it (`responses =
+//! true`) the request is passed through as the client wrote it, `previous_response_id`
+//! included; to any other it is translated (`sluice_native::inbound::responses`; what it
+//! cannot carry is dropped and counted in `sluice_inbound_dropped_fields_total`, never
+//! refused), routed and relayed like a chat request, and written back as Responses events or a
+//! `response` object.
 
 use axum::extract::{Request, State};
 use axum::response::Response;
 use sluice_native::inbound::responses::{self, ResponseMeta};
+use sluice_native::TranslateError;
 use tokio::time::Instant;
 
 use super::inbound::{self, Translation};
@@ -17,8 +20,13 @@ pub async fn create(State(app): State<AppState>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let ctx = RequestCtx::from_parts(&parts, started);
+    let mut stateful = None;
     let read = inbound::read(&app, &ctx, &parts, body, "responses", |raw| {
         let r = responses::request(raw).map_err(|e| Box::new(e.to_error_body()))?;
+        stateful = r.stateful.map(|e| TranslateError {
+            param: e.param,
+            message: e.message,
+        });
         Ok(Translation {
             body: r.body,
             model: r.model,
@@ -34,5 +42,10 @@ pub async fn create(State(app): State<AppState>, req: Request) -> Response {
         model: request.model,
         created_at: u64::try_from(sluice_types::unix_ms() / 1000).unwrap_or(0),
     };
-    dispatch::chat(&app, ctx, request.chat, ClientFormat::Responses(meta)).await
+    let format = ClientFormat::Responses {
+        meta,
+        raw: request.raw,
+        stateful,
+    };
+    dispatch::chat(&app, ctx, request.chat, format).await
 }

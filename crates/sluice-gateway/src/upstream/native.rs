@@ -96,6 +96,21 @@ impl NativeClient {
         Ok(Bytes::from(body))
     }
 
+    /// A stream in the provider's own API, passed through untranslated to a client of it.
+    pub(super) fn pass_through(&self, path: &str, body: Bytes, extra: Extra) -> Connect {
+        self.http.stream(path, body, extra)
+    }
+
+    /// A whole answer in the provider's own API, for a client of it.
+    pub(super) async fn complete_as_is(
+        &self,
+        path: &str,
+        body: Bytes,
+        extra: Extra,
+    ) -> Result<Completion, StreamError> {
+        self.http.complete(path, body, extra).await
+    }
+
     pub(super) fn stream(
         &self,
         model: &str,

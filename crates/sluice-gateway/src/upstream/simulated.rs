@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use bytes::Bytes;
 use futures_util::StreamExt;
 use sluice_mock::{MockSettings, Stats};
+use sluice_native::passthrough::NativeApi;
 use sluice_relay::{Connect, StreamError, UpstreamBody};
 
 use super::{retry_after, status_error, Api, Completion};
@@ -36,11 +37,17 @@ impl Simulated {
         match api {
             Api::ChatCompletions => sluice_mock::respond(settings, stats, headers, body),
             Api::Embeddings => sluice_mock::embeddings::respond(settings, stats, headers, body),
+            Api::Native(NativeApi::Messages) => {
+                sluice_mock::anthropic::respond(settings, stats, headers, body)
+            }
+            Api::Native(NativeApi::Responses) => {
+                sluice_mock::responses::respond(settings, stats, headers, body)
+            }
         }
     }
 
-    pub(super) fn stream(&self, body: Bytes, headers: HeaderMap) -> Connect {
-        let res = self.call(Api::ChatCompletions, &body, &headers);
+    pub(super) fn stream(&self, api: Api, body: Bytes, headers: HeaderMap) -> Connect {
+        let res = self.call(api, &body, &headers);
         Box::pin(async move {
             if !res.status.is_success() {
                 let retry = retry_after(&response_headers(&res.headers));

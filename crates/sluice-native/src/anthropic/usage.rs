@@ -9,7 +9,7 @@ use crate::usage::{read, Count, TokenUsage};
 
 /// A usage object as Anthropic writes it; every count may be absent.
 #[derive(Debug, Default, Deserialize)]
-pub(super) struct RawUsage {
+pub(crate) struct RawUsage {
     #[serde(default)]
     input_tokens: Option<Count>,
     #[serde(default)]
@@ -30,7 +30,7 @@ struct CacheCreation {
 
 /// The counts read so far.
 #[derive(Debug, Clone, Copy)]
-pub(super) struct Counts {
+pub(crate) struct Counts {
     input: Option<u64>,
     output: Option<u64>,
     cache_write: Option<u64>,
@@ -94,7 +94,7 @@ impl Counts {
 /// An Anthropic error (`{"type":"error","error":{"type","message"}}`, or text) in OpenAI's
 /// shape. Its `type` is kept, and the HTTP status Anthropic gives that type is added as
 /// `status_code`, so the gateway can tell an overload (529) from a bad request (400).
-pub(super) fn error_body(data: &[u8]) -> ErrorBody {
+pub(crate) fn error_body(data: &[u8]) -> ErrorBody {
     let mut body = ErrorBody::from_event_data(data);
     let status = match body.error_type.as_deref() {
         Some("invalid_request_error") => 400,

@@ -6,8 +6,9 @@
 //!   provider's chat-completion chunks;
 //! - [`response`]: a whole `chat.completion` → a Responses `response` object.
 //!
-//! The translation is stateless, as the gateway is: `previous_response_id` and `conversation`
-//! are refused ([`InboundErrorKind::Stateful`]), `store: true` is dropped. What a stateless
+//! The translation is stateless, as the gateway is: a request with `previous_response_id` or
+//! `conversation` can only be passed through to a provider that serves the Responses API
+//! ([`Inbound::stateful`] is the 400 otherwise), `store: true` is dropped. What a stateless
 //! client must carry from one turn to the next rides in the items it gives back: tool calls
 //! keep the provider's ids as `call_id`, and a reasoning block the provider signed (Anthropic,
 //! Gemini) keeps its signature in `encrypted_content`, so the next turn gives the provider the

@@ -36,7 +36,7 @@ fn config(encoder: Box<dyn ClientEncoder>) -> RelayConfig {
         slow_client_timeout: Duration::from_secs(30),
         slow_client: SlowClient::Coalesce,
         started: Instant::now(),
-        encoder,
+        encoder: encoder.into(),
         lifecycle: Lifecycle::default(),
     }
 }

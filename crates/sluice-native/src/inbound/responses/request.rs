@@ -20,6 +20,10 @@ pub struct Inbound {
     /// names from a fixed vocabulary, anything the Responses API does not publish being
     /// `other` (`tools.other`), so no client can grow the metric's labels.
     pub dropped: Vec<String>,
+    /// The request continues a stored response or conversation (`previous_response_id`,
+    /// `conversation`, which `body` leaves out): only a provider that serves the Responses
+    /// API can answer it, passed the client's own request. This is the 400 for any other.
+    pub stateful: Option<InboundError>,
 }
 
 /// Translates a Responses request body to a chat-completions body.
@@ -52,9 +56,11 @@ pub struct Inbound {
 /// `store: false` asks for what the gateway does anyway and is not named.
 ///
 /// Errors: a body that is not a JSON object, no string `model`, no `input`, a field of the
-/// wrong type ([`InboundErrorKind::Malformed`](super::InboundErrorKind::Malformed)); a
-/// `previous_response_id` or `conversation`
-/// ([`InboundErrorKind::Stateful`](super::InboundErrorKind::Stateful)).
+/// wrong type ([`InboundErrorKind::Malformed`](super::InboundErrorKind::Malformed)). A
+/// `previous_response_id` or `conversation` is not an error here: it is left out of the chat
+/// body and named in [`Inbound::stateful`]
+/// ([`InboundErrorKind::Stateful`](super::InboundErrorKind::Stateful)), for the gateway to
+/// pass the request through or refuse it.
 pub fn request(body: &[u8]) -> Result<Inbound, InboundError> {
     let value: Value = serde_json::from_slice(body).map_err(|e| {
         InboundError::malformed("", format_args!("the body is not valid JSON: {e}"))
@@ -67,6 +73,7 @@ pub fn request(body: &[u8]) -> Result<Inbound, InboundError> {
     let (mut tools, mut tool_choice, mut parallel) = (Vec::new(), None, None);
     let mut chat = Map::new();
     let mut stream = false;
+    let mut stateful = None;
     for (key, value) in map {
         if value.is_null() {
             continue;
@@ -101,7 +108,9 @@ pub fn request(body: &[u8]) -> Result<Inbound, InboundError> {
                     dropped.add("store");
                 }
             }
-            "previous_response_id" | "conversation" => return Err(InboundError::stateful(&key)),
+            "previous_response_id" | "conversation" => {
+                stateful.get_or_insert_with(|| InboundError::stateful(&key));
+            }
             "user" => {
                 chat.insert("user".into(), string(value, "user")?.into());
             }
@@ -140,6 +149,7 @@ pub fn request(body: &[u8]) -> Result<Inbound, InboundError> {
         model,
         stream,
         dropped: dropped.0,
+        stateful,
     })
 }
 
