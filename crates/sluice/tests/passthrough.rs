@@ -8,6 +8,8 @@
 mod common;
 #[path = "common/replay.rs"]
 mod replay;
+#[path = "common/slow.rs"]
+mod slow;
 
 use std::collections::HashMap;
 
@@ -15,6 +17,7 @@ use serde_json::{json, Value};
 
 use common::{eventually, get, post, raw_json_at, report_row, Proc, Reply};
 use replay::ReplayProvider;
+use slow::{body_of, read_slowly, slow_client_at};
 
 /// Providers on one simulated provider: `native` serves Responses, `chat` only chat
 /// completions, `claude` is Anthropic. Prices make every cost checkable: 2 and 8 USD per
@@ -416,4 +419,107 @@ async fn every_recorded_anthropic_stream_reaches_a_messages_client_as_it_was_sen
         raw_json_at(&delta, &["usage", "cost"]).as_deref(),
         Some("0.015687")
     );
+}
+
+#[tokio::test]
+async fn only_a_translated_request_counts_the_fields_it_dropped() {
+    let up = Proc::mock_upstream(&["--tokens", "3"]);
+    let gw = Proc::gateway(&config(&up));
+    let line = r#"sluice_inbound_dropped_fields_total{api="responses",field="tools.web_search"}"#;
+    let reply = post(&gw.url("/v1/responses"), &responses("native", false), &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let metrics = get(&gw.url("/metrics")).await.body;
+    assert!(
+        !metrics.contains(line),
+        "passed through, nothing dropped:\n{metrics}"
+    );
+    let reply = post(
+        &gw.url("/v1/responses"),
+        &responses("chat-only", false),
+        &[],
+    )
+    .await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    let metrics = get(&gw.url("/metrics")).await.body;
+    assert!(
+        metrics.lines().any(|l| l == format!("{line} 1")),
+        "{metrics}"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_leaves_cancels_the_passed_through_stream() {
+    let up = Proc::mock_upstream(&["--tokens", "100000", "--itl", "2ms"]);
+    let gw = Proc::gateway(&config(&up));
+    let messages = json!({"model": "claude", "max_tokens": 100000, "stream": true,
+        "messages": [{"role": "user", "content": "Tell me everything."}]});
+    for (path, body) in [
+        ("/v1/responses", responses("native", true)),
+        ("/v1/messages", messages),
+    ] {
+        let before = up.stats().await["cancelled"].as_u64().unwrap();
+        let mut res = common::client()
+            .post(gw.url(path))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(res.status(), 200);
+        assert!(!res.chunk().await.unwrap().unwrap().is_empty());
+        drop(res);
+        eventually("the provider's stream is cancelled", || async {
+            up.stats().await["cancelled"].as_u64().unwrap() > before
+        })
+        .await;
+    }
+    eventually("the requests are logged as client_closed", || async {
+        gw.logs().matches("status=\"client_closed\"").count() == 2
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_slow_client_slows_the_provider_and_loses_nothing_a_stalled_one_is_cut_off() {
+    let up = Proc::mock_upstream(&["--tokens", "3000"]);
+    let stream =
+        "[stream]\nbuffer_events = 8\nslow_client_timeout = \"2s\"\nsend_buffer = \"16KiB\"\n";
+    let gw = Proc::gateway(&format!("{}{stream}", config(&up)));
+    let body = responses("native", true);
+
+    // Read slowly: every one of the provider's events arrives, none merged (coalescing is for
+    // chat deltas), the last with its usage.
+    let mut sock = slow_client_at(&gw, "/v1/responses", &body, "").await;
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    let raw = read_slowly(&mut sock).await;
+    let reply = Reply {
+        status: 200,
+        headers: Default::default(),
+        body: body_of(&raw),
+    };
+    let events = named(&reply);
+    let deltas = events
+        .iter()
+        .filter(|(n, _)| n == "response.output_text.delta")
+        .count();
+    assert_eq!(deltas, 3000);
+    for (i, (_, data)) in events.iter().enumerate() {
+        assert_eq!(data["sequence_number"], i);
+    }
+    assert_eq!(events.last().unwrap().0, "response.completed");
+
+    // Read nothing: cut off at the slow-client limit, the provider's stream cancelled.
+    let long = {
+        let mut b = body.clone();
+        b["max_output_tokens"] = json!(100000);
+        b
+    };
+    let _stalled = slow_client_at(&gw, "/v1/responses", &long, "x-mock-tokens: 100000\r\n").await;
+    eventually("the provider sees the stream cancelled", || async {
+        up.stats().await["cancelled"] == 1
+    })
+    .await;
+    eventually("the gateway logs a slow-client end", || async {
+        gw.logs().contains("status=\"slow_client\"")
+    })
+    .await;
 }

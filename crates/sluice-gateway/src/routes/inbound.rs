@@ -6,6 +6,7 @@ use axum::body::Body;
 use axum::http::request::Parts;
 use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
+use sluice_native::passthrough::NativeApi;
 use sluice_openai::{ChatRequest, ErrorBody};
 
 use super::chat::read_json;
@@ -32,14 +33,14 @@ pub(super) struct Translation {
     pub dropped: Vec<String>,
 }
 
-/// Reads the body of an `api` request and translates it with `translate` (whose error is the
+/// Reads the body of a request in `api` and translates it with `translate` (whose error is the
 /// client's 400); a refusal is recorded and returned as the response.
 pub(super) async fn read(
     app: &AppState,
     ctx: &RequestCtx,
     parts: &Parts,
     body: Body,
-    api: &'static str,
+    api: NativeApi,
     translate: impl FnOnce(&[u8]) -> Result<Translation, Box<ErrorBody>>,
 ) -> Result<Translated, Response> {
     let raw = read_json(app, ctx, parts, body).await?;
@@ -50,7 +51,14 @@ pub(super) async fn read(
             return Err(ctx.refuse(app, Refused::BadRequest, "-", res));
         }
     };
-    app.metrics().inbound_dropped(api, &translation.dropped);
+    // Nothing is dropped from a request its route's provider takes as it is.
+    if !first_target_speaks(app, &translation.model, api) {
+        let name = match api {
+            NativeApi::Messages => "messages",
+            NativeApi::Responses => "responses",
+        };
+        app.metrics().inbound_dropped(name, &translation.dropped);
+    }
     match ChatRequest::parse(Bytes::from(translation.body)) {
         Ok(chat) => Ok(Translated {
             raw,
@@ -62,4 +70,14 @@ pub(super) async fn read(
             Err(ctx.refuse(app, Refused::BadRequest, &translation.model, res))
         }
     }
+}
+
+/// Whether the first target of `model`'s route speaks `api` itself (the request will most
+/// likely be passed through, untranslated).
+fn first_target_speaks(app: &AppState, model: &str, api: NativeApi) -> bool {
+    app.config()
+        .route(model)
+        .and_then(|route| route.targets.first())
+        .and_then(|target| app.provider(&target.provider))
+        .is_some_and(|provider| provider.speaks(api))
 }

@@ -13,6 +13,7 @@ use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
 use sluice_native::inbound::messages;
+use sluice_native::passthrough::NativeApi;
 use sluice_openai::ErrorBody;
 use tokio::time::Instant;
 
@@ -31,7 +32,7 @@ pub async fn create(State(app): State<AppState>, req: Request) -> Response {
     let started = Instant::now();
     let (parts, body) = req.into_parts();
     let ctx = RequestCtx::from_parts(&parts, started);
-    let read = inbound::read(&app, &ctx, &parts, body, "messages", |raw| {
+    let read = inbound::read(&app, &ctx, &parts, body, NativeApi::Messages, |raw| {
         let m = messages::request(raw).map_err(|e| Box::new(e.to_error_body()))?;
         Ok(Translation {
             body: m.body,

@@ -8,6 +8,7 @@
 use axum::extract::{Request, State};
 use axum::response::Response;
 use sluice_native::inbound::responses::{self, ResponseMeta};
+use sluice_native::passthrough::NativeApi;
 use sluice_native::TranslateError;
 use tokio::time::Instant;
 
@@ -21,7 +22,7 @@ pub async fn create(State(app): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     let ctx = RequestCtx::from_parts(&parts, started);
     let mut stateful = None;
-    let read = inbound::read(&app, &ctx, &parts, body, "responses", |raw| {
+    let read = inbound::read(&app, &ctx, &parts, body, NativeApi::Responses, |raw| {
         let r = responses::request(raw).map_err(|e| Box::new(e.to_error_body()))?;
         stateful = r.stateful.map(|e| TranslateError {
             param: e.param,

@@ -1,5 +1,6 @@
 //! A slow client on a real socket: a raw TCP client with a tiny receive buffer that stops
 //! reading, then reads a few hundred bytes at a time.
+#![allow(dead_code)] // Each test binary uses a different part.
 
 use std::time::Duration;
 
@@ -11,12 +12,22 @@ use crate::common::{self, Proc};
 /// Connects with a 4 KiB receive buffer (so the kernel holds little for us) and sends the
 /// streaming request.
 pub async fn slow_client(gw: &Proc, body: &serde_json::Value, extra_headers: &str) -> TcpStream {
+    slow_client_at(gw, "/v1/chat/completions", body, extra_headers).await
+}
+
+/// The same for the API at `path`.
+pub async fn slow_client_at(
+    gw: &Proc,
+    path: &str,
+    body: &serde_json::Value,
+    extra_headers: &str,
+) -> TcpStream {
     let socket = TcpSocket::new_v4().unwrap();
     socket.set_recv_buffer_size(4096).unwrap();
     let mut sock = socket.connect(gw.addr).await.unwrap();
     let payload = body.to_string();
     let request = format!(
-        "POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{extra_headers}content-length: {}\r\n\r\n{payload}",
+        "POST {path} HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\n{extra_headers}content-length: {}\r\n\r\n{payload}",
         payload.len()
     );
     sock.write_all(request.as_bytes()).await.unwrap();
@@ -44,6 +55,16 @@ pub async fn read_slowly(sock: &mut TcpStream) -> Vec<u8> {
 
 /// The response body, de-chunked, and the text of its chat deltas.
 pub fn content_of(raw: &[u8]) -> (String, bool) {
+    let reply = common::Reply {
+        status: 200,
+        headers: Default::default(),
+        body: body_of(raw),
+    };
+    (reply.content(), reply.ends_with_done())
+}
+
+/// The body of a raw chunked HTTP/1.1 response.
+pub fn body_of(raw: &[u8]) -> String {
     // De-chunked as bytes: a character split between two HTTP chunks is whole again after.
     let head_end = raw
         .windows(4)
@@ -66,11 +87,5 @@ pub fn content_of(raw: &[u8]) -> (String, bool) {
         bytes.extend_from_slice(&data[..size]);
         rest = &data[size + 2..];
     }
-    let body = String::from_utf8(bytes).expect("the body is UTF-8");
-    let reply = common::Reply {
-        status: 200,
-        headers: Default::default(),
-        body,
-    };
-    (reply.content(), reply.ends_with_done())
+    String::from_utf8(bytes).expect("the body is UTF-8")
 }
