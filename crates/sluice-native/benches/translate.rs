@@ -7,8 +7,8 @@
 //! `inbound/messages_text_delta` is the other way: the OpenAI chunk written as an Anthropic
 //! `content_block_delta` for a `/v1/messages` client by `MessagesEncoder`;
 //! `inbound/responses_text_delta` the same chunk as a `response.output_text.delta` by
-//! `ResponsesEncoder` (an encoder past its stream's first delta, made afresh per batch: it
-//! keeps the answer for its last event).
+//! `ResponsesEncoder` (an encoder past its stream's first two deltas, made afresh per batch:
+//! it keeps the answer for its last event).
 //!
 //! Run with `cargo bench -p sluice-native --bench translate`.
 
@@ -122,6 +122,9 @@ fn per_chunk(c: &mut Criterion) {
                 };
                 let mut encoder = ResponsesEncoder::new(meta, None);
                 let mut frames = BytesMut::new();
+                // Past the first delta (which opens the item) and the second (the first of
+                // the part written from its bytes): the steady state of a long answer.
+                encoder.chunk(OPENAI, &summary, &mut frames).unwrap();
                 encoder.chunk(OPENAI, &summary, &mut frames).unwrap();
                 frames.clear();
                 (encoder, frames)

@@ -3,4 +3,5 @@
 //! whole completion) become the client's own stream (or answer).
 
 pub mod messages;
+mod plain;
 pub mod responses;

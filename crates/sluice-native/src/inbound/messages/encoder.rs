@@ -11,6 +11,7 @@ use sluice_types::Usage;
 
 use super::{document, stop_reason, stream_error_type, usage_json};
 use crate::chunk::push_str;
+use crate::inbound::plain::{text_span, Shape};
 use crate::usage::push_fmt;
 use crate::MAX_BLOCKS;
 
@@ -49,6 +50,11 @@ pub struct MessagesEncoder {
     /// Prices the final usage: `message_delta.usage` then carries the gateway's `cost` and
     /// `cost_local`, as the other APIs' final usage does.
     pricer: Option<Pricer>,
+    /// The shape of the last chunk that was a plain text delta of choice 0: a chunk of the
+    /// same shape is written without a parse (see [`crate::inbound::plain`]).
+    plain: Option<Shape>,
+    /// Chunks written that way.
+    plain_written: u64,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,7 +80,41 @@ impl MessagesEncoder {
             over: false,
             buf: Vec::with_capacity(256),
             pricer: None,
+            plain: None,
+            plain_written: 0,
         }
+    }
+
+    /// Plain text deltas written straight from their payload so far.
+    #[cfg(test)]
+    pub(crate) fn plain_written(&self) -> u64 {
+        self.plain_written
+    }
+
+    /// Writes a plain text delta of the open text block straight from the payload, if the
+    /// chunk is one; `false` when it must be read the slow way.
+    fn plain_text(&mut self, payload: &[u8], summary: &ChunkSummary, out: &mut BytesMut) -> bool {
+        if self.open != Some(Block::Text) {
+            return false;
+        }
+        let (Some(span), Some(shape)) = (text_span(summary), &self.plain) else {
+            return false;
+        };
+        if !shape.matches(payload, summary) {
+            return false;
+        }
+        let range = span.range();
+        // The JSON string as written, quotes included; an empty one is no delta.
+        if !range.is_empty() {
+            self.delta(
+                "text_delta",
+                "text",
+                &payload[range.start - 1..range.end + 1],
+                out,
+            );
+        }
+        self.plain_written += 1;
+        true
     }
 
     /// The same, with the final usage priced by `pricer`.
@@ -142,14 +182,16 @@ impl MessagesEncoder {
     }
 
     /// A delta of the open block: `{"type":kind,key:literal}`.
-    fn delta(&mut self, kind: &str, key: &str, literal: &str, out: &mut BytesMut) {
+    fn delta(&mut self, kind: &str, key: &str, literal: &[u8], out: &mut BytesMut) {
         let index = self.next.saturating_sub(1);
         push_fmt(
             &mut self.buf,
             format_args!(
-                "{{\"type\":\"content_block_delta\",\"index\":{index},\"delta\":{{\"type\":\"{kind}\",\"{key}\":{literal}}}}}"
+                "{{\"type\":\"content_block_delta\",\"index\":{index},\"delta\":{{\"type\":\"{kind}\",\"{key}\":"
             ),
         );
+        self.buf.extend_from_slice(literal);
+        self.buf.extend_from_slice(b"}}");
         self.emit("content_block_delta", out);
     }
 
@@ -161,7 +203,7 @@ impl MessagesEncoder {
                 out,
             );
         }
-        self.delta("text_delta", "text", literal, out);
+        self.delta("text_delta", "text", literal.as_bytes(), out);
     }
 
     fn open_thinking(&mut self, out: &mut BytesMut) {
@@ -205,7 +247,12 @@ impl MessagesEncoder {
             );
         }
         if let Some(arguments) = arguments {
-            self.delta("input_json_delta", "partial_json", arguments, out);
+            self.delta(
+                "input_json_delta",
+                "partial_json",
+                arguments.as_bytes(),
+                out,
+            );
         }
     }
 
@@ -214,11 +261,11 @@ impl MessagesEncoder {
             let reasoning = delta.reasoning_content.text().or(delta.reasoning.text());
             if let Some(text) = reasoning {
                 self.open_thinking(out);
-                self.delta("thinking_delta", "thinking", text, out);
+                self.delta("thinking_delta", "thinking", text.as_bytes(), out);
             }
             if let Some(signature) = delta.reasoning_signature.text() {
                 self.open_thinking(out);
-                self.delta("signature_delta", "signature", signature, out);
+                self.delta("signature_delta", "signature", signature.as_bytes(), out);
                 self.open = Some(Block::Thinking { signed: true });
             }
             if let Some(redacted) = delta.reasoning_redacted {
@@ -267,6 +314,9 @@ impl ClientEncoder for MessagesEncoder {
         if self.over || summary.choices == 0 {
             return Ok(Merge::No);
         }
+        if self.plain_text(payload, summary, out) {
+            return Ok(Merge::No);
+        }
         let chunk: ChunkView<'_> = serde_json::from_slice(payload)?;
         let first = entries(&chunk.choices).find(|(position, c)| match c.index {
             Some(i) => i.get() == "0",
@@ -278,6 +328,10 @@ impl ClientEncoder for MessagesEncoder {
         let chunk_id = chunk.id.text().and_then(|id| serde_json::from_str(id).ok());
         self.start(chunk_id, out);
         self.choice(choice, out);
+        let one_choice = entries(&chunk.choices).count() == 1;
+        if one_choice && text_span(summary).is_some() && is_plain_text(choice) {
+            self.plain = Some(Shape::of(payload, summary));
+        }
         Ok(Merge::No)
     }
 
@@ -318,6 +372,22 @@ impl ClientEncoder for MessagesEncoder {
         let doc = document(stream_error_type(err), &err.message);
         write_event(out, Some("error"), &doc);
     }
+}
+
+/// Whether `choice` is choice 0 with a delta whose only text is a non-empty `content`: what a
+/// chunk of the same shape is.
+fn is_plain_text(choice: &ChoiceView<'_>) -> bool {
+    let Some(delta) = &choice.delta.0 else {
+        return false;
+    };
+    choice.index.is_none_or(|i| i.get() == "0")
+        && delta.content.text().is_some()
+        && delta.refusal.0.is_none()
+        && delta.reasoning_content.0.is_none()
+        && delta.reasoning.0.is_none()
+        && delta.reasoning_signature.0.is_none()
+        && delta.reasoning_redacted.is_none()
+        && delta.tool_calls.0.is_none()
 }
 
 /// A JSON string exactly as written (quotes and escapes included); any other value reads as

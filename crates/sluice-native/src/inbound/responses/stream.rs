@@ -43,7 +43,11 @@ use super::object::{
 };
 use crate::MAX_BLOCKS;
 
+mod plain;
 mod reasoning;
+
+use crate::inbound::plain::{text_span, Shape};
+use plain::is_plain_text;
 
 /// One client stream of Responses events. See the module's documentation for the events.
 #[derive(Debug)]
@@ -65,6 +69,14 @@ pub struct ResponsesEncoder {
     reasoning_tokens: u64,
     /// Bytes of text held in `output` and `open`.
     held: usize,
+    /// The shape of the last chunk that was a plain text delta of choice 0: a chunk of the
+    /// same shape is written without a parse.
+    plain: Option<Shape>,
+    /// Chunks written that way.
+    plain_written: u64,
+    /// The part (output and content index) the last such delta was of, and what its event
+    /// has after the sequence number, up to the text.
+    plain_head: ((usize, usize), String),
 }
 
 /// The item being written, its id and what it holds so far.
@@ -109,7 +121,16 @@ impl ResponsesEncoder {
             usage: None,
             reasoning_tokens: 0,
             held: 0,
+            plain: None,
+            plain_written: 0,
+            plain_head: ((usize::MAX, 0), String::new()),
         }
+    }
+
+    /// Plain text deltas written straight from their payload so far.
+    #[cfg(test)]
+    pub(crate) fn plain_written(&self) -> u64 {
+        self.plain_written
     }
 
     /// Writes one event: `type` and `sequence_number` first, then `fields`' members.
@@ -365,7 +386,7 @@ fn part_done(
     [done, part]
 }
 
-fn too_large(what: std::fmt::Arguments<'_>) -> EncodeError {
+pub(super) fn too_large(what: std::fmt::Arguments<'_>) -> EncodeError {
     EncodeError::from(<serde_json::Error as serde::de::Error>::custom(what))
 }
 
@@ -384,6 +405,9 @@ impl ClientEncoder for ResponsesEncoder {
             self.usage = Some(usage);
         }
         if summary.choices == 0 && !summary.usage_key {
+            return Ok(Merge::No);
+        }
+        if self.plain_text(out, payload, summary)? {
             return Ok(Merge::No);
         }
         let chunk: Value = serde_json::from_slice(payload)?;
@@ -434,6 +458,9 @@ impl ClientEncoder for ResponsesEncoder {
         }
         if let Some(finish) = choice.get("finish_reason").and_then(Value::as_str) {
             self.finish = Some(finish.to_owned());
+        }
+        if text_span(summary).is_some() && is_plain_text(&chunk, choice) {
+            self.plain = Some(Shape::of(payload, summary));
         }
         Ok(Merge::No)
     }
