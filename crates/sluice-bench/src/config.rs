@@ -7,16 +7,18 @@ use bytes::Bytes;
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, ACCEPT, AUTHORIZATION, CONTENT_TYPE};
 use reqwest::Url;
 
-use crate::BenchError;
+use crate::{Api, BenchError};
 
 /// One benchmark target and the load to put on it.
 #[derive(Debug, Clone)]
 pub struct BenchConfig {
     /// The API base, e.g. `http://127.0.0.1:8080/v1`; requests go to
-    /// `{base_url}/chat/completions`.
+    /// `{base_url}/chat/completions` (or the path of `api`).
     pub base_url: String,
+    /// The API streamed from.
+    pub api: Api,
     pub model: String,
-    /// Sent as `Authorization: Bearer <key>`.
+    /// Sent as `Authorization: Bearer <key>` (`x-api-key` for the Messages API).
     pub api_key: Option<String>,
     /// Requests in flight at once (at least 1).
     pub concurrency: usize,
@@ -41,6 +43,7 @@ pub struct BenchConfig {
 /// A [`BenchConfig`] checked and turned into what each request needs.
 #[derive(Debug, Clone)]
 pub(crate) struct Target {
+    pub api: Api,
     pub url: Url,
     pub headers: HeaderMap,
     pub body: Bytes,
@@ -65,7 +68,8 @@ impl Target {
             ));
         }
         Ok(Target {
-            url: endpoint(&cfg.base_url)?,
+            api: cfg.api,
+            url: endpoint(&cfg.base_url, cfg.api)?,
             headers: headers(cfg)?,
             body: request_body(cfg),
             timeout: cfg.timeout,
@@ -77,8 +81,9 @@ impl Target {
     }
 }
 
-/// `{base_url}/chat/completions`, for an absolute `http` or `https` base URL.
-pub(crate) fn endpoint(base_url: &str) -> Result<Url, BenchError> {
+/// `{base_url}/chat/completions` (or the path of `api`), for an absolute `http` or `https` base
+/// URL.
+pub(crate) fn endpoint(base_url: &str, api: Api) -> Result<Url, BenchError> {
     let bad = |reason: String| BenchError::BadUrl {
         url: base_url.to_owned(),
         reason,
@@ -96,7 +101,7 @@ pub(crate) fn endpoint(base_url: &str) -> Result<Url, BenchError> {
     if base.query().is_some() || base.fragment().is_some() {
         return Err(bad("a base URL has no query or fragment".into()));
     }
-    let joined = format!("{}/chat/completions", base.as_str().trim_end_matches('/'));
+    let joined = format!("{}{}", base.as_str().trim_end_matches('/'), api.path());
     Url::parse(&joined).map_err(|e| bad(e.to_string()))
 }
 
@@ -105,12 +110,22 @@ fn headers(cfg: &BenchConfig) -> Result<HeaderMap, BenchError> {
     map.insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
     map.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
     if let Some(key) = &cfg.api_key {
-        let value =
-            HeaderValue::from_str(&format!("Bearer {key}")).map_err(|_| BenchError::BadHeader {
-                name: "authorization".into(),
-                reason: "the API key has characters a header cannot carry".into(),
-            })?;
-        map.insert(AUTHORIZATION, value);
+        // Anthropic's API takes its key in `x-api-key`, with the version it is written for.
+        let (name, value) = match cfg.api {
+            Api::Messages => (HeaderName::from_static("x-api-key"), key.clone()),
+            Api::Chat | Api::Responses => (AUTHORIZATION, format!("Bearer {key}")),
+        };
+        let value = HeaderValue::from_str(&value).map_err(|_| BenchError::BadHeader {
+            name: name.to_string(),
+            reason: "the API key has characters a header cannot carry".into(),
+        })?;
+        map.insert(name, value);
+    }
+    if cfg.api == Api::Messages {
+        map.insert(
+            HeaderName::from_static("anthropic-version"),
+            HeaderValue::from_static("2023-06-01"),
+        );
     }
     for (name, value) in &cfg.headers {
         let bad = |reason: String| BenchError::BadHeader {
@@ -125,17 +140,9 @@ fn headers(cfg: &BenchConfig) -> Result<HeaderMap, BenchError> {
     Ok(map)
 }
 
-/// The streamed chat-completions request, serialised once.
+/// The streamed request, serialised once.
 fn request_body(cfg: &BenchConfig) -> Bytes {
-    let mut body = serde_json::json!({
-        "model": cfg.model,
-        "messages": [{"role": "user", "content": cfg.prompt}],
-        "stream": true,
-        "stream_options": {"include_usage": true},
-    });
-    if let Some(max) = cfg.max_tokens {
-        body["max_tokens"] = max.into();
-    }
+    let body = cfg.api.body(&cfg.model, &cfg.prompt, cfg.max_tokens);
     Bytes::from(body.to_string())
 }
 
@@ -146,6 +153,7 @@ mod tests {
     fn cfg() -> BenchConfig {
         BenchConfig {
             base_url: "http://127.0.0.1:8080/v1".into(),
+            api: Api::Chat,
             model: "mock".into(),
             api_key: Some("sk-x".into()),
             concurrency: 2,
@@ -163,12 +171,14 @@ mod tests {
     fn endpoint_appends_the_path_once() {
         for base in ["http://h:1/v1", "http://h:1/v1/", " http://h:1/v1 "] {
             assert_eq!(
-                endpoint(base).unwrap().as_str(),
+                endpoint(base, Api::Chat).unwrap().as_str(),
                 "http://h:1/v1/chat/completions"
             );
         }
         assert_eq!(
-            endpoint("https://api.example.com").unwrap().as_str(),
+            endpoint("https://api.example.com", Api::Chat)
+                .unwrap()
+                .as_str(),
             "https://api.example.com/chat/completions"
         );
     }
@@ -183,7 +193,7 @@ mod tests {
             "http://h/v1?x=1",
         ] {
             assert!(
-                matches!(endpoint(base), Err(BenchError::BadUrl { .. })),
+                matches!(endpoint(base, Api::Chat), Err(BenchError::BadUrl { .. })),
                 "{base}"
             );
         }
@@ -200,6 +210,33 @@ mod tests {
         assert_eq!(body["max_tokens"], 7);
         assert_eq!(body["messages"][0]["content"], "hi");
         assert_eq!(t.read_delay, None);
+    }
+
+    #[test]
+    fn each_api_has_its_path_key_header_and_body() {
+        let messages = Target::new(&BenchConfig {
+            api: Api::Messages,
+            ..cfg()
+        })
+        .unwrap();
+        assert_eq!(messages.url.as_str(), "http://127.0.0.1:8080/v1/messages");
+        assert_eq!(messages.headers["x-api-key"], "sk-x");
+        assert_eq!(messages.headers["anthropic-version"], "2023-06-01");
+        assert!(messages.headers.get("authorization").is_none());
+        let body: serde_json::Value = serde_json::from_slice(&messages.body).unwrap();
+        assert_eq!(body["max_tokens"], 7);
+        let responses = Target::new(&BenchConfig {
+            api: Api::Responses,
+            ..cfg()
+        })
+        .unwrap();
+        assert_eq!(responses.url.as_str(), "http://127.0.0.1:8080/v1/responses");
+        assert_eq!(responses.headers["authorization"], "Bearer sk-x");
+        let body: serde_json::Value = serde_json::from_slice(&responses.body).unwrap();
+        assert_eq!(
+            (body["input"].as_str(), body["max_output_tokens"].as_u64()),
+            (Some("hi"), Some(7))
+        );
     }
 
     #[test]

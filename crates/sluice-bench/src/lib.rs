@@ -1,8 +1,10 @@
 //! The load generator behind `sluice bench`: sends streamed chat completions to any
-//! OpenAI-compatible endpoint with a fixed concurrency, reads each reply as SSE while it
+//! OpenAI-compatible endpoint (or streamed Responses or Anthropic Messages requests, [`Api`])
+//! with a fixed concurrency, reads each reply as SSE while it
 //! arrives, and summarises time to first token, time per output token, inter-chunk gaps and
 //! total time as histograms. No command line and no printing: the binary does both.
 //!
+//! - `api`: the streaming APIs ([`Api`]): path, request body, and what an event of each says.
 //! - `config`: what to send and how much ([`BenchConfig`]), checked into a ready target.
 //! - `error`: [`BenchError`] for a run that cannot start, and the [`ErrorKind`] of a failed
 //!   request.
@@ -12,6 +14,7 @@
 //! - `report`: histograms to [`Summary`], outcomes to a [`Report`], two reports to a [`Diff`].
 //! - `run`: scheduling of requests over worker tasks ([`run()`], [`compare`]).
 
+mod api;
 mod config;
 mod error;
 mod measure;
@@ -19,6 +22,7 @@ mod report;
 mod run;
 mod stream_state;
 
+pub use api::Api;
 pub use config::BenchConfig;
 pub use error::{BenchError, ErrorKind};
 pub use report::{Diff, MetricDiff, Report, Summary};

@@ -10,6 +10,7 @@ use reqwest::Client;
 use sluice_sse::{Decoder, Frame};
 use tokio::time::Instant;
 
+use crate::api::Api;
 use crate::config::Target;
 use crate::error::{ErrorKind, Failure};
 use crate::stream_state::{snippet, Sample, StreamState};
@@ -22,7 +23,7 @@ pub(crate) async fn measure(client: &Client, target: &Target) -> Result<Sample, 
         .body(target.body.clone())
         .build()
         .map_err(|e| Failure::new(ErrorKind::Protocol, root_cause(&e)))?;
-    let exchange = exchange(client, request, target.read_delay);
+    let exchange = exchange(client, request, target.api, target.read_delay);
     match tokio::time::timeout(target.timeout, exchange).await {
         Ok(outcome) => outcome,
         Err(_) => Err(Failure::new(
@@ -37,6 +38,7 @@ pub(crate) async fn measure(client: &Client, target: &Target) -> Result<Sample, 
 async fn exchange(
     client: &Client,
     request: reqwest::Request,
+    api: Api,
     read_delay: Option<Duration>,
 ) -> Result<Sample, Failure> {
     let start = Instant::now();
@@ -60,7 +62,7 @@ async fn exchange(
             format!("unexpected HTTP {status}"),
         ));
     }
-    let mut state = StreamState::new(start);
+    let mut state = StreamState::of(api, start);
     let mut decoder = Decoder::new();
     loop {
         let bytes = match response.chunk().await {

@@ -10,6 +10,7 @@ use serde::Deserialize;
 use sluice_sse::Event;
 use tokio::time::Instant;
 
+use crate::api::Api;
 use crate::error::{ErrorKind, Failure};
 
 /// The timings of one successful request.
@@ -30,6 +31,7 @@ pub struct Sample {
 /// The reading of one SSE reply, fed event by event with the time each arrived.
 #[derive(Debug)]
 pub struct StreamState {
+    api: Api,
     start: Instant,
     first_content: Option<Instant>,
     last_content: Option<Instant>,
@@ -40,8 +42,16 @@ pub struct StreamState {
 }
 
 impl StreamState {
+    /// A chat-completions reply.
+    #[cfg(test)]
     pub fn new(start: Instant) -> Self {
+        Self::of(Api::Chat, start)
+    }
+
+    /// A reply in `api`'s events.
+    pub fn of(api: Api, start: Instant) -> Self {
         StreamState {
+            api,
             start,
             first_content: None,
             last_content: None,
@@ -53,11 +63,14 @@ impl StreamState {
     }
 
     /// Takes one event; an error event or a payload that is not a JSON chunk fails the
-    /// request. Anything after `[DONE]` is ignored.
+    /// request. Anything after `[DONE]` (or the API's last event) is ignored.
     pub fn on_event(&mut self, event: &Event, at: Instant) -> Result<(), Failure> {
         let data = event.data.trim_ascii();
         if self.done || data.is_empty() {
             return Ok(());
+        }
+        if self.api != Api::Chat {
+            return self.on_native_event(data, at);
         }
         if data == b"[DONE]" {
             self.done = true;
@@ -82,15 +95,41 @@ impl StreamState {
             self.usage_tokens = Some(tokens);
         }
         if info.content {
-            if let Some(last) = self.last_content {
-                self.gaps.push(at.saturating_duration_since(last));
-            } else {
-                self.first_content = Some(at);
-            }
-            self.last_content = Some(at);
-            self.content_chunks += 1;
+            self.content(at);
         }
         Ok(())
+    }
+
+    /// An event of the Responses or Messages API.
+    fn on_native_event(&mut self, data: &[u8], at: Instant) -> Result<(), Failure> {
+        let reading = self.api.read(data).map_err(|e| {
+            Failure::new(
+                ErrorKind::Protocol,
+                format!("a data event is not a JSON event ({e})"),
+            )
+        })?;
+        if let Some(message) = reading.error {
+            return Err(Failure::new(ErrorKind::StreamError, snippet(&message)));
+        }
+        if let Some(tokens) = reading.completion_tokens {
+            self.usage_tokens = Some(tokens);
+        }
+        if reading.content {
+            self.content(at);
+        }
+        self.done |= reading.done;
+        Ok(())
+    }
+
+    /// A content event arrived at `at`.
+    fn content(&mut self, at: Instant) {
+        if let Some(last) = self.last_content {
+            self.gaps.push(at.saturating_duration_since(last));
+        } else {
+            self.first_content = Some(at);
+        }
+        self.last_content = Some(at);
+        self.content_chunks += 1;
     }
 
     /// Ends the reply at `end`: a success only if `[DONE]` was seen.
@@ -98,7 +137,7 @@ impl StreamState {
         if !self.done {
             return Err(Failure::new(
                 ErrorKind::Incomplete,
-                "the stream ended without [DONE]",
+                format!("the stream ended without {}", self.api.end()),
             ));
         }
         let completion_tokens = self.usage_tokens.unwrap_or(self.content_chunks);
@@ -346,5 +385,54 @@ mod tests {
         assert_eq!(snippet("a\n  b\tc"), "a b c");
         let long = "x".repeat(500);
         assert_eq!(snippet(&long).chars().count(), 201);
+    }
+
+    #[test]
+    fn a_responses_or_messages_reply_is_timed_by_its_own_events() {
+        let t0 = Instant::now();
+        let mut s = StreamState::of(Api::Responses, t0);
+        s.on_event(
+            &event(r#"{"type":"response.created","response":{}}"#),
+            t0 + ms(5),
+        )
+        .unwrap();
+        s.on_event(
+            &event(r#"{"type":"response.output_text.delta","delta":"a"}"#),
+            t0 + ms(100),
+        )
+        .unwrap();
+        s.on_event(
+            &event(r#"{"type":"response.output_text.delta","delta":"b"}"#),
+            t0 + ms(130),
+        )
+        .unwrap();
+        s.on_event(
+            &event(r#"{"type":"response.completed","response":{"usage":{"output_tokens":2}}}"#),
+            t0 + ms(131),
+        )
+        .unwrap();
+        let sample = s.finish(t0 + ms(140)).unwrap();
+        assert_eq!((sample.ttft, sample.tpot), (Some(ms(100)), Some(ms(30))));
+        assert_eq!(sample.completion_tokens, 2);
+
+        let mut s = StreamState::of(Api::Messages, t0);
+        s.on_event(
+            &event(r#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":"a"}}"#),
+            t0 + ms(10),
+        )
+        .unwrap();
+        let failure = s.finish(t0 + ms(20)).unwrap_err();
+        assert!(
+            failure.message.contains("without message_stop"),
+            "{failure:?}"
+        );
+        let mut s = StreamState::of(Api::Messages, t0);
+        let err = s
+            .on_event(
+                &event(r#"{"type":"error","error":{"type":"overloaded_error","message":"Overloaded"}}"#),
+                t0,
+            )
+            .unwrap_err();
+        assert_eq!(err.kind, ErrorKind::StreamError);
     }
 }

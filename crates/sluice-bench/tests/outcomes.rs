@@ -103,6 +103,7 @@ async fn read_request(sock: &mut tokio::net::TcpStream) {
 fn cfg(base_url: &str, model: &str, requests: u64) -> BenchConfig {
     BenchConfig {
         base_url: base_url.to_owned(),
+        api: sluice_bench::Api::Chat,
         model: model.to_owned(),
         api_key: None,
         concurrency: 2,

@@ -70,13 +70,19 @@ pub enum Command {
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
-    /// The API base, e.g. http://127.0.0.1:8080/v1 (requests go to {URL}/chat/completions).
+    /// The API base, e.g. http://127.0.0.1:8080/v1 (requests go to {URL}/chat/completions,
+    /// or {URL}/responses or {URL}/messages with --api).
     #[arg(long, value_name = "URL")]
     pub base_url: String,
     /// The model to ask for.
     #[arg(long)]
     pub model: String,
-    /// Sent as `Authorization: Bearer <key>` (to both targets with --compare).
+    /// The streaming API to use: OpenAI chat completions, OpenAI Responses (as Codex speaks
+    /// it) or Anthropic Messages (as Claude Code speaks it).
+    #[arg(long, value_enum, default_value_t = BenchApi::Chat)]
+    pub api: BenchApi,
+    /// Sent as `Authorization: Bearer <key>` (`x-api-key` with --api messages; to both
+    /// targets with --compare).
     #[arg(long, env = "SLUICE_API_KEY", hide_env_values = true)]
     pub api_key: Option<String>,
     /// Requests in flight at once (per target with --compare).
@@ -114,6 +120,14 @@ pub struct BenchArgs {
     /// difference (B − A).
     #[arg(long, value_name = "URL2")]
     pub compare: Option<String>,
+}
+
+/// `sluice bench --api`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum BenchApi {
+    Chat,
+    Responses,
+    Messages,
 }
 
 #[derive(Debug, Args)]

@@ -290,3 +290,57 @@ fn bad_usage_exits_2() {
     assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
     assert!(stderr(&out).contains("/nonexistent/prompt.txt"));
 }
+
+#[test]
+fn streams_the_responses_and_messages_apis_too() {
+    let up = upstream();
+    let base = v1(&up);
+    let gw = Proc::gateway_builtin();
+    let gw_base = gw.url("/v1");
+    for (api, base) in [
+        ("responses", &base),
+        ("messages", &base),
+        ("responses", &gw_base),
+        ("messages", &gw_base),
+    ] {
+        let doc = json(&bench(&[
+            "--base-url",
+            base,
+            "--api",
+            api,
+            "--model",
+            "mock",
+            "--requests",
+            "4",
+            "--concurrency",
+            "2",
+            "--header",
+            "x-mock-tokens: 20",
+            "--json",
+        ]));
+        let r = &doc["report"];
+        assert_eq!(r["ok"], 4, "{api} at {base}: {r}");
+        assert_eq!(r["errors"], serde_json::json!({}), "{r}");
+        assert_eq!(r["completion_tokens"], 80, "{api} at {base}: {r}");
+        assert_eq!(r["ttft"]["count"], 4, "{r}");
+        assert_eq!(
+            r["gap"]["count"],
+            4 * 19,
+            "one content event per token: {r}"
+        );
+    }
+    // A stream that fails mid-way is counted as the API's own stream error.
+    let doc = json(&bench(&[
+        "--base-url",
+        &base,
+        "--api",
+        "messages",
+        "--model",
+        "mock-error-midstream",
+        "--requests",
+        "2",
+        "--json",
+    ]));
+    assert_eq!(doc["report"]["ok"], 0, "{doc}");
+    assert_eq!(doc["report"]["errors"]["stream_error"], 2, "{doc}");
+}

@@ -7,9 +7,9 @@ use std::io::IsTerminal;
 use std::time::Duration;
 
 use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
-use sluice_bench::{BenchConfig, BenchError, Diff, Report, Summary};
+use sluice_bench::{Api, BenchConfig, BenchError, Diff, Report, Summary};
 
-use crate::cli::BenchArgs;
+use crate::cli::{BenchApi, BenchArgs};
 use crate::Failure;
 
 /// The user message when neither --prompt nor --prompt-file is given.
@@ -93,6 +93,11 @@ fn config(args: &BenchArgs) -> Result<BenchConfig, Failure> {
     };
     Ok(BenchConfig {
         base_url: args.base_url.clone(),
+        api: match args.api {
+            BenchApi::Chat => Api::Chat,
+            BenchApi::Responses => Api::Responses,
+            BenchApi::Messages => Api::Messages,
+        },
         model: args.model.clone(),
         api_key: args.api_key.clone(),
         concurrency: args.concurrency,
