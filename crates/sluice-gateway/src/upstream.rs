@@ -145,6 +145,12 @@ impl ProviderClient {
         })
     }
 
+    /// Whether this provider reads the thinking signatures a translated request carries
+    /// (`reasoning_signature`, `reasoning_redacted`): only the native ones do.
+    pub fn reads_signatures(&self) -> bool {
+        matches!(self.transport, Transport::Native(_))
+    }
+
     /// Whether this provider speaks `api` itself, so a client of that API is passed through.
     pub fn speaks(&self, api: NativeApi) -> bool {
         match (&self.transport, api) {

@@ -5,3 +5,6 @@
 pub mod messages;
 mod plain;
 pub mod responses;
+mod signatures;
+
+pub use signatures::strip_signatures;

@@ -4,12 +4,16 @@
 //! ending in the API's own failure event.
 
 mod common;
+#[path = "common/replay.rs"]
+mod replay;
 
+use std::collections::HashMap;
 use std::process::Command;
 
 use serde_json::{json, Value};
 
-use common::{eventually, post, Proc, Reply};
+use common::{eventually, fixtures_dir, post, Proc, Reply};
+use replay::ReplayProvider;
 
 /// A ledger of its own with one ordinary key, and a gateway on it in front of `up`: (the
 /// gateway, the key, the ledger's directory).
@@ -165,5 +169,50 @@ async fn keys_errors_and_ledger_rows_hold_for_the_inbound_apis() {
                 )
             );
         }
+    }
+}
+
+/// Claude Code sends its earlier thinking back, signed. An Anthropic provider gets the signature
+/// (it checks it); an OpenAI-compatible one gets the thinking as `reasoning_content` and no
+/// signature field, which it has no use for and may refuse.
+#[tokio::test]
+async fn thinking_signatures_reach_only_the_provider_that_signed() {
+    let chat_stream =
+        std::fs::read(fixtures_dir().join("openai-gpt4o-text-include-usage.sse")).unwrap();
+    let anthropic_stream = std::fs::read(
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("../sluice-native/fixtures/anthropic/text-pings.sse"),
+    )
+    .unwrap();
+    let replay = ReplayProvider::start(HashMap::from([
+        ("gpt".to_owned(), chat_stream),
+        ("claude".to_owned(), anthropic_stream),
+    ]))
+    .await;
+    let gw = Proc::gateway(&format!(
+        "[providers.compat]\nkind = \"openai\"\nbase_url = \"http://{a}/v1\"\n\
+         [providers.anth]\nkind = \"anthropic\"\nbase_url = \"http://{a}/v1\"\napi_key = \"k\"\n\
+         [routes]\n\"compat\" = [{{ provider = \"compat\", model = \"gpt\" }}]\n\
+         \"anth\" = [{{ provider = \"anth\", model = \"claude\" }}]\n",
+        a = replay.addr
+    ));
+    for (route, signature_sent) in [("compat", false), ("anth", true)] {
+        let body = json!({"model": route, "max_tokens": 100, "stream": true,
+            "thinking": {"type": "enabled", "budget_tokens": 1024},
+            "messages": [
+                {"role": "user", "content": "Is 7 prime?"},
+                {"role": "assistant", "content": [
+                    {"type": "thinking", "thinking": "Check divisors.", "signature": "EqQBsig"},
+                    {"type": "text", "text": "Yes."}]},
+                {"role": "user", "content": "And 9?"}]});
+        let reply = post(&gw.url("/v1/messages"), &body, &[]).await;
+        assert_eq!(reply.status, 200, "{route}: {}", reply.body);
+        let sent = replay.take();
+        let sent = String::from_utf8(sent.last().unwrap().body.clone()).unwrap();
+        assert_eq!(sent.contains("EqQBsig"), signature_sent, "{route}: {sent}");
+        assert!(
+            sent.contains("Check divisors."),
+            "{route}: the thinking itself goes: {sent}"
+        );
     }
 }

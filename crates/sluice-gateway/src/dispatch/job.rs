@@ -99,7 +99,13 @@ impl Job<'_> {
                 if let Some(err) = format.stateful() {
                     return Err(BodyError::Untranslatable(err.clone()));
                 }
-                Ok((provider.body(request, model)?, Api::ChatCompletions))
+                let body = provider.body(request, model)?;
+                // A translated request's thinking signatures are for native providers only.
+                let stripped = format.native().is_some() && !provider.reads_signatures();
+                match stripped.then(|| sluice_native::inbound::strip_signatures(&body)) {
+                    Some(Some(body)) => Ok((Bytes::from(body), Api::ChatCompletions)),
+                    _ => Ok((body, Api::ChatCompletions)),
+                }
             }
             Job::Embeddings(request) => {
                 Ok((provider.embeddings_body(request, model)?, Api::Embeddings))
