@@ -145,6 +145,31 @@ impl ProviderClient {
         })
     }
 
+    /// The prompt's exact tokens counted by the provider, for a provider that counts them
+    /// (Anthropic's `POST /messages/count_tokens`, given the client's own body for `model` and
+    /// its `anthropic-beta` flags); `None` when it cannot, or does not answer with a count in
+    /// time (the caller then estimates).
+    pub async fn count_tokens(&self, raw: &[u8], model: &str, protocol: HeaderMap) -> Option<u64> {
+        let Transport::Native(c) = &self.transport else {
+            return None;
+        };
+        if !c.speaks_messages() {
+            return None;
+        }
+        let body = Self::native_body(raw, model).ok()?;
+        let extra = http::Extra {
+            client: HeaderMap::new(),
+            protocol,
+        };
+        let call = c.complete_as_is("/messages/count_tokens", body, extra);
+        let answer = tokio::time::timeout(self.timeouts.first_token, call)
+            .await
+            .ok()?
+            .ok()?;
+        let counted: serde_json::Value = serde_json::from_slice(&answer.body).ok()?;
+        counted.get("input_tokens")?.as_u64()
+    }
+
     /// Whether this provider reads the thinking signatures a translated request carries
     /// (`reasoning_signature`, `reasoning_redacted`): only the native ones do.
     pub fn reads_signatures(&self) -> bool {

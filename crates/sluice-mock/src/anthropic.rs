@@ -59,19 +59,7 @@ impl Dialect for Anthropic {
         let model = required(&json, "model", Value::as_str, "string")?;
         let messages = required(&json, "messages", Value::as_array, "list")?;
         let max_tokens = required(&json, "max_tokens", Value::as_u64, "integer")?;
-        let mut prompt = Prompt::new();
-        match json.get("system") {
-            Some(Value::String(text)) => prompt.message([text.as_str()]),
-            Some(Value::Array(blocks)) => prompt.message(texts(blocks, Some("text"))),
-            _ => {}
-        }
-        for message in messages {
-            match message.get("content") {
-                Some(Value::String(text)) => prompt.message([text.as_str()]),
-                Some(Value::Array(blocks)) => prompt.message(texts(blocks, Some("text"))),
-                _ => prompt.message([]),
-            }
-        }
+        let prompt = prompt_of(&json, messages);
         let shape = Shape::for_model(
             model,
             || {
@@ -162,6 +150,54 @@ impl Dialect for Anthropic {
         });
         Bytes::from(message.to_string())
     }
+}
+
+/// `POST /v1/messages/count_tokens`: `{"input_tokens": N}`, the prompt tokens a
+/// `/v1/messages` request with the same `system` and `messages` is answered with; a body
+/// without `model` or `messages` is Anthropic's 400.
+pub fn count_tokens(stats: &Stats, body: &[u8]) -> MockResponse {
+    stats.request();
+    let counted = serde_json::from_slice::<Value>(body)
+        .map_err(|e| format!("request body is not valid JSON: {e}"))
+        .and_then(|json| {
+            required(&json, "model", Value::as_str, "string")?;
+            let messages = required(&json, "messages", Value::as_array, "list")?;
+            Ok(prompt_of(&json, messages).tokens())
+        });
+    let (status, body) = match counted {
+        Ok(n) => (StatusCode::OK, format!(r#"{{"input_tokens":{n}}}"#)),
+        Err(message) => {
+            stats.error();
+            (
+                StatusCode::BAD_REQUEST,
+                error_body("invalid_request_error", &message),
+            )
+        }
+    };
+    MockResponse {
+        status,
+        headers: vec![("content-type", crate::respond::JSON.to_owned())],
+        body: Box::pin(futures_util::stream::iter([Ok(Bytes::from(body))])),
+    }
+}
+
+/// The prompt of a Messages body: its `system` (a string or text blocks), then each message's
+/// `content` (a string or blocks of type `text`).
+fn prompt_of(json: &Value, messages: &[Value]) -> Prompt {
+    let mut prompt = Prompt::new();
+    match json.get("system") {
+        Some(Value::String(text)) => prompt.message([text.as_str()]),
+        Some(Value::Array(blocks)) => prompt.message(texts(blocks, Some("text"))),
+        _ => {}
+    }
+    for message in messages {
+        match message.get("content") {
+            Some(Value::String(text)) => prompt.message([text.as_str()]),
+            Some(Value::Array(blocks)) => prompt.message(texts(blocks, Some("text"))),
+            _ => prompt.message([]),
+        }
+    }
+    prompt
 }
 
 /// `field` of the body, or the message Anthropic answers its absence (or wrong type) with.

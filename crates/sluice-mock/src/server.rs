@@ -1,6 +1,6 @@
 //! The HTTP/1.1 server of `sluice mock-upstream`: it owns accepting connections, routing
 //! `POST /v1/chat/completions`, `POST /v1/embeddings`, `POST /v1/responses`, `POST
-//! /v1/messages` (Anthropic), `POST /v1beta/models/{model}:generateContent` and
+//! /v1/messages` and `/v1/messages/count_tokens` (Anthropic), `POST /v1beta/models/{model}:generateContent` and
 //! `:streamGenerateContent` (Gemini), `GET /v1/models`, `GET /stats` and `GET /healthz`,
 //! writing a [`MockResponse`] to the wire, and the graceful shutdown. Completions are answered
 //! by [`respond`](fn@crate::respond), [`embeddings::respond`], [`responses::respond`],
@@ -126,6 +126,7 @@ enum Route {
     ChatCompletions,
     Embeddings,
     Messages,
+    CountTokens,
     Responses,
     Gemini(GeminiCall),
     Models,
@@ -140,6 +141,7 @@ impl Route {
             "/v1/chat/completions" => Route::ChatCompletions,
             "/v1/embeddings" => Route::Embeddings,
             "/v1/messages" => Route::Messages,
+            "/v1/messages/count_tokens" => Route::CountTokens,
             "/v1/responses" => Route::Responses,
             "/v1/models" => Route::Models,
             "/stats" => Route::Stats,
@@ -156,6 +158,7 @@ impl Route {
             Route::ChatCompletions
                 | Route::Embeddings
                 | Route::Messages
+                | Route::CountTokens
                 | Route::Responses
                 | Route::Gemini(_)
         )
@@ -188,6 +191,7 @@ async fn route(state: &State, request: Request<Incoming>) -> Response<Body> {
         Route::ChatCompletions
         | Route::Embeddings
         | Route::Messages
+        | Route::CountTokens
         | Route::Responses
         | Route::Gemini(_) => {}
     }
@@ -198,6 +202,7 @@ async fn route(state: &State, request: Request<Incoming>) -> Response<Body> {
     into_response(match route {
         Route::Embeddings => embeddings::respond(settings, stats, headers, &body),
         Route::Messages => anthropic::respond(settings, stats, headers, &body),
+        Route::CountTokens => anthropic::count_tokens(stats, &body),
         Route::Responses => responses::respond(settings, stats, headers, &body),
         Route::Gemini(call) => gemini::respond(settings, stats, &call, headers, &body),
         // `Route::ChatCompletions`, the only route left.

@@ -473,3 +473,25 @@ async fn timing_headers_apply() {
     );
     assert!(started.elapsed() >= std::time::Duration::from_millis(100 + 3 * 20));
 }
+
+#[tokio::test]
+async fn count_tokens_counts_the_prompt_as_the_answer_would() {
+    let s = spawn(fast()).await;
+    let mut body = messages("claude-x", false, "one two three");
+    body.as_object_mut().unwrap().remove("max_tokens");
+    let counted: Value = s
+        .post_to("/v1/messages/count_tokens", body.to_string(), &[])
+        .await
+        .json_body()
+        .await;
+    assert_eq!(
+        counted,
+        json!({"input_tokens": prompt_tokens("one two three")})
+    );
+    let refused = s
+        .post_to("/v1/messages/count_tokens", r#"{"model":"m"}"#.into(), &[])
+        .await;
+    assert_eq!(refused.status(), 400);
+    let error: Value = refused.json_body().await;
+    assert_eq!(error["error"]["type"], "invalid_request_error");
+}

@@ -523,3 +523,25 @@ async fn a_slow_client_slows_the_provider_and_loses_nothing_a_stalled_one_is_cut
     })
     .await;
 }
+
+#[tokio::test]
+async fn count_tokens_asks_anthropic_for_the_exact_count_and_estimates_elsewhere() {
+    let up = Proc::mock_upstream(&[]);
+    let gw = Proc::gateway(&config(&up));
+    let url = gw.url("/v1/messages/count_tokens");
+    let body = |model: &str| {
+        json!({"model": model, "system": "Be brief.",
+            "messages": [{"role": "user", "content": "one two three four five"}]})
+    };
+    // The simulated Anthropic counts each message's words plus 4: (2 + 4) + (5 + 4).
+    let reply = post(&url, &body("claude"), &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert_eq!(reply.json(), json!({"input_tokens": 15}));
+    assert_eq!(up.stats().await["requests"], 1);
+
+    // No provider of the route counts tokens: the gateway's tokenizer does, asking no one.
+    let reply = post(&url, &body("chat-only"), &[]).await;
+    assert_eq!(reply.status, 200, "{}", reply.body);
+    assert!(reply.json()["input_tokens"].as_u64().unwrap() > 0);
+    assert_eq!(up.stats().await["requests"], 1);
+}

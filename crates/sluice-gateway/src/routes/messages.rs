@@ -8,7 +8,7 @@
 
 use axum::body::Body;
 use axum::extract::{Request, State};
-use axum::http::{header, HeaderValue};
+use axum::http::{header, HeaderMap, HeaderValue};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use serde_json::json;
@@ -52,9 +52,11 @@ pub async fn create(State(app): State<AppState>, req: Request) -> Response {
     dispatch::chat(&app, ctx, request.chat, format).await
 }
 
-/// The prompt's tokens, counted by the gateway with the route's first provider model's
-/// tokenizer (tiktoken's; Claude's own is not public, so this is an estimate, as the ledger's
-/// counts of such requests are). The request is read as `/v1/messages` reads it.
+/// The prompt's tokens. When the route's first provider is Anthropic, Anthropic counts them
+/// (`/messages/count_tokens`, the client's body with the provider's model name): exact.
+/// Otherwise, or if Anthropic does not answer with a count, the gateway counts them with the
+/// route's first provider model's tokenizer (tiktoken's: an estimate, as the ledger's counts of
+/// requests with no usage are). The request is read as `/v1/messages` reads it.
 pub async fn count_tokens(State(app): State<AppState>, req: Request) -> Response {
     let (parts, body) = req.into_parts();
     if !is_json(&parts.headers) {
@@ -72,7 +74,17 @@ pub async fn count_tokens(State(app): State<AppState>, req: Request) -> Response
     let Some(route) = app.config().route(&inbound.model) else {
         return ApiError::unknown_model(&inbound.model).into_response();
     };
-    let model = route.targets[0].model.clone();
+    let target = &route.targets[0];
+    if let Some(provider) = app.provider(&target.provider) {
+        let mut protocol = HeaderMap::new();
+        for value in parts.headers.get_all("anthropic-beta") {
+            protocol.append("anthropic-beta", value.clone());
+        }
+        if let Some(n) = provider.count_tokens(&raw, &target.model, protocol).await {
+            return axum::Json(json!({ "input_tokens": n })).into_response();
+        }
+    }
+    let model = target.model.clone();
     let counted =
         tokio::task::spawn_blocking(move || count_prompt(&model, &inbound.body, Tables::Load))
             .await;
