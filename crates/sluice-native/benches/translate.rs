@@ -10,6 +10,10 @@
 //! `ResponsesEncoder` (an encoder past its stream's first two deltas, made afresh per batch:
 //! it keeps the answer for its last event).
 //!
+//! `passthrough/*` is no translation: the relay's read of a provider event for a client of the
+//! provider's own API (a Responses `response.output_text.delta`, an Anthropic `text_delta`),
+//! written as it came.
+//!
 //! Run with `cargo bench -p sluice-native --bench translate`.
 
 use std::hint::black_box;
@@ -20,9 +24,11 @@ use sluice_native::anthropic::AnthropicStream;
 use sluice_native::gemini::GeminiStream;
 use sluice_native::inbound::messages::MessagesEncoder;
 use sluice_native::inbound::responses::{ResponseMeta, ResponsesEncoder};
+use sluice_native::passthrough::{MessagesPassThrough, ResponsesPassThrough};
 use sluice_native::{ChunkMeta, Chunks, NativeStream};
 use sluice_openai::chunk::{self, Inspector};
-use sluice_openai::ClientEncoder;
+use sluice_openai::{ClientEncoder, PassThrough};
+use sluice_sse::Event;
 
 const OPENAI: &[u8] = br#"{"id":"chatcmpl-ABfw031mOJeYCSHe4yI2ZjOA6kMJL","object":"chat.completion.chunk","created":1727346168,"model":"gpt-4o-2024-08-06","system_fingerprint":"fp_5050236cbd","choices":[{"index":0,"delta":{"content":" weather"},"logprobs":null,"finish_reason":null}]}"#;
 
@@ -30,6 +36,14 @@ const ANTHROPIC_START: &[u8] = br#"{"type":"message_start","message":{"id":"msg_
 
 const ANTHROPIC_DELTA: &[u8] =
     br#"{"type":"content_block_delta","index":0,"delta":{"type":"text_delta","text":" weather"}}"#;
+
+const RESPONSES_DELTA: &[u8] = br#"{"type":"response.output_text.delta","sequence_number":12,"item_id":"msg_68c1e3b4a0d08190a7d5a5bb1bd1ad3c0e0c2f8a6a8b7e3c","output_index":0,"content_index":0,"delta":" weather","logprobs":[],"obfuscation":"Jm3tQ1"}"#;
+
+/// The same two events in a layout the shortcuts leave to the full read (keys in another
+/// order, a space), for the cost of reading them without it.
+const RESPONSES_DELTA_OTHER_ORDER: &[u8] = br#"{"sequence_number":12,"type":"response.output_text.delta","item_id":"msg_68c1e3b4a0d08190a7d5a5bb1bd1ad3c0e0c2f8a6a8b7e3c","output_index":0,"content_index":0,"delta":" weather","logprobs":[],"obfuscation":"Jm3tQ1"}"#;
+const ANTHROPIC_DELTA_SPACED: &[u8] =
+    br#"{"type": "content_block_delta","index":0,"delta":{"type":"text_delta","text":" weather"}}"#;
 
 const GEMINI: &[u8] = br#"{"candidates": [{"content": {"parts": [{"text": " weather"}],"role": "model"},"index": 0}],"usageMetadata": {"promptTokenCount": 9,"totalTokenCount": 9,"promptTokensDetails": [{"modality": "TEXT","tokenCount": 9}]},"modelVersion": "gemini-2.5-flash","responseId": "mL9aaO2xK5Sv1dkP0c2Y8AU"}"#;
 
@@ -137,6 +151,43 @@ fn per_chunk(c: &mut Criterion) {
             BatchSize::SmallInput,
         )
     });
+    for (name, mut pass, data) in [
+        (
+            "passthrough/responses_delta",
+            Box::new(ResponsesPassThrough::new(None)) as Box<dyn PassThrough>,
+            RESPONSES_DELTA,
+        ),
+        (
+            "passthrough/messages_text_delta",
+            Box::new(MessagesPassThrough::new(None)),
+            ANTHROPIC_DELTA,
+        ),
+        (
+            "passthrough/responses_delta_full_read",
+            Box::new(ResponsesPassThrough::new(None)),
+            RESPONSES_DELTA_OTHER_ORDER,
+        ),
+        (
+            "passthrough/messages_text_delta_full_read",
+            Box::new(MessagesPassThrough::new(None)),
+            ANTHROPIC_DELTA_SPACED,
+        ),
+    ] {
+        let event = Event {
+            event: None,
+            data: bytes::Bytes::from_static(data),
+            id: None,
+            retry: None,
+        };
+        let mut frames = BytesMut::new();
+        group.bench_function(name, |b| {
+            b.iter(|| {
+                frames.clear();
+                let passed = pass.event(black_box(&event), &mut frames).unwrap();
+                passed.content
+            })
+        });
+    }
     group.finish();
 }
 

@@ -10,7 +10,7 @@
 //! `model_context_window_exceeded` → `length`; `tool_use` → `tool_calls`; `refusal` →
 //! `content_filter`; any other → `stop`.
 
-mod fast;
+pub(crate) mod fast;
 mod request;
 mod response;
 mod stream;

@@ -57,6 +57,17 @@ impl NativeApi {
     }
 }
 
+/// The text of a JSON string literal (quotes included, already checked to be one): borrowed
+/// when it has no escape.
+fn literal_text(literal: &str) -> Option<std::borrow::Cow<'_, str>> {
+    let inner = literal.get(1..literal.len().checked_sub(1)?)?;
+    if inner.contains('\\') {
+        serde_json::from_str::<String>(literal).ok().map(Into::into)
+    } else {
+        Some(inner.into())
+    }
+}
+
 /// Writes one SSE event as the provider named it (`event`: its `event:` field, if any).
 fn write(out: &mut bytes::BytesMut, event: Option<&[u8]>, data: &[u8]) {
     let name = event.and_then(|e| std::str::from_utf8(e).ok());

@@ -8,7 +8,7 @@ const MIDDLE: &[u8] = br#","delta":{"type":"text_delta","text":"#;
 const TAIL: &[u8] = b"}}";
 
 /// The text of a compact `text_delta` event, as its JSON string literal (quotes included).
-pub(super) fn text_delta(data: &[u8]) -> Option<&str> {
+pub(crate) fn text_delta(data: &[u8]) -> Option<&str> {
     let rest = data.strip_prefix(HEAD)?;
     let digits = rest.iter().take_while(|b| b.is_ascii_digit()).count();
     if digits == 0 {
@@ -23,7 +23,7 @@ pub(super) fn text_delta(data: &[u8]) -> Option<&str> {
 
 /// Whether `s` is exactly one JSON string literal: quoted, no raw control character, no
 /// unescaped quote inside, every escape one JSON allows.
-fn string_literal(s: &[u8]) -> bool {
+pub(crate) fn string_literal(s: &[u8]) -> bool {
     let [b'"', inner @ .., b'"'] = s else {
         return false;
     };

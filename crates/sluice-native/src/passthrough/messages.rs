@@ -11,7 +11,7 @@ use sluice_openai::{EncodeError, ErrorBody, PassThrough, Passed, Pricer};
 use sluice_sse::Event;
 use sluice_types::Usage;
 
-use super::write;
+use super::{literal_text, write};
 use crate::anthropic::usage::{error_body, Counts, RawUsage};
 use crate::inbound::messages::{document, stream_error_type};
 
@@ -76,6 +76,15 @@ impl PassThrough for MessagesPassThrough {
             // Not Anthropic's, but an OpenAI habit some compatible servers keep: the end.
             return Ok(Passed {
                 last: true,
+                ..Passed::default()
+            });
+        }
+        // Most events: a text delta as Anthropic writes it, recognised by its bytes.
+        if let Some(literal) = crate::anthropic::fast::text_delta(data) {
+            write(out, event.event.as_deref(), data);
+            return Ok(Passed {
+                content: literal.len() > 2,
+                text: literal_text(literal),
                 ..Passed::default()
             });
         }

@@ -16,7 +16,8 @@ use sluice_openai::{EncodeError, ErrorBody, PassThrough, Passed, Pricer};
 use sluice_sse::Event;
 use sluice_types::Usage;
 
-use super::write;
+use super::{literal_text, write};
+use crate::anthropic::fast::string_literal;
 use crate::usage::{read, Count};
 
 /// One Responses stream, relayed.
@@ -24,7 +25,7 @@ use crate::usage::{read, Count};
 pub struct ResponsesPassThrough {
     pricer: Option<Pricer>,
     /// The last `sequence_number` relayed, so an event the gateway adds follows it.
-    sequence: Option<u64>,
+    pub(super) sequence: Option<u64>,
     /// What `response.created` said of the response, for a `response.failed` the gateway
     /// writes itself.
     id: String,
@@ -139,6 +140,15 @@ impl PassThrough for ResponsesPassThrough {
                 ..Passed::default()
             });
         }
+        if let Some(delta) = quick_delta(data) {
+            self.sequence = delta.sequence.or(self.sequence);
+            write(out, event.event.as_deref(), data);
+            return Ok(Passed {
+                content: true,
+                text: delta.text,
+                ..Passed::default()
+            });
+        }
         let view: View<'a> = serde_json::from_slice(data)?;
         if view.sequence_number.is_some() {
             self.sequence = view.sequence_number;
@@ -228,6 +238,54 @@ impl ResponsesPassThrough {
         let response = std::str::from_utf8(&response).ok()?;
         set_top_level(data, "response", Some(response)).ok()
     }
+}
+
+/// What the shortcut reads of a delta event.
+pub(super) struct QuickDelta<'a> {
+    pub sequence: Option<u64>,
+    /// Its `delta`, if that is a string where the shortcut looks for it.
+    text: Option<Cow<'a, str>>,
+}
+
+/// Most events of a Responses stream are deltas (`response.output_text.delta` and the other
+/// `….delta` types), which the relay needs only to know are content: one written the way
+/// OpenAI writes them (`type` first, then `sequence_number`) is read from its bytes, its
+/// `delta` string found by its key. Anything else goes the full way. The event is relayed as
+/// it came either way; only the text counted for a stream with no usage could be misread.
+pub(super) fn quick_delta(data: &[u8]) -> Option<QuickDelta<'_>> {
+    let rest = data.strip_prefix(br#"{"type":"response."#)?;
+    let end = rest.iter().position(|b| *b == b'"')?;
+    if !rest[..end].ends_with(b".delta") || rest[..end].contains(&b'\\') {
+        return None;
+    }
+    let rest = &rest[end + 1..];
+    let sequence = rest.strip_prefix(br#","sequence_number":"#).and_then(|r| {
+        let digits = r.iter().take_while(|b| b.is_ascii_digit()).count();
+        std::str::from_utf8(&r[..digits]).ok()?.parse().ok()
+    });
+    const KEY: &[u8] = br#","delta":""#;
+    let at = rest.windows(KEY.len()).position(|w| w == KEY)? + KEY.len() - 1;
+    let literal = string_at(&rest[at..])?;
+    Some(QuickDelta {
+        sequence,
+        text: std::str::from_utf8(literal).ok().and_then(literal_text),
+    })
+}
+
+/// The JSON string literal at the start of `s` (quotes included), if it is one.
+fn string_at(s: &[u8]) -> Option<&[u8]> {
+    let mut i = 1;
+    while i < s.len() {
+        match s[i] {
+            b'\\' => i += 2,
+            b'"' => {
+                let literal = &s[..=i];
+                return string_literal(literal).then_some(literal);
+            }
+            _ => i += 1,
+        }
+    }
+    None
 }
 
 /// A whole `response` object's usage.

@@ -253,3 +253,57 @@ fn an_event_that_is_not_json_is_an_error_not_a_panic() {
         .is_err());
     assert!(out.is_empty());
 }
+
+#[test]
+fn a_delta_read_from_its_bytes_says_what_the_full_read_says() {
+    let mut pass = ResponsesPassThrough::new(None);
+    let cases = [
+        // OpenAI's layout: the shortcut's.
+        (
+            r#"{"type":"response.output_text.delta","sequence_number":7,"item_id":"msg_1","output_index":0,"content_index":0,"delta":"a \"b\"","logprobs":[],"obfuscation":"x"}"#,
+            Some("a \"b\""),
+        ),
+        (
+            r#"{"type":"response.function_call_arguments.delta","sequence_number":8,"item_id":"fc_1","output_index":1,"delta":"{\"x\":"}"#,
+            Some("{\"x\":"),
+        ),
+        // Another key order: the full read.
+        (
+            r#"{"sequence_number":9,"type":"response.output_text.delta","delta":"c"}"#,
+            Some("c"),
+        ),
+        // A delta that is not a string: content all the same, no text.
+        (
+            r#"{"type":"response.audio.delta","sequence_number":10,"delta":{"x":1}}"#,
+            None,
+        ),
+    ];
+    for (data, text) in cases {
+        let event = Event {
+            event: None,
+            data: Bytes::copy_from_slice(data.as_bytes()),
+            id: None,
+            retry: None,
+        };
+        let mut out = BytesMut::new();
+        let passed = pass.event(&event, &mut out).unwrap();
+        assert!(passed.content, "{data}");
+        assert_eq!(passed.text.as_deref(), text, "{data}");
+        assert!(!passed.last && passed.error.is_none() && passed.usage.is_none());
+        assert_eq!(
+            &out[..],
+            format!("data: {data}\n\n").as_bytes(),
+            "relayed as it came"
+        );
+    }
+    assert_eq!(pass.sequence, Some(10));
+    // Not a delta: the full read, whatever its bytes look like.
+    assert!(super::responses::quick_delta(
+        br#"{"type":"response.completed","sequence_number":1,"delta":"x"}"#
+    )
+    .is_none());
+    assert!(super::responses::quick_delta(
+        br#"{"type":"response.output_text.delta","sequence_number":1,"delta":"unterminated}"#
+    )
+    .is_none());
+}
