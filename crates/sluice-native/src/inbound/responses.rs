@@ -21,7 +21,7 @@ mod stream;
 mod whole;
 
 pub use error::{InboundError, InboundErrorKind};
-pub use object::{ResponseMeta, MAX_OUTPUT_BYTES};
+pub use object::{failure_code, ResponseMeta, MAX_OUTPUT_BYTES};
 pub use request::{request, Inbound};
 pub use stream::ResponsesEncoder;
 pub use whole::response;

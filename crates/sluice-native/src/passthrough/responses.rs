@@ -18,6 +18,7 @@ use sluice_types::Usage;
 
 use super::{literal_text, write};
 use crate::anthropic::fast::string_literal;
+use crate::inbound::responses::failure_code;
 use crate::usage::{read, Count};
 
 /// One Responses stream, relayed.
@@ -211,11 +212,7 @@ impl PassThrough for ResponsesPassThrough {
             return;
         }
         // The gateway's own failure (a timeout, a cut connection): the documented ending.
-        let code = match (&err.code, &err.error_type) {
-            (Value::String(code), _) => code.clone(),
-            (_, Some(kind)) => kind.clone(),
-            _ => "server_error".to_owned(),
-        };
+        let code = failure_code(err);
         let failed = json!({
             "type": "response.failed",
             "sequence_number": self.sequence.map_or(0, |n| n + 1),

@@ -135,6 +135,16 @@ pub(crate) fn reasoning_tokens(usage: &Value) -> u64 {
         .unwrap_or(0)
 }
 
+/// The `error.code` of a `response.failed`: the error's code when it is a string, else its
+/// type, else `server_error`.
+pub fn failure_code(err: &sluice_openai::ErrorBody) -> String {
+    match (&err.code, &err.error_type) {
+        (Value::String(code), _) => code.clone(),
+        (_, Some(kind)) => kind.clone(),
+        _ => "server_error".to_owned(),
+    }
+}
+
 /// How a response ended, beside its output.
 pub(crate) struct Ending<'a> {
     pub status: &'a str,

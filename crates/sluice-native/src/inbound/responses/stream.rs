@@ -37,9 +37,9 @@ use sluice_openai::{ClientEncoder, EncodeError, ErrorBody, Merge, Pricer, Usage}
 use sluice_sse::write_event;
 
 use super::object::{
-    call_item, end_status, first_choice, message_item, reasoning_item, reasoning_text,
-    reasoning_tokens, response_json, usage_json, Ending, PartKind, ResponseMeta, MAX_OUTPUT_BYTES,
-    REDACTED, SIGNATURE,
+    call_item, end_status, failure_code, first_choice, message_item, reasoning_item,
+    reasoning_text, reasoning_tokens, response_json, usage_json, Ending, PartKind, ResponseMeta,
+    MAX_OUTPUT_BYTES, REDACTED, SIGNATURE,
 };
 use crate::MAX_BLOCKS;
 
@@ -501,11 +501,7 @@ impl ClientEncoder for ResponsesEncoder {
         }
         self.start(out);
         self.close(out, "incomplete");
-        let code = match (&err.code, &err.error_type) {
-            (Value::String(code), _) => code.clone(),
-            (_, Some(kind)) => kind.clone(),
-            _ => "server_error".to_owned(),
-        };
+        let code = failure_code(err);
         let usage = self
             .usage
             .as_ref()
