@@ -449,9 +449,7 @@ async fn beta_query_and_methods() {
     let resp = s.get("/v1/messages").await;
     assert_eq!(resp.status(), 405);
     assert_eq!(resp.headers()["allow"], "POST");
-    let resp = s
-        .post_to("/v1/messages/count_tokens", "{}".into(), &[])
-        .await;
+    let resp = s.post_to("/v1/messages/batches", "{}".into(), &[]).await;
     assert_eq!(resp.status(), 404);
 }
 
