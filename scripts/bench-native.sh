@@ -12,6 +12,7 @@
 # four tokens per event (as Google's does), so its per-token figure also counts fewer events.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+source scripts/lib/cpu-per-token.sh
 
 CONC=${CONC:-50}
 TOKENS=${TOKENS:-256}
@@ -19,18 +20,8 @@ DURATION=${DURATION:-10s}
 ROUNDS=${ROUNDS:-3}
 MOCK_PORT=19200 GW_PORT=19201
 
-cargo build --release -q
-BIN=$PWD/target/release/sluice
-WORK=$(mktemp -d)
-pids=()
-cleanup() { for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; rm -rf "$WORK"; }
-trap cleanup EXIT
-wait_port() { for _ in $(seq 100); do (echo >/dev/tcp/127.0.0.1/"$1") 2>/dev/null && return 0; sleep 0.05; done; echo "port $1 did not open" >&2; exit 1; }
-
-taskset -c 1 "$BIN" mock-upstream --listen 127.0.0.1:$MOCK_PORT --ttft 0ms --itl 0ms \
-  2>"$WORK/mock.log" & pids+=($!)
-cat >"$WORK/sluice.toml" <<TOML
-ledger = "sqlite://$WORK/ledger.db"
+cpu_setup
+cat >"$WORK/providers.toml" <<TOML
 [providers.openai]
 kind = "openai"
 base_url = "http://127.0.0.1:$MOCK_PORT/v1"
@@ -47,51 +38,5 @@ api_key = "bench"
 "anthropic" = [{ provider = "anthropic", model = "m" }]
 "gemini" = [{ provider = "gemini", model = "m" }]
 TOML
-RUST_LOG=warn taskset -c 0 "$BIN" serve --config "$WORK/sluice.toml" --listen 127.0.0.1:$GW_PORT \
-  2>"$WORK/gateway.log" & pids+=($!)
-GW_PID=$!
-wait_port $MOCK_PORT
-wait_port $GW_PORT
-
-cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
-bench() {
-  taskset -c 1 "$BIN" bench --base-url "http://127.0.0.1:$GW_PORT/v1" --json \
-    --header "x-mock-tokens: $TOKENS" --max-tokens "$TOKENS" "$@"
-}
-RESULTS=$WORK/results
-: >"$RESULTS"
-for api in openai anthropic gemini; do
-  bench --model $api --requests 200 --concurrency "$CONC" >/dev/null # warm up
-done
-for round in $(seq "$ROUNDS"); do
-  for api in openai anthropic gemini; do
-    before=$(cpu_ticks $GW_PID)
-    bench --model $api --duration "$DURATION" --concurrency "$CONC" >"$WORK/run.json"
-    after=$(cpu_ticks $GW_PID)
-    python3 - "$WORK/run.json" $api "$before" "$after" "$(getconf CLK_TCK)" >>"$RESULTS" <<'PY'
-import json, sys
-r = json.load(open(sys.argv[1]))["report"]
-ticks = int(sys.argv[4]) - int(sys.argv[3]); hz = int(sys.argv[5])
-cpu_us = ticks / hz * 1e6
-errors = sum(r["errors"].values())
-print(sys.argv[2], cpu_us / r["completion_tokens"], cpu_us / r["ok"], r["ok"], errors)
-PY
-  done
-done
-
-python3 - "$RESULTS" "$CONC" "$TOKENS" "$DURATION" "$ROUNDS" <<'PY'
-import statistics, sys
-rows = [l.split() for l in open(sys.argv[1])]
-per = {}
-for api, tok, req, ok, err in rows:
-    d = per.setdefault(api, {"tok": [], "req": [], "ok": 0, "err": 0})
-    d["tok"].append(float(tok)); d["req"].append(float(req))
-    d["ok"] += int(ok); d["err"] += int(err)
-base = statistics.median(per["openai"]["tok"])
-print(f"{sys.argv[2]} streams x {sys.argv[3]} tokens for {sys.argv[4]}, {sys.argv[5]} rounds (medians)")
-print(f"{'provider API':<12} {'CPU/token (us)':>15} {'CPU/request (us)':>17} {'vs openai':>10} {'requests':>9} {'errors':>7}")
-for api in ("openai", "anthropic", "gemini"):
-    d = per[api]
-    tok = statistics.median(d["tok"]); req = statistics.median(d["req"])
-    print(f"{api:<12} {tok:>15.2f} {req:>17.0f} {tok / base:>9.2f}x {d['ok']:>9} {d['err']:>7}")
-PY
+cpu_start
+cpu_measure openai openai:chat:openai anthropic:chat:anthropic gemini:chat:gemini

@@ -8,9 +8,9 @@
 //! `mock-429`, …; the stream faults act on the one body as on a whole chat answer), and the
 //! `x-mock-ttft-ms` header delays the answer.
 
-use crate::encode::error_body;
 use crate::generator::fnv1a64;
-use crate::respond::{answer, overloaded, Dialect, Refusal};
+use crate::openai::openai_refusal;
+use crate::respond::{answer, Dialect, Refusal};
 use crate::scenario::{Asked, Scenario};
 use crate::stream::Script;
 use crate::{MockResponse, MockSettings, Stats};
@@ -139,33 +139,7 @@ impl Dialect for Embeddings {
     }
 
     fn refusal(&self, refusal: Refusal<'_>) -> (StatusCode, Bytes) {
-        let (status, message, kind, code) = match refusal {
-            Refusal::BadRequest(message) => (
-                StatusCode::BAD_REQUEST,
-                message,
-                "invalid_request_error",
-                None,
-            ),
-            Refusal::ServerError => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "simulated provider failure",
-                "server_error",
-                Some("mock_500"),
-            ),
-            Refusal::RateLimited => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "simulated rate limit",
-                "rate_limit_error",
-                Some("rate_limit_exceeded"),
-            ),
-            Refusal::Overloaded => (
-                overloaded(),
-                "simulated overload",
-                "overloaded_error",
-                Some("overloaded"),
-            ),
-        };
-        (status, error_body(message, kind, code))
+        openai_refusal(refusal)
     }
 
     fn script(&self, _: &Scenario, _: &Asking) -> NoStream {

@@ -39,28 +39,7 @@ impl Dialect for OpenAi {
     }
 
     fn refusal(&self, refusal: Refusal<'_>) -> (StatusCode, Bytes) {
-        let (status, message, kind, code) = match refusal {
-            Refusal::BadRequest(message) => (
-                StatusCode::BAD_REQUEST,
-                message,
-                "invalid_request_error",
-                None,
-            ),
-            Refusal::ServerError => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "simulated provider failure",
-                "server_error",
-                Some("mock_500"),
-            ),
-            Refusal::RateLimited => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "simulated rate limit",
-                "rate_limit_error",
-                Some("rate_limit_exceeded"),
-            ),
-            Refusal::Overloaded => (overloaded(), OVERLOAD, OVERLOAD_TYPE, Some(OVERLOAD_CODE)),
-        };
-        (status, error_body(message, kind, code))
+        openai_refusal(refusal)
     }
 
     fn script(&self, scenario: &Scenario, _: &()) -> ChunkScript {
@@ -81,6 +60,33 @@ impl Dialect for OpenAi {
             generate(scenario.seed, scenario.tokens),
         )
     }
+}
+
+/// A refusal in OpenAI's error shape, as every OpenAI API of the mock (chat completions,
+/// embeddings, Responses) answers it.
+pub(crate) fn openai_refusal(refusal: Refusal<'_>) -> (StatusCode, Bytes) {
+    let (status, message, kind, code) = match refusal {
+        Refusal::BadRequest(message) => (
+            StatusCode::BAD_REQUEST,
+            message,
+            "invalid_request_error",
+            None,
+        ),
+        Refusal::ServerError => (
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "simulated provider failure",
+            "server_error",
+            Some("mock_500"),
+        ),
+        Refusal::RateLimited => (
+            StatusCode::TOO_MANY_REQUESTS,
+            "simulated rate limit",
+            "rate_limit_error",
+            Some("rate_limit_exceeded"),
+        ),
+        Refusal::Overloaded => (overloaded(), OVERLOAD, OVERLOAD_TYPE, Some(OVERLOAD_CODE)),
+    };
+    (status, error_body(message, kind, code))
 }
 
 /// The overload of `mock-529` and `mock-error-midstream`, in OpenAI's error shape.

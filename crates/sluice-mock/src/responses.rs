@@ -22,7 +22,8 @@ use serde_json::{json, Value};
 use crate::encode::{json_string, unix_now};
 use crate::generator::{generate, Prompt, Tokens};
 use crate::native::texts;
-use crate::respond::{answer, overloaded, Dialect, Refusal};
+use crate::openai::openai_refusal;
+use crate::respond::{answer, Dialect, Refusal};
 use crate::scenario::{Asked, Finish, Scenario};
 use crate::stream::Script;
 use crate::{MockResponse, MockSettings, Stats};
@@ -99,32 +100,7 @@ impl Dialect for Responses {
     }
 
     fn refusal(&self, refusal: Refusal<'_>) -> (StatusCode, Bytes) {
-        let (status, kind, code, message) = match refusal {
-            Refusal::BadRequest(message) => (
-                StatusCode::BAD_REQUEST,
-                "invalid_request_error",
-                "null",
-                message,
-            ),
-            Refusal::ServerError => (
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "server_error",
-                "null",
-                "The server had an error while processing your request.",
-            ),
-            Refusal::RateLimited => (
-                StatusCode::TOO_MANY_REQUESTS,
-                "requests",
-                "\"rate_limit_exceeded\"",
-                "simulated rate limit",
-            ),
-            Refusal::Overloaded => (overloaded(), "server_error", "null", "Overloaded"),
-        };
-        let body = format!(
-            r#"{{"error":{{"message":{},"type":"{kind}","param":null,"code":{code}}}}}"#,
-            json_string(message)
-        );
-        (status, body.into())
+        openai_refusal(refusal)
     }
 
     fn script(&self, scenario: &Scenario, echo: &Echo) -> ResponseScript {

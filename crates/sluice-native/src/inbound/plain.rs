@@ -141,17 +141,18 @@ mod tests {
         r#"{"id":"c","choices":[{"index":0,"delta":{},"finish_reason":"stop"}]}"#,
     ];
 
-    /// A stream written with the shortcut is the stream written without it, event for event.
-    #[test]
-    fn a_plain_delta_written_from_its_bytes_is_the_slow_ways_event() {
-        let (mut fast, mut slow) = (encoder(), encoder());
+    /// `CHUNKS` written by `fast` (the relay's summaries, so the shortcut may apply) and by
+    /// `slow` (summaries saying no chunk may merge, so every chunk goes the slow way), ended.
+    fn both_ways(
+        fast: &mut dyn ClientEncoder,
+        slow: &mut dyn ClientEncoder,
+    ) -> (BytesMut, BytesMut) {
         let (mut fast_out, mut slow_out) = (BytesMut::new(), BytesMut::new());
         let mut inspector = Inspector::new();
         for chunk in CHUNKS {
             let summary = inspector.inspect(chunk.as_bytes()).unwrap();
             fast.chunk(chunk.as_bytes(), &summary, &mut fast_out)
                 .unwrap();
-            // A summary that says the chunk may not merge sends it the slow way.
             let slow_summary = sluice_openai::chunk::ChunkSummary {
                 mergeable: false,
                 ..summary
@@ -161,6 +162,14 @@ mod tests {
         }
         fast.end(None, &mut fast_out);
         slow.end(None, &mut slow_out);
+        (fast_out, slow_out)
+    }
+
+    /// A stream written with the shortcut is the stream written without it, event for event.
+    #[test]
+    fn a_plain_delta_written_from_its_bytes_is_the_slow_ways_event() {
+        let (mut fast, mut slow) = (encoder(), encoder());
+        let (fast_out, slow_out) = both_ways(&mut fast, &mut slow);
         assert_eq!(events(&fast_out), events(&slow_out));
         // The escaped delta after "Hel", and " more" after "!" (which followed the reasoning
         // item) took the shortcut; the other choice's delta, of another shape, did not.
@@ -177,25 +186,9 @@ mod tests {
     /// slow way's, the other choice's delta and the thinking aside.
     #[test]
     fn a_plain_delta_becomes_the_slow_ways_text_delta() {
-        let (mut fast, mut slow) = (
-            MessagesEncoder::new("m", Some("1".into())),
-            MessagesEncoder::new("m", Some("1".into())),
-        );
-        let (mut fast_out, mut slow_out) = (BytesMut::new(), BytesMut::new());
-        let mut inspector = Inspector::new();
-        for chunk in CHUNKS {
-            let summary = inspector.inspect(chunk.as_bytes()).unwrap();
-            fast.chunk(chunk.as_bytes(), &summary, &mut fast_out)
-                .unwrap();
-            let slow_summary = sluice_openai::chunk::ChunkSummary {
-                mergeable: false,
-                ..summary
-            };
-            slow.chunk(chunk.as_bytes(), &slow_summary, &mut slow_out)
-                .unwrap();
-        }
-        fast.end(None, &mut fast_out);
-        slow.end(None, &mut slow_out);
+        let new = || MessagesEncoder::new("m", Some("1".into()));
+        let (mut fast, mut slow) = (new(), new());
+        let (fast_out, slow_out) = both_ways(&mut fast, &mut slow);
         assert_eq!(fast_out, slow_out, "the same bytes");
         assert_eq!((fast.plain_written(), slow.plain_written()), (2, 0));
         let text: String = events(&fast_out)

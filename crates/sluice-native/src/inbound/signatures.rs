@@ -13,10 +13,8 @@ const PRIVATE: [&str; 2] = ["reasoning_signature", "reasoning_redacted"];
 /// (the common case, decided without a parse). An assistant message left with nothing at all
 /// (it held only redacted thinking) is left out.
 pub fn strip_signatures(chat: &[u8]) -> Option<Vec<u8>> {
-    let mentions = |key: &str| {
-        let quoted = format!("\"{key}\"");
-        chat.windows(quoted.len()).any(|w| w == quoted.as_bytes())
-    };
+    let mentions =
+        |key: &str| memchr::memmem::find(chat, format!("\"{key}\"").as_bytes()).is_some();
     if !PRIVATE.iter().any(|k| mentions(k)) {
         return None;
     }

@@ -261,7 +261,7 @@ pub(super) fn quick_delta(data: &[u8]) -> Option<QuickDelta<'_>> {
         std::str::from_utf8(&r[..digits]).ok()?.parse().ok()
     });
     const KEY: &[u8] = br#","delta":""#;
-    let at = rest.windows(KEY.len()).position(|w| w == KEY)? + KEY.len() - 1;
+    let at = memchr::memmem::find(rest, KEY)? + KEY.len() - 1;
     let literal = string_at(&rest[at..])?;
     Some(QuickDelta {
         sequence,
