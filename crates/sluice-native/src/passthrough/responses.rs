@@ -5,6 +5,9 @@
 //! client has the stream, gets the provider's own event back to write.
 
 use std::borrow::Cow;
+use std::sync::LazyLock;
+
+use memchr::memmem::Finder;
 
 use bytes::{Bytes, BytesMut};
 use serde::Deserialize;
@@ -260,8 +263,9 @@ pub(super) fn quick_delta(data: &[u8]) -> Option<QuickDelta<'_>> {
         let digits = r.iter().take_while(|b| b.is_ascii_digit()).count();
         std::str::from_utf8(&r[..digits]).ok()?.parse().ok()
     });
-    const KEY: &[u8] = br#","delta":""#;
-    let at = memchr::memmem::find(rest, KEY)? + KEY.len() - 1;
+    // Built once: a searcher made per call costs more than the search.
+    static KEY: LazyLock<Finder<'static>> = LazyLock::new(|| Finder::new(br#","delta":""#));
+    let at = KEY.find(rest)? + KEY.needle().len() - 1;
     let literal = string_at(&rest[at..])?;
     Some(QuickDelta {
         sequence,
